@@ -1,9 +1,11 @@
 //! A card write from start to end (docs/card.md, "Card and ledger never disagree"): read the
-//! card → [`card_ops::begin`] (resolve what was pending, plan, journal as pending with the money,
-//! one transaction) → write the plan (one UPDATE BINARY per record, the decisive one read back)
-//! → [`card_ops::settle`] (done, or failed and the money reversed). The read and the write are
-//! one card session (`ReaderHandle::card_session`): the reader thread waits for the plan while
-//! the database begins, so nothing comes between them and a recharge costs 7 APDUs.
+//! card → present this desk's issuer PIN (VERIFY: a card that refuses it ends the flow with
+//! nothing paid or journaled) → [`card_ops::begin`] (resolve what was pending, plan, journal as
+//! pending with the money, one transaction) → write the plan (one UPDATE BINARY per record, the
+//! decisive one read back) → [`card_ops::settle`] (done, or failed and the money reversed, with
+//! the card's reason when it refused the write). The read, the VERIFY and the write are one
+//! card session (`ReaderHandle::card_session`): the reader thread waits for the plan while the
+//! database begins, so nothing comes between them and a recharge costs 7 APDUs.
 //!
 //! Plain async functions over the pool and the reader thread, for the app's request tasks. Any
 //! failure after the journal leaves the operation pending ([`Flow::Pending`]); the next
@@ -21,8 +23,9 @@ use crate::card::reader::{CardError, ReaderHandle, Reply, SessionWrite};
 use crate::card::water_card::{CardRead, IssuerPin, Record};
 use crate::db::DbError;
 use crate::db::card_ops::{
-    self, Begin, BeginOutcome, Begun, ClearedCredit, Discrepancy, OperationState, RechargeFacts,
-    Refusal, Request, SettingApplied, Settled, SystemCardFacts, SystemCardRefusal,
+    self, Begin, BeginOutcome, Begun, ClearedCredit, Discrepancy, FailureReason, OperationState,
+    Payment, RechargeFacts, Refusal, Request, SettingApplied, Settled, SystemCardFacts,
+    SystemCardRefusal,
 };
 use crate::db::session::Sessions;
 use crate::domain::card_counter::{CardWritePlan, Resolution};
@@ -136,6 +139,13 @@ impl CardAccess {
     /// Whether a card has refused this desk's PIN, as the screens watch it.
     pub fn pin_refusal(&self) -> PinRefusal {
         self.pin_refused.clone()
+    }
+
+    /// Notes what a card answered to this desk's PIN: a refusal stops its writes.
+    fn heard(&self, error: &CardError) {
+        if let CardError::WrongPin { .. } = error {
+            self.refuse_pin();
+        }
     }
 
     fn refuse_pin(&self) {
@@ -423,8 +433,9 @@ pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, Flo
         idempotency_key,
         records: &records,
         decided_from: None,
+        owed: &[],
     };
-    run_on(desk, &on, session).await
+    Ok(run_on(desk, &on, session).await?.flow)
 }
 
 /// Any request but recycle for `customer_id` (open, recharge, refund, replace — see
@@ -436,18 +447,30 @@ pub async fn run(
     request: &Request,
     idempotency_key: &str,
 ) -> Result<Flow, FlowError> {
-    run_decided(desk, customer_id, request, idempotency_key, None).await
+    let ran = run_decided(desk, customer_id, request, idempotency_key, None, &[]).await?;
+    Ok(ran.flow)
+}
+
+/// How a flow ended, and the debts it paid before its begin (see [`run_decided`]).
+#[derive(Debug)]
+pub struct Ran {
+    pub flow: Flow,
+    pub owed: Vec<card_ops::OwedPaid>,
 }
 
 /// [`run`], for a recharge decided from the facts its form read with the quote
-/// (`decided_from`, see [`card_ops::begin_decided`]): its begin is one round trip.
+/// (`decided_from`, see [`card_ops::begin_decided`]): its begin is one round trip. `owed`:
+/// the recharge's operations whose purchase a meter loaded unpaid, which its confirmation
+/// showed, paid with its payment method once the card has taken this desk's PIN, before the
+/// begin ([`pay_owed`]).
 pub async fn run_decided(
     desk: &Desk<'_>,
     customer_id: i64,
     request: &Request,
     idempotency_key: &str,
     decided_from: Option<&RechargeFacts>,
-) -> Result<Flow, FlowError> {
+    owed: &[i64],
+) -> Result<Ran, FlowError> {
     desk.access.for_writing()?;
     let _flow = exclusive().await;
     match read(desk).await? {
@@ -458,10 +481,14 @@ pub async fn run_decided(
                 idempotency_key,
                 records: &records,
                 decided_from,
+                owed,
             };
             run_on(desk, &on, session).await
         }
-        Err(refusal) => Ok(refused(refusal)),
+        Err(refusal) => Ok(Ran {
+            flow: refused(refusal),
+            owed: Vec::new(),
+        }),
     }
 }
 
@@ -473,6 +500,8 @@ struct Presented<'a> {
     records: &'a [Record; 3],
     /// A recharge's facts read before F2 (see [`run_decided`]).
     decided_from: Option<&'a RechargeFacts>,
+    /// The debts to pay first (see [`run_decided`]).
+    owed: &'a [i64],
 }
 
 /// The refusal of a recharge while `owed` is outstanding: the first debt and what they come
@@ -543,7 +572,49 @@ impl Writer for &ReaderHandle {
     }
 }
 
+/// The card's PIN presented on its session before anything is paid or journaled, then the
+/// debts the confirmation showed paid, then the operation begun, written and settled. A card
+/// that refuses the PIN (this desk's is wrong), or may not be presented it (one try left,
+/// blocked), ends it here with nothing charged: the card's try counter moves as it would have
+/// at the write.
 async fn run_on(
+    desk: &Desk<'_>,
+    on: &Presented<'_>,
+    session: SessionWrite,
+) -> Result<Ran, FlowError> {
+    let (_, pin) = desk.access.for_writing()?;
+    verified(desk, &session, pin).await?;
+    let owed = match (on.request, on.owed) {
+        (_, []) => Vec::new(),
+        (
+            Request::Recharge {
+                payment: Payment::Method(method),
+                ..
+            },
+            owed,
+        ) => pay_owed(desk, owed, method).await?,
+        // Owed water is paid with a method, never from the balance: the begin refuses it.
+        _ => Vec::new(),
+    };
+    let flow = begin_on(desk, on, session).await?;
+    Ok(Ran { flow, owed })
+}
+
+/// Presents this desk's PIN to the card of `session` (see [`SessionWrite::verify`]); a
+/// refusal stops this desk's card writes ([`CardAccess`]).
+async fn verified(
+    desk: &Desk<'_>,
+    session: &SessionWrite,
+    pin: &IssuerPin,
+) -> Result<(), FlowError> {
+    session.verify(pin).recv().await.map_err(|error| {
+        desk.access.heard(&error);
+        FlowError::Card(error)
+    })
+}
+
+/// Begins the operation presented (its card verified), writes and settles it.
+async fn begin_on(
     desk: &Desk<'_>,
     on: &Presented<'_>,
     session: SessionWrite,
@@ -632,9 +703,7 @@ async fn write_missing(
             (missing.plan.resolve(&read_back) == Resolution::Done).then_some(read_back)
         }
         Err(error) => {
-            if let CardError::WrongPin { .. } = error {
-                desk.access.refuse_pin();
-            }
+            desk.access.heard(&error);
             None
         }
     };
@@ -677,14 +746,13 @@ async fn write_and_settle_on(
     let (read_back, refused) = match writer.write(&begun.plan, pin).recv().await {
         Ok(read_back) => (read_back, None),
         Err(error) => {
-            if let CardError::WrongPin { .. } = error {
-                desk.access.refuse_pin();
-            }
-            // A card that refused the PIN was sent nothing to write: read as it is, it settles
-            // the operation as failed now (its money on the balance), rather than leaving it
-            // pending for a read that, of a blank card, finds no owner to settle it for.
-            match refused_before_writing(desk, &error).await {
-                Some(card) => (card, Some(error)),
+            desk.access.heard(&error);
+            // A card that refused the write (its PIN, or a command) answered: read as it is,
+            // it settles the operation now (failed, its money on the balance, the card's
+            // reason kept), rather than leaving it pending for a read that, of a blank card,
+            // finds no owner to settle it for.
+            match refused_card(desk, &error).await {
+                Some((card, why)) => (card, Some((error, why))),
                 None => {
                     return Flow::Pending {
                         begun,
@@ -697,9 +765,16 @@ async fn write_and_settle_on(
     };
     let settled = async {
         let mut client = desk.pool.get().await?;
-        card_ops::settle(&mut client, begun.operation_id, &read_back, key).await
+        let operation_id = begun.operation_id;
+        match &refused {
+            Some((_, why)) => {
+                card_ops::settle_refused(&mut client, operation_id, &read_back, key, *why).await
+            }
+            None => card_ops::settle(&mut client, operation_id, &read_back, key).await,
+        }
     }
     .await;
+    let refused = refused.map(|(error, _)| error);
     match settled {
         Err(error) => Flow::Pending {
             begun,
@@ -729,17 +804,27 @@ async fn write_and_settle_on(
     }
 }
 
-/// The card as it is now, read again, when `error` means the card was sent nothing to write
-/// (it refused the issuer PIN, which comes before any UPDATE); `None` otherwise or when it
-/// cannot be read (then the operation stays pending for the next touch).
-async fn refused_before_writing(desk: &Desk<'_>, error: &CardError) -> Option<[Record; 3]> {
-    if !matches!(error, CardError::WrongPin { .. }) {
-        return None;
-    }
+/// The card as it is now, read again, and why it refused, when `error` is the card's refusal
+/// (its issuer PIN, which comes before any UPDATE, or a command it answered with a refusal);
+/// `None` for any other error (pulled, reader gone: only a later read tells what the card
+/// took) or when it cannot be read (then the operation stays pending for the next touch).
+async fn refused_card(desk: &Desk<'_>, error: &CardError) -> Option<([Record; 3], FailureReason)> {
+    let why = refusal_reason(error)?;
     match desk.reader.read_card().recv().await {
-        Ok(CardRead::Application(records)) => Some(records),
+        Ok(CardRead::Application(records)) => Some((records, why)),
         _ => None,
     }
+}
+
+/// Why the card refused a write, as the journal keeps it (sql/V175); `None`: not a refusal.
+fn refusal_reason(error: &CardError) -> Option<FailureReason> {
+    Some(match error {
+        CardError::WrongPin { .. } => FailureReason::PinRefused,
+        CardError::PinBlocked => FailureReason::PinBlocked,
+        CardError::LastPinTries { .. } => FailureReason::PinLastTry,
+        CardError::Refused { .. } => FailureReason::CardRefused,
+        _ => return None,
+    })
 }
 
 /// How issuing a system card ended.
@@ -775,6 +860,7 @@ pub async fn issue_system_card(
             return Ok(SystemIssue::Refused(SystemCardRefusal::NotBlank));
         }
     }
+    verified(desk, &session, pin).await?;
     let written_at = card_ops::unix_now();
     let mut client = desk.pool.get().await.map_err(DbError::from)?;
     let card_no =
@@ -793,9 +879,7 @@ pub async fn issue_system_card(
     let read_back = match session.write(&plan, pin).recv().await {
         Ok(read_back) => read_back,
         Err(cause) => {
-            if let CardError::WrongPin { .. } = cause {
-                desk.access.refuse_pin();
-            }
+            desk.access.heard(&cause);
             return Ok(SystemIssue::Pending { card_no, cause });
         }
     };

@@ -743,7 +743,7 @@ async fn a_clerk_with_psql_writes_only_what_the_desk_writes() {
         format!("INSERT INTO account (customer_id, kind, balance) VALUES ({customer}, 'prepaid', 1000)"),
         "UPDATE card_operation SET volume_litres = volume_litres * 10".to_owned(),
         format!("UPDATE card_operation SET customer_id = {customer}, purchase_seq = 9"),
-        "UPDATE card_operation SET state = 'failed', failure_reason = 'forged'".to_owned(),
+        "UPDATE card_operation SET state = 'failed', failure_reason = 'not_on_card'".to_owned(),
         // A journal that borrows another movement: its reversal would need no account.reverse.
         format!(
             "INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, volume_litres,
@@ -1625,7 +1625,7 @@ async fn a_card_operation_is_settled_with_its_money() {
     pending_recharge(&db, account, customer).await;
     let before = written(&db);
     // Failed without its money given back: the customer paid for water the card never got.
-    let failed = "UPDATE card_operation SET state = 'failed', failure_reason = 'forged'
+    let failed = "UPDATE card_operation SET state = 'failed', failure_reason = 'not_on_card'
                   WHERE idempotency_key = 'recharge-9'";
     refused(&db, "clerk", failed);
     assert_eq!(written(&db), before, "a refused write changed something");

@@ -410,6 +410,111 @@ async fn a_desk_without_card_secrets_says_why_in_its_language() {
     assert_eq!(words, "本柜台未配置卡 PIN 和密钥", "{cause:?}");
 }
 
+/// s40-f's walk: a recharge of 20.00 on a card that refused the desk's PIN journaled its deposit
+/// and purchase, then settled failed "the money is on the balance, no cash back": the customer
+/// paid cash and had neither water nor cash. Through the app on the rig, a desk whose PIN the
+/// card refuses: F2 says nothing was written or charged, the card lost the one try the write
+/// would have cost, and no receipt, no ledger row, no journal row is left; the confirmation
+/// stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recharge_on_a_card_that_refuses_the_pin_takes_no_money_through_the_app() {
+    let Some(rig) = Rig::start("card_app_wrong_pin") else {
+        return;
+    };
+    let customer = card_customer().await;
+    give_password(&customer.client, CLERK).await;
+    let receipts = rig.dir.join("receipts");
+    let card_file = rig.state_file("c1");
+    let _card = rig.insert_blank("c1");
+    let Rig { reader, .. } = rig;
+    let services = clerk_services(
+        &customer,
+        reader,
+        ReceiptOutput {
+            directory: Some(receipts.clone()),
+            ..ReceiptOutput::default()
+        },
+    );
+    let mut app = clerk_on_the_table(&customer);
+    let sent = update(&mut app, Msg::Reader(card_in(READER_0))).requests;
+    settle(&mut app, &services, sent).await;
+    press(&mut app, &services, KeyCode::F(6)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    assert!(
+        matches!(app.card, Some(CardSeen::User { .. })),
+        "opened: {}",
+        message(&app)
+    );
+
+    // The desk's PIN is not the card's from here on.
+    let services = Services {
+        card_access: Arc::new(CardAccess::new(key(), "13579".parse().unwrap())),
+        ..services
+    };
+    app.card_pin = services.card_access.pin_refusal();
+    press(&mut app, &services, KeyCode::F(2)).await;
+    for c in "20".chars() {
+        press(&mut app, &services, KeyCode::Char(c)).await;
+    }
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let confirmation = message(&app);
+    press(&mut app, &services, KeyCode::F(2)).await;
+    assert_eq!(
+        message(&app),
+        "Nothing written or charged: the card refused this desk's PIN (2 tries left). Writes \
+         stopped: fix the PIN, restart meterdesk.",
+        "after {confirmation}"
+    );
+    let Some(screen) = app.screen.module::<CardScreen>() else {
+        panic!("on the card screen")
+    };
+    assert!(
+        matches!(screen.pane, CardPane::Confirm(_)),
+        "the confirmation stays"
+    );
+    let tries = std::fs::read_to_string(&card_file).unwrap();
+    assert!(tries.contains("pin-tries-left 2"), "{tries}");
+    let count = |sql: &'static str| {
+        let client = &customer.client;
+        let id = customer.customer_id;
+        async move {
+            client
+                .query_one(sql, &[&id])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM card_operation WHERE customer_id = $1").await,
+        1,
+        "the opening alone journaled"
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM ledger_transaction t JOIN account a ON a.id = t.account_id
+             WHERE a.customer_id = $1"
+        )
+        .await,
+        0,
+        "no ledger row"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM receipt WHERE customer_id = $1").await,
+        0,
+        "no receipt"
+    );
+    assert!(
+        std::fs::read_dir(&receipts).map_or(true, |mut files| files.next().is_none()),
+        "no receipt file"
+    );
+    let books = books(&customer.client, customer.customer_id).await;
+    assert_eq!(
+        (books.balance, books.paid_in),
+        (Decimal::ZERO, Decimal::ZERO)
+    );
+}
+
 /// s36-d on the rig: a recharge written onto the card but left pending, settled failed from an
 /// OLD copy of the card (its price onto the balance), then found done on the real card ("现改为
 /// 完成，7.00 已从余额扣回") never printed or kept its receipt: the customer paid and had none
@@ -876,38 +981,58 @@ async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
         kept.sort();
         kept
     };
-    let kept_before = kept().len();
+    let files = || kept().len();
 
-    // The card pulled before F2 reads it (s40-a's "Found, not fixed"): the debt is paid first,
-    // on its receipt, which the customer gets; the recharge is not made, and said so after it.
+    // F2 at a desk whose PIN the card refuses: the debt is not paid either (s41-b).
+    let (books_before, files_before, right) = (
+        books(&customer.client, customer.customer_id).await,
+        files(),
+        Arc::clone(&services.card_access),
+    );
+    let services = Services {
+        card_access: Arc::new(CardAccess::new(key(), "13579".parse().unwrap())),
+        ..services
+    };
+    app.card_pin = services.card_access.pin_refusal();
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let told = message(&app);
+    assert!(told.starts_with("Nothing written or charged"), "{told}");
+    assert_eq!(
+        books(&customer.client, customer.customer_id).await,
+        books_before,
+        "no debt paid, nothing journaled"
+    );
+    assert_eq!(files(), files_before, "no receipt");
+    // The PIN put right (meterdesk restarted): F2 on the same confirmation.
+    let services = Services {
+        card_access: right,
+        ..services
+    };
+    app.card_pin = services.card_access.pin_refusal();
+
+    // The card pulled before F2 reads it (s40-a's "Found, not fixed"): since s41-b the debt is
+    // paid only once the card has taken the PIN, so nothing is paid nor kept.
     drop(copy);
     press(&mut app, &services, KeyCode::F(2)).await;
     let told = message(&app);
-    assert!(
-        told.starts_with("Debt 5.00 paid, receipt #")
-            && told.contains("Not recharged, nothing charged for it: "),
-        "{told}\n{:?}",
-        app.said
+    assert!(!told.contains("Debt"), "{told}\n{:?}", app.said);
+    assert_eq!(
+        books(&customer.client, customer.customer_id).await,
+        books_before,
+        "no debt paid, nothing journaled"
     );
-    let after_the_pull = kept();
-    assert_eq!(after_the_pull.len(), kept_before + 1, "{after_the_pull:?}");
-    assert!(
-        after_the_pull
-            .iter()
-            .any(|receipt| receipt.contains("WATER LOADED UNPAID — PAID")),
-        "{after_the_pull:?}"
-    );
+    assert_eq!(files(), files_before, "no receipt");
 
-    // Put back: recharged again, the debt not asked nor taken twice.
+    // Put back: the debt asked again, paid first, then the recharge.
     follow_the_reader(&mut app, &services, &events, quiet).await;
     let _copy = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
     follow_the_reader(&mut app, &services, &events, quiet).await;
     let screen = confirm_recharge_of_10_m3(&mut app, &services).await;
-    assert!(!screen.contains("First paid"), "{screen}");
+    assert!(screen.contains("First paid: 5.00 owed"), "{screen}");
     press(&mut app, &services, KeyCode::F(2)).await;
     let told = message(&app);
     assert!(
-        told.starts_with("Recharged") && !told.contains("Debt"),
+        told.starts_with("Debt 5.00 paid, receipt #"),
         "{told}\n{screen}\n{:?}",
         app.said
     );

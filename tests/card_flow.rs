@@ -1301,9 +1301,9 @@ fn pin_tries_left(station: &Station, card: &str) -> u8 {
 }
 
 /// A desk configured with another PIN than its cards': the first card refuses it and the
-/// write fails saying so — settled failed at once, as the card was sent nothing to write (a
-/// blank card has no owner a later read could settle it for); from then on every write is
-/// refused before anything is journaled or sent, so no other card loses a try.
+/// write ends saying so before anything is journaled (the PIN is presented on the card's
+/// session before the begin); from then on every write is refused before anything is
+/// journaled or sent, so no other card loses a try.
 #[tokio::test]
 async fn after_a_card_refuses_the_pin_no_card_is_written_or_asked() {
     let Some(mut station) = Station::start_with_desk_pin("card-flow-wrong-pin", "13579").await
@@ -1313,26 +1313,22 @@ async fn after_a_card_refuses_the_pin_no_card_is_written_or_asked() {
     let card = station.rig.insert_blank("first");
     let screens_watch = station.access.pin_refusal();
     assert!(!screens_watch.happened());
-    let flow = station.run(&Request::Open).await.unwrap();
+    let before = journaled(&station).await;
+    let flow = station.run(&Request::Open).await;
     assert!(
         screens_watch.happened(),
         "the screens are told writes stopped"
     );
-    let Flow::Failed {
-        refused: Some(error),
-        settled,
-        ..
-    } = flow
-    else {
-        panic!("not failed on the card's refusal: {flow:?}");
+    let Err(FlowError::Card(error)) = flow else {
+        panic!("not refused on the card's PIN: {flow:?}");
     };
     assert!(
         matches!(error, CardError::WrongPin { tries_left: 2 }),
         "{error:?}"
     );
     assert!(error.to_string().contains("issuer PIN"), "{error}");
-    assert_eq!(settled.state, OperationState::Failed);
     assert_eq!(pin_tries_left(&station, "first"), 2);
+    assert_eq!(journaled(&station).await, before, "nothing journaled");
     assert_eq!(station.books().await.pending, 0, "nothing left pending");
     station.rig.pull(card);
 
@@ -1410,20 +1406,17 @@ async fn the_pin_is_never_presented_to_a_card_with_one_try_left() {
             assert_eq!(journaled(&station).await, before, "nothing journaled");
             assert!(station.access.for_writing().is_ok(), "the desk writes on");
         } else {
-            let Ok(Flow::Failed {
-                refused: Some(CardError::WrongPin { tries_left }),
-                ..
-            }) = flow
-            else {
-                panic!("{tries} tries: not failed on the PIN: {flow:?}");
+            let Err(FlowError::Card(CardError::WrongPin { tries_left })) = flow else {
+                panic!("{tries} tries: not refused on the PIN: {flow:?}");
             };
             assert_eq!(tries_left, tries - 1);
+            assert_eq!(journaled(&station).await, before, "nothing journaled");
             let refused = station.run(&Request::Open).await;
             assert!(
                 matches!(refused, Err(FlowError::Stopped(WritesStopped::PinRefused))),
                 "{refused:?}"
             );
-            assert_eq!(station.touch().await, [], "settled when refused");
+            assert_eq!(station.touch().await, [], "nothing to settle");
         }
         let left_after = if tries == 1 { 1 } else { tries - 1 };
         assert_eq!(pin_tries_left(&station, &name), left_after);
@@ -1467,6 +1460,164 @@ async fn the_pin_is_never_presented_to_a_card_with_one_try_left() {
         "the right PIN resets the count"
     );
     assert_eq!(station.books().await.litres_sold, 10_000);
+}
+
+/// What the customer's account holds: its ledger rows and the receipts issued to them.
+async fn money_rows(station: &Station) -> (i64, i64) {
+    let client = station.customer.db.pool.get().await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM ledger_transaction t JOIN account a
+                     ON a.id = t.account_id WHERE a.customer_id = $1) AS ledger,
+                    (SELECT count(*) FROM receipt WHERE customer_id = $1) AS receipts",
+            &[&station.customer.customer_id],
+        )
+        .await
+        .unwrap();
+    (row.get("ledger"), row.get("receipts"))
+}
+
+/// s40-f's walk: a recharge on a card that refused the desk's PIN journaled its deposit and
+/// purchase first, then settled failed with the money on the balance — the customer paid cash
+/// and got neither water nor cash. The PIN is now presented on the card's session before the
+/// begin: the card refuses it, and nothing is journaled, no ledger row, no receipt, the
+/// balance and the card as they were; the card's try counter moves once, as it did at the
+/// write; the desk stops writing. A replacement on a blank card with the same desk likewise.
+#[tokio::test]
+async fn a_recharge_on_a_card_that_refuses_the_pin_takes_no_money() {
+    let Some(mut station) = Station::start("card-flow-pin-before-money").await else {
+        return;
+    };
+    let card = station.rig.insert_blank("customer");
+    station.done(&Request::Open).await;
+    station.done(&recharge("10")).await;
+    assert!(station.swipe().await);
+    station.access = CardAccess::new(key(), "13579".parse().unwrap());
+    let (books, journal, money, records) = (
+        station.books().await,
+        journaled(&station).await,
+        money_rows(&station).await,
+        station.records().await,
+    );
+    let flow = station.run(&recharge("20")).await;
+    assert!(
+        matches!(
+            flow,
+            Err(FlowError::Card(CardError::WrongPin { tries_left: 2 }))
+        ),
+        "{flow:?}"
+    );
+    assert_eq!(station.books().await, books, "the balance as it was");
+    assert_eq!(journaled(&station).await, journal, "nothing journaled");
+    assert_eq!(
+        money_rows(&station).await,
+        money,
+        "no ledger row, no receipt"
+    );
+    assert_eq!(station.records().await, records, "the card as it was");
+    assert_eq!(pin_tries_left(&station, "customer"), 2, "one try spent");
+    assert_eq!(
+        station.access.for_writing().err(),
+        Some(WritesStopped::PinRefused)
+    );
+    station.rig.pull(card);
+
+    // A replacement on a blank card, the desk's PIN refused: no card journaled for it, the
+    // old one still the customer's.
+    station.access = CardAccess::new(key(), "13579".parse().unwrap());
+    let _blank = station.rig.insert_blank("replacement");
+    let flow = station.run(&replace()).await;
+    assert!(
+        matches!(
+            flow,
+            Err(FlowError::Card(CardError::WrongPin { tries_left: 2 }))
+        ),
+        "{flow:?}"
+    );
+    assert_eq!(journaled(&station).await, journal, "nothing journaled");
+    assert_eq!(money_rows(&station).await, money);
+    assert_eq!(station.books().await, books);
+}
+
+/// The card's reason is kept where a write it refused is settled (sql/V175): a desk that
+/// presents its PIN at the write itself (`write_and_settle`'s new card session) with a wrong
+/// PIN settles the recharge failed as `pin_refused`, a blocked card's as `pin_blocked`; a
+/// write the card never got for another cause stays `not_on_card`. The database refuses a
+/// reason it does not know.
+#[tokio::test]
+async fn a_write_the_card_refuses_keeps_the_cards_reason() {
+    let Some(mut station) = Station::start("card-flow-refusal-reason").await else {
+        return;
+    };
+    let card = station.rig.insert_blank("customer");
+    station.done(&Request::Open).await;
+
+    let begun = station.begin(&recharge("5")).await.expect("begun");
+    station.access = CardAccess::new(key(), "13579".parse().unwrap());
+    let flow = cardflow::write_and_settle(&station.desk(CLERK), begun, None).await;
+    let Flow::Failed {
+        refused: Some(CardError::WrongPin { tries_left: 2 }),
+        ..
+    } = flow
+    else {
+        panic!("not failed on the PIN: {flow:?}");
+    };
+    station.rig.pull(card);
+
+    station.access = CardAccess::new(key(), station.pin.clone());
+    set_pin_tries(&station, "customer", 0);
+    let card = station.rig.insert("customer", &[]);
+    let begun = station.begin(&recharge("6")).await.expect("begun");
+    let flow = cardflow::write_and_settle(&station.desk(CLERK), begun, None).await;
+    assert!(
+        matches!(
+            flow,
+            Flow::Failed {
+                refused: Some(CardError::PinBlocked),
+                ..
+            }
+        ),
+        "{flow:?}"
+    );
+    station.rig.pull(card);
+
+    let client = station.customer.db.pool.get().await.unwrap();
+    let usage = card_ops::usage_records(
+        &client,
+        card_ops::UsageOf::Customer(station.customer.customer_id),
+        10,
+    )
+    .await
+    .unwrap();
+    let reasons: Vec<_> = usage
+        .iter()
+        .map(|record| (record.state, record.failure_reason.as_deref()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (OperationState::Failed, Some("pin_blocked")),
+            (OperationState::Failed, Some("pin_refused")),
+            (OperationState::Done, None),
+        ]
+    );
+    let books = station.books().await;
+    assert_eq!((books.litres_sold, books.pending), (0, 0));
+
+    let refused = client
+        .execute(
+            "UPDATE card_operation SET failure_reason = 'the card was tired'
+             WHERE customer_id = $1 AND state = 'failed'",
+            &[&station.customer.customer_id],
+        )
+        .await
+        .unwrap_err();
+    let server = refused.as_db_error().expect("refused by the server");
+    assert_eq!(
+        server.constraint(),
+        Some("card_operation_failure_reason_known"),
+        "{server:?}"
+    );
 }
 
 #[tokio::test]
@@ -2353,12 +2504,10 @@ impl RandomRun {
                     (journaled(station).await, station.rig.reader.apdus_sent());
                 let flow = station.run(request).await;
                 let left = pin_tries_left(station, &self.in_reader);
-                if let Ok(Flow::Failed {
-                    refused: Some(CardError::WrongPin { tries_left }),
-                    ..
-                }) = &flow
-                {
+                if let Err(FlowError::Card(CardError::WrongPin { tries_left })) = &flow {
                     assert_eq!((*tries_left, left), (tries - 1, tries - 1));
+                    // Refused before the begin: nothing journaled, no money.
+                    assert_eq!(journaled(station).await, journaled_before, "{flow:?}");
                     // The desk stops writing until its configuration changes.
                     let apdus = station.rig.reader.apdus_sent();
                     let again = station.run(request).await;

@@ -6,8 +6,8 @@ mod support;
 
 use deadpool_postgres::Object;
 use meterdesk::db::card_ops::{
-    self, Begin, BeginOutcome, BeginReport, Begun, ClearedCredit, Discrepancy, LossReason,
-    NOT_ON_CARD, OperationKind, OperationState, Payment, Quantity, RechargeFacts, Refusal, Request,
+    self, Begin, BeginOutcome, BeginReport, Begun, ClearedCredit, Discrepancy, FailureReason,
+    LossReason, OperationKind, OperationState, Payment, Quantity, RechargeFacts, Refusal, Request,
     Settled, UsageOf,
 };
 use meterdesk::db::cards;
@@ -1062,7 +1062,7 @@ async fn a_recharge_the_card_did_not_take_is_reversed_and_its_money_pays_the_nex
             )
             .await
             .as_deref(),
-        Some(NOT_ON_CARD)
+        Some(FailureReason::NotOnCard.as_str())
     );
     let books = counter.books().await;
     assert_eq!((books.balance, books.litres_sold), (dec("12.00"), 0));

@@ -8,8 +8,9 @@ mod support;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use meterdesk::card::apdu::StatusWord;
 use meterdesk::card::reader::{CardError, ReaderHandle};
-use meterdesk::card::water_card::{CardRead, Ef, IssuerPin, Record};
+use meterdesk::card::water_card::{CardRead, Ef, IssuerPin, Record, ask_pin_tries};
 use meterdesk::domain::card_counter::{
     CardWritePlan, Planned, Resolution, plan_open, plan_recharge, plan_replace,
 };
@@ -218,14 +219,29 @@ fn a_card_session_writes_the_card_it_read_and_frees_the_reader_without_a_write()
     let (records, tries) = read.blocking_recv().unwrap().expect("the application");
     assert_eq!(CardContent::classify(&records, &key()), CardContent::Blank);
     assert!(tries.may_present().is_ok(), "{tries:?}");
+    // The PIN presented before the decision (cardflow's order), not again at the write.
+    session.verify(&pin()).blocking_recv().unwrap();
     let written = session.write(&open, &pin()).blocking_recv().unwrap();
     assert_eq!(
         rig.reader.apdus_sent() - apdus,
         4 + 5,
-        "SELECT, 3 READ; VERIFY, 3 UPDATE, the decisive record read back"
+        "SELECT, 3 READ; VERIFY; 3 UPDATE, the decisive record read back"
     );
     assert_eq!(written, rig.read_records(), "the card as a read finds it");
     assert_eq!(open.resolve(&written), Resolution::Done);
+
+    // Verified for a write that does not come (the database refused it): the session ends
+    // the verification, so the card is not left open to another program's UPDATE.
+    let (read, session) = rig.reader.card_session();
+    read.blocking_recv().unwrap().expect("the application");
+    session.verify(&pin()).blocking_recv().unwrap();
+    drop(session);
+    let asked = rig
+        .reader
+        .transmit(ask_pin_tries())
+        .blocking_recv()
+        .unwrap();
+    assert_ne!(asked.status, StatusWord::SUCCESS, "left verified");
 
     let started = Instant::now();
     let (read, session) = rig.reader.card_session();

@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 
 pub use super::apdu::{CardError, Exchange};
 use super::apdu::{CommandApdu, ResponseApdu};
-use super::water_card::{self, CardRead, IssuerPin, Record, RecordsAndPinTries};
+use super::water_card::{self, CardRead, IssuerPin, PinTries, Record, RecordsAndPinTries};
 use crate::domain::card_counter::CardWritePlan;
 
 /// What the counter can see of its card reader.
@@ -85,17 +85,38 @@ pub const PLAN_WAIT: Duration = Duration::from_secs(60);
 /// The write half of a [`ReaderHandle::card_session`].
 #[must_use = "dropping it ends the card session without a write"]
 pub struct SessionWrite {
-    plans: mpsc::Sender<(CardWritePlan, IssuerPin)>,
+    steps: mpsc::Sender<SessionStep>,
     written: Reply<[Record; 3]>,
 }
 
+/// What a card session is asked after its read.
+enum SessionStep {
+    /// Present the PIN now (see [`SessionWrite::verify`]).
+    Verify(IssuerPin, oneshot::Sender<Result<(), CardError>>),
+    /// Write the plan and read it back; the session's last step.
+    Write(CardWritePlan, IssuerPin),
+}
+
 impl SessionWrite {
+    /// Presents `pin` to the card the session read (VERIFY, see [`water_card::verify`]), before
+    /// the caller decides what to write: a card that refuses it is known before anything is
+    /// journaled. The write that follows sends no VERIFY of its own. A session whose read
+    /// failed, or which waited longer than [`PLAN_WAIT`], presents nothing and says so.
+    pub fn verify(&self, pin: &IssuerPin) -> Reply<()> {
+        let (reply, answer) = oneshot::channel();
+        // The session may have ended already: the dropped reply says so.
+        let _ = self.steps.send(SessionStep::Verify(pin.clone(), reply));
+        Reply(answer)
+    }
+
     /// Writes `plan` on the card the session read; the answer is the card as it now is (the
     /// decisive record read back). A session whose read failed, or which waited longer than
     /// [`PLAN_WAIT`], writes nothing and says so.
     pub fn write(self, plan: &CardWritePlan, pin: &IssuerPin) -> Reply<[Record; 3]> {
         // The session may have ended already; its answer then says why.
-        let _ = self.plans.send((plan.clone(), pin.clone()));
+        let _ = self
+            .steps
+            .send(SessionStep::Write(plan.clone(), pin.clone()));
         self.written
     }
 }
@@ -260,16 +281,17 @@ impl ReaderHandle {
     }
 
     /// A card session: the card read with its PIN's tries (see
-    /// [`water_card::read_card_and_pin_tries`]), then, once the caller has decided from what it
-    /// read (a journal's begin in the database), one plan written in the same operation (see
-    /// [`water_card::write_in_session`]). The thread waits for the plan, up to [`PLAN_WAIT`],
+    /// [`water_card::read_card_and_pin_tries`]), the PIN presented when the caller asks
+    /// ([`SessionWrite::verify`]), then, once the caller has decided from what it read (a
+    /// journal's begin in the database), one plan written in the same operation (see
+    /// [`water_card::write_in_session`]). The thread waits for each step, up to [`PLAN_WAIT`],
     /// and serves nothing else meanwhile: nothing comes between the read and the write, which
     /// therefore needs no second SELECT, no second question of the tries and no read-back of
     /// what it did not write. Dropping the [`SessionWrite`] without writing ends the session.
     pub fn card_session(&self) -> (Reply<RecordsAndPinTries>, SessionWrite) {
         let (read_reply, read_answer) = oneshot::channel();
         let (written_reply, written_answer) = oneshot::channel();
-        let (plans, plan) = mpsc::channel::<(CardWritePlan, IssuerPin)>();
+        let (steps, step) = mpsc::channel::<SessionStep>();
         // One PC/SC transaction from the read to the write, the database's decision between
         // them included: another program's read or write there would be decided on, or
         // overwritten by, a card this write then changes (docs/decisions.md, s34-e).
@@ -282,16 +304,38 @@ impl ReaderHandle {
                 if let Some(reply) = read_reply.take() {
                     let _ = reply.send(read);
                 }
-                let Some((records, tries)) = decided_from else {
+                let Some((records, mut tries)) = decided_from else {
                     return Ok(None);
                 };
-                match plan.recv_timeout(PLAN_WAIT) {
-                    Ok((plan, pin)) => {
-                        water_card::write_in_session(card, &records, tries, &plan, &pin).map(Some)
+                let mut verified_here = false;
+                loop {
+                    let ended = match step.recv_timeout(PLAN_WAIT) {
+                        Ok(SessionStep::Verify(pin, reply)) => {
+                            let verified = water_card::verify(card, tries, &pin);
+                            if verified.is_ok() {
+                                tries = PinTries::Verified;
+                                verified_here = true;
+                            }
+                            // The caller gives up after a refusal: the session then ends.
+                            let _ = reply.send(verified);
+                            continue;
+                        }
+                        Ok(SessionStep::Write(plan, pin)) => {
+                            return water_card::write_in_session(
+                                card, &records, tries, &plan, &pin,
+                            )
+                            .map(Some);
+                        }
+                        Err(RecvTimeoutError::Timeout) => Err(CardError::SessionExpired),
+                        // Nothing to write: the caller decided so, or gave up.
+                        Err(RecvTimeoutError::Disconnected) => Ok(None),
+                    };
+                    // Verified for a write that does not come (the database refused it): the
+                    // card is not left open to another program's UPDATE on this reader.
+                    if verified_here {
+                        let _ = water_card::end_verification(card);
                     }
-                    Err(RecvTimeoutError::Timeout) => Err(CardError::SessionExpired),
-                    // Nothing to write: the caller decided so, or gave up.
-                    Err(RecvTimeoutError::Disconnected) => Ok(None),
+                    return ended;
                 }
             });
             match (read_reply, written) {
@@ -315,7 +359,7 @@ impl ReaderHandle {
         (
             Reply(read_answer),
             SessionWrite {
-                plans,
+                steps,
                 written: Reply(written_answer),
             },
         )

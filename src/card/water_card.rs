@@ -4,10 +4,10 @@
 //! thread only moves bytes, so a second profile (SLE4442 memory cards behind CLA FF
 //! pseudo-APDUs) can sit next to this one without touching the thread or the screens.
 //!
-//! Its operations ([`read_card`], [`write_plan`], and a card session's two halves,
-//! [`read_card_and_pin_tries`] then [`write_in_session`]) are sequences of APDUs over an
-//! [`Exchange`]: the reader thread runs them against the card, unit tests against the virtual
-//! card.
+//! Its operations ([`read_card`], [`write_plan`], and a card session's steps,
+//! [`read_card_and_pin_tries`], [`verify`], then [`write_in_session`]) are sequences of APDUs
+//! over an [`Exchange`]: the reader thread runs them against the card, unit tests against the
+//! virtual card.
 
 use super::apdu::{CardError, CommandApdu, Exchange, ResponseApdu, StatusWord, ins};
 use crate::domain::card_counter::CardWritePlan;
@@ -219,8 +219,9 @@ pub fn write_plan(
     pin: &IssuerPin,
 ) -> Result<[Record; 3], CardError> {
     let selected = select(card)?.ok_or(CardError::NoApplication)?;
-    selected.pin_tries(card)?.may_present()?;
-    verify_and_update(card, plan, pin)?;
+    let tries = selected.pin_tries(card)?;
+    verify(card, tries, pin)?;
+    update(card, plan)?;
     read_records(card)
 }
 
@@ -229,9 +230,10 @@ pub fn write_plan(
 /// on the same connection and in the same PC/SC transaction, the database's decision between
 /// them included, so nothing of ours or of another program's has reached it since; another
 /// card would fail this write's first APDU. So no SELECT and no question of the tries:
-/// VERIFY, one UPDATE BINARY per write, and the decisive record read back (the others are as
-/// read, with the preparatory writes the card accepted) — 3 APDUs for a recharge or a refund.
-/// Errors and resolution as for [`write_plan`].
+/// VERIFY (none when `tries` says the session verified the PIN already, [`verify`] before the
+/// decision), one UPDATE BINARY per write, and the decisive record read back (the others are
+/// as read, with the preparatory writes the card accepted) — 3 APDUs for a recharge or a
+/// refund, 2 after a [`verify`]. Errors and resolution as for [`write_plan`].
 pub fn write_in_session(
     card: &mut dyn Exchange,
     read: &[Record; 3],
@@ -239,8 +241,8 @@ pub fn write_in_session(
     plan: &CardWritePlan,
     pin: &IssuerPin,
 ) -> Result<[Record; 3], CardError> {
-    tries.may_present()?;
-    verify_and_update(card, plan, pin)?;
+    verify(card, tries, pin)?;
+    update(card, plan)?;
     let mut records = *read;
     for write in &plan.preparatory {
         records[write.ef.index()] = write.record;
@@ -250,23 +252,35 @@ pub fn write_in_session(
     Ok(records)
 }
 
-/// VERIFY of the issuer PIN, then the plan's UPDATE BINARYs in order.
-fn verify_and_update(
-    card: &mut dyn Exchange,
-    plan: &CardWritePlan,
-    pin: &IssuerPin,
-) -> Result<(), CardError> {
-    let verified = card.exchange(&verify_issuer_pin(pin.as_bytes()))?.status;
-    match verified {
-        StatusWord::SUCCESS => {}
-        StatusWord::AUTHENTICATION_BLOCKED => return Err(CardError::PinBlocked),
-        status => {
-            return Err(match status.tries_left() {
-                Some(tries_left) => CardError::WrongPin { tries_left },
-                None => refused("VERIFY", status),
-            });
-        }
+/// VERIFY of the issuer PIN on the selected application whose PIN has `tries` (as its
+/// SELECT or [`PinTries::ask`] said): nothing is sent to a card already verified in this
+/// session, nor to one this desk may not present its PIN to ([`PinTries::may_present`], the
+/// error says why). A card session's write verifies this way before the database journals
+/// anything (`cardflow`): a card that refuses the PIN leaves nothing to take back.
+pub fn verify(card: &mut dyn Exchange, tries: PinTries, pin: &IssuerPin) -> Result<(), CardError> {
+    tries.may_present()?;
+    if tries == PinTries::Verified {
+        return Ok(());
     }
+    match card.exchange(&verify_issuer_pin(pin.as_bytes()))?.status {
+        StatusWord::SUCCESS => Ok(()),
+        StatusWord::AUTHENTICATION_BLOCKED => Err(CardError::PinBlocked),
+        status => Err(match status.tries_left() {
+            Some(tries_left) => CardError::WrongPin { tries_left },
+            None => refused("VERIFY", status),
+        }),
+    }
+}
+
+/// Ends the PIN's verification by selecting the application again (a SELECT ends the card's
+/// verified PIN: ISO 7816-4, the virtual card too), for a session that verified it for a write
+/// that did not come.
+pub fn end_verification(card: &mut dyn Exchange) -> Result<(), CardError> {
+    card.exchange(&select_application()).map(drop)
+}
+
+/// The plan's UPDATE BINARYs in order, the PIN verified.
+fn update(card: &mut dyn Exchange, plan: &CardWritePlan) -> Result<(), CardError> {
     for write in plan.writes() {
         let status = card
             .exchange(&update_record(write.ef, &write.record))?
@@ -390,6 +404,21 @@ mod tests {
         .plan
     }
 
+    /// A plan that writes over the purchase record of the card `read`.
+    fn purchase_plan(read: &[Record; 3]) -> CardWritePlan {
+        let mut purchase = read[Ef::Purchase.index()];
+        purchase[0] ^= 0xFF;
+        CardWritePlan {
+            preparatory: Vec::new(),
+            decisive: crate::domain::card_counter::DecisiveWrite {
+                ef: Ef::Purchase,
+                before: read[Ef::Purchase.index()],
+                after: purchase,
+            },
+            issue_record: Some(read[Ef::Issue.index()]),
+        }
+    }
+
     fn pin() -> IssuerPin {
         PIN.parse().unwrap()
     }
@@ -442,17 +471,7 @@ mod tests {
         card.sent.clear();
         let (read, tries) = read_card_and_pin_tries(&mut card).unwrap().unwrap();
         assert_eq!(tries, PinTries::Left(3), "from SELECT's answer");
-        let mut purchase = read[Ef::Purchase.index()];
-        purchase[0] ^= 0xFF;
-        let recharge = CardWritePlan {
-            preparatory: Vec::new(),
-            decisive: crate::domain::card_counter::DecisiveWrite {
-                ef: Ef::Purchase,
-                before: read[Ef::Purchase.index()],
-                after: purchase,
-            },
-            issue_record: Some(read[Ef::Issue.index()]),
-        };
+        let recharge = purchase_plan(&read);
         let now = write_in_session(&mut card, &read, tries, &recharge, &pin()).unwrap();
         assert_eq!(now, card.records());
         assert_eq!(recharge.resolve(&now), Resolution::Done);
@@ -473,6 +492,39 @@ mod tests {
         card.sent.clear();
         let refused = write_in_session(&mut card, &read, PinTries::Left(1), &recharge, &pin());
         assert!(matches!(refused, Err(CardError::LastPinTries { .. })));
+        assert!(card.sent.is_empty());
+    }
+
+    /// A card session verifies before the database decides: a card that refuses the PIN has
+    /// been sent nothing to write, and one that took it gets no second VERIFY at the write —
+    /// still 7 APDUs for a recharge.
+    #[test]
+    fn a_card_session_verifies_before_the_decision_and_not_again_at_the_write() {
+        let mut card = InHand::new(Some(WaterApplication::blank()));
+        write_plan(&mut card, &open_plan(), &pin()).unwrap();
+        card.sent.clear();
+        let (read, tries) = read_card_and_pin_tries(&mut card).unwrap().unwrap();
+        let wrong = verify(&mut card, tries, &"1357".parse().unwrap());
+        assert!(matches!(wrong, Err(CardError::WrongPin { tries_left: 2 })));
+        assert_eq!(card.card.application().unwrap().pin_tries_left, 2);
+        assert_eq!(card.records(), read, "nothing written");
+
+        card.sent.clear();
+        verify(&mut card, tries, &pin()).unwrap();
+        let recharge = purchase_plan(&read);
+        let now = write_in_session(&mut card, &read, PinTries::Verified, &recharge, &pin());
+        assert_eq!(recharge.resolve(&now.unwrap()), Resolution::Done);
+        use ins::*;
+        assert_eq!(card.sent, [VERIFY, UPDATE_BINARY, READ_BINARY]);
+        // Not presented to a card with one try left, nor to a blocked one.
+        card.sent.clear();
+        for (tries, refused) in [
+            (PinTries::Left(1), "LastPinTries"),
+            (PinTries::Blocked, "PinBlocked"),
+        ] {
+            let error = verify(&mut card, tries, &pin()).unwrap_err();
+            assert!(format!("{error:?}").starts_with(refused), "{error:?}");
+        }
         assert!(card.sent.is_empty());
     }
 

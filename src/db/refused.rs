@@ -171,6 +171,10 @@ pub const NOT_SAID: &[(&str, &str)] = &[
         "the card journal's own rows, written by the desk's code (db::card_ops)",
     ),
     (
+        "card_operation_failure_reason_known",
+        "the card journal's own reasons, written by the desk's code (db::card_ops::FailureReason)",
+    ),
+    (
         "customer_customer_no_check",
         "customer numbers are drawn by the database (`customer_serial`), never typed",
     ),

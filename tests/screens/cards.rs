@@ -2609,12 +2609,10 @@ fn a_recharge_the_card_did_not_take_says_the_money_is_on_the_balance() {
 }
 
 /// Answers the `kind` write `sent` as the write's flow does a card that refused the desk's
-/// issuer PIN with 2 tries left (screens::card::confirm); what the message line says.
+/// issuer PIN with 2 tries left at the write itself (screens::card::confirm's `card_problem`);
+/// what the message line says.
 fn pin_refused(app: &mut App, sent: &[(u64, Request)], kind: OperationKind) -> String {
-    let refused = match Failure::from(FlowError::Card(CardError::WrongPin { tries_left: 2 })) {
-        Failure::Error(problem) => problem,
-        other => panic!("a card's refusal is an error: {other:?}"),
-    };
+    let refused = Problem::new("card_by_hand.wrong_pin", 2);
     answer(
         app,
         sent,
@@ -2684,6 +2682,49 @@ fn a_card_that_refused_the_pin_is_told_whole_at_80_columns() {
             format!("recharge_pin_refused_{lang:?}").to_lowercase(),
             screen
         );
+    }
+}
+
+/// s40-f's walk: a recharge on a card that refused the desk's PIN took the money first ("Not
+/// written; the money is on the balance, no cash back"). The PIN is presented before anything
+/// is paid or journaled (cardflow): the write fails before it, and the message says nothing
+/// was written or charged, the tries left and what to do, whole on the message line's two rows
+/// at 80×24 in both languages; the confirmation stays.
+#[test]
+fn a_card_that_refuses_the_pin_before_the_money_is_told_nothing_was_charged() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            "Nothing written or charged: the card refused this desk's PIN (2 tries left). \
+             Writes stopped: fix the PIN, restart meterdesk.",
+        ),
+        (
+            Lang::Zh,
+            "未写卡，也未收费：卡片拒绝了本柜台的发卡方 PIN（此卡还剩 2 次机会）。\
+             已停止写卡：请改正 PIN 后重新启动 meterdesk。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        recharge_quoted(&mut app);
+        let confirmation = render(&app);
+        let sent = press(&mut app, KeyCode::F(2));
+        update(
+            &mut app,
+            Msg::Reply {
+                id: sent[0].0,
+                outcome: Err(Failure::from(FlowError::Card(CardError::WrongPin {
+                    tries_left: 2,
+                }))),
+            },
+        );
+        assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
+        let screen = render(&app);
+        let shown: String = message_rows(&screen).concat().split_whitespace().collect();
+        let whole: String = format!("! {said}").split_whitespace().collect();
+        assert_eq!(shown, whole, "{lang:?}: said whole at 80 columns");
+        let top = |screen: &str| screen.lines().take(4).collect::<Vec<_>>().join("\n");
+        assert_eq!(top(&screen), top(&confirmation), "the confirmation stays");
     }
 }
 
@@ -4370,6 +4411,68 @@ fn the_usage_records_say_why_an_operation_failed_at_80x24() {
         );
         let screen = render_at(&app, (80, 24));
         assert!(screen.contains(why), "{lang:?}: {screen}");
+    }
+}
+
+/// s40-f's walk: a recharge the card refused for the desk's PIN read "— the card never got it"
+/// in the usage records: true, but not why. The card's reason is kept (sql/V175) and said
+/// under its row, each whole at 80×24 in both languages.
+#[test]
+fn the_usage_records_say_why_the_card_refused_at_80x24() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            [
+                "the card refused this desk's PIN",
+                "the card's PIN is blocked",
+                "one PIN try left: the PIN was not presented",
+                "the card refused the write",
+            ],
+        ),
+        (
+            Lang::Zh,
+            [
+                "卡拒绝了本柜台的 PIN",
+                "卡的 PIN 已锁定",
+                "PIN 只剩一次机会：未出示 PIN",
+                "卡拒绝了写入",
+            ],
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        let sent = press(&mut app, KeyCode::Char('u'));
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 5, 37, 0).unwrap();
+        let reasons = ["pin_refused", "pin_blocked", "pin_last_try", "card_refused"];
+        let records = (2100..)
+            .zip(reasons)
+            .map(|(operation_id, reason)| UsageRecord {
+                operation_id,
+                kind: OperationKind::Recharge,
+                state: OperationState::Failed,
+                card_no: i64::from(CARD),
+                generation: 1,
+                purchase_seq: Some(operation_id - 2096),
+                volume_litres: Some(5_000),
+                amount: Some(Decimal::new(-1000, 2)),
+                operator: "李晓明 Li Xiaoming".into(),
+                started_at: at,
+                finished_at: Some(at),
+                failure_reason: Some(reason.into()),
+                carries_refunded: false,
+            })
+            .collect::<Vec<_>>();
+        answer(&mut app, &sent, Reply::screen(records));
+        let screen = render_at(&app, (80, 24));
+        for why in said {
+            let line = format!("— {why}");
+            assert!(screen.contains(&line), "{lang:?}: {why} whole: {screen}");
+        }
+        insta::assert_snapshot!(
+            format!("card_usage_records_refused_{lang:?}").to_lowercase(),
+            screen
+        );
     }
 }
 

@@ -43,8 +43,37 @@ use crate::domain::card_records::{
 };
 use crate::domain::pricing::{AccumulationCycle, Charge, PriceScheme, PriceVersion, PurchaseError};
 
-/// `card_operation.failure_reason` of an operation whose card read back the old record.
-pub const NOT_ON_CARD: &str = "not_on_card";
+/// Why a card operation failed: `card_operation.failure_reason`, whose words the database
+/// checks (sql/V175). The usage records and the audit log say them (`ic.failure_<word>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReason {
+    /// The card read back (or later) still holds the old record: the card never got it.
+    NotOnCard,
+    /// A supervisor settled it without its card.
+    SettledWithoutCard,
+    /// The card refused this desk's issuer PIN at the write.
+    PinRefused,
+    /// The card's issuer PIN is blocked.
+    PinBlocked,
+    /// The card had one PIN try left: the desk did not present its PIN.
+    PinLastTry,
+    /// The card refused the write itself (an UPDATE BINARY), with its status word.
+    CardRefused,
+}
+
+impl FailureReason {
+    /// The word stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotOnCard => "not_on_card",
+            Self::SettledWithoutCard => "settled_without_card",
+            Self::PinRefused => "pin_refused",
+            Self::PinBlocked => "pin_blocked",
+            Self::PinLastTry => "pin_last_try",
+            Self::CardRefused => "card_refused",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OperationKind {
@@ -449,8 +478,8 @@ use reconcile::audit_card;
 pub use reconcile::{Discrepancy, MeterSaw, reconcile};
 use settle::*;
 pub use settle::{
-    SETTLED_WITHOUT_CARD, journaled, report_lost, resolution_without_card, settle,
-    settle_without_card, touch,
+    journaled, report_lost, resolution_without_card, settle, settle_refused, settle_without_card,
+    touch,
 };
 pub use system::{
     ClearedCredit, SettingApplied, SystemCardFacts, SystemCardMeter, SystemCardRefusal,

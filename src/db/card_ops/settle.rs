@@ -93,6 +93,19 @@ pub async fn settle(
     settle_in(&*client, operation_id, card, key).await
 }
 
+/// [`settle`] of an operation whose card refused the write (`why`): failed, when the card as
+/// read after the refusal still holds the old record, with the card's reason kept rather than
+/// "not on the card".
+pub async fn settle_refused(
+    client: &mut Client,
+    operation_id: i64,
+    card: &[Record; 3],
+    key: &MacKey,
+    why: FailureReason,
+) -> Result<Settled, DbError> {
+    settled_by_database(&*client, operation_id, SettledFrom::Card(card, key, why)).await
+}
+
 /// [`settle`] on `client`, which may be a transaction of the caller's.
 pub(super) async fn settle_in(
     client: &impl CachingClient,
@@ -100,15 +113,16 @@ pub(super) async fn settle_in(
     card: &[Record; 3],
     key: &MacKey,
 ) -> Result<Settled, DbError> {
-    settled_by_database(client, operation_id, SettledFrom::Card(card, key)).await
+    let from = SettledFrom::Card(card, key, FailureReason::NotOnCard);
+    settled_by_database(client, operation_id, from).await
 }
 
 /// What a settle concludes from.
 enum SettledFrom<'a> {
     /// The card's records as read: the database compares them with the operation's plan as
     /// [`CardWritePlan::resolve`] does, and keeps the card's meter state whatever the
-    /// operation's.
-    Card(&'a [Record; 3], &'a MacKey),
+    /// operation's; the reason is kept if it failed.
+    Card(&'a [Record; 3], &'a MacKey, FailureReason),
     /// A supervisor's resolution, without the card.
     WithoutCard(Resolution),
 }
@@ -122,12 +136,12 @@ async fn settled_by_database(
     from: SettledFrom<'_>,
 ) -> Result<Settled, DbError> {
     let (card, resolution, failure_reason, write_back) = match from {
-        SettledFrom::Card(card, key) => (
+        SettledFrom::Card(card, key, why) => (
             Some(serde_json::to_string(card).map_err(|error| {
                 DbError::Inconsistent(format!("card records as JSON: {error}"))
             })?),
             None,
-            NOT_ON_CARD,
+            why.as_str(),
             write_back_of(&CardContent::classify(card, key)),
         ),
         SettledFrom::WithoutCard(resolution) => (
@@ -137,7 +151,7 @@ async fn settled_by_database(
                 Resolution::Failed => "failed",
                 Resolution::Conflict => "conflict",
             }),
-            SETTLED_WITHOUT_CARD,
+            FailureReason::SettledWithoutCard.as_str(),
             None,
         ),
     };
@@ -234,9 +248,6 @@ pub fn resolution_without_card(kind: OperationKind) -> Resolution {
         OperationKind::Refund | OperationKind::Open => Resolution::Failed,
     }
 }
-
-/// `card_operation.failure_reason` of an operation a supervisor settled without its card.
-pub const SETTLED_WITHOUT_CARD: &str = "settled_without_card";
 
 /// A supervisor settles pending operation `operation_id` without its card (see
 /// [`resolution_without_card`]). `None`: the operator may not (`card.resolve`).

@@ -20,8 +20,8 @@ use crate::app::{App, Command, Hub};
 use crate::card::reader::CardError;
 use crate::cardflow::{self, Flow, FlowError, PendingCause};
 use crate::db::card_ops::{
-    LossReason, OperationKind, OperationState, Payment, RechargeFacts, Refusal, Request as CardOp,
-    Settled, resolution_without_card,
+    LossReason, OperationKind, OperationState, RechargeFacts, Refusal, Request as CardOp, Settled,
+    resolution_without_card,
 };
 use crate::domain::card_counter::{CreditOverflow, Resolution};
 use crate::domain::money::{Money, Volume};
@@ -148,50 +148,29 @@ impl ScreenRequest for WriteCard {
         Box::pin(async move {
             let desk = services.desk(self.operator_id);
             let key = self.idempotency_key.as_str();
-            // The water a meter loaded unpaid is paid first, each debt on its receipt: the
-            // database refuses the recharge until then (sql/V163).
-            let owed = match &self.operation {
-                CardOp::Recharge {
-                    payment: Payment::Method(method),
-                    ..
-                } if !self.owed.is_empty() => {
-                    // Not paid where the card cannot be written: nothing is taken for a
-                    // recharge this desk cannot make.
-                    desk.access.for_writing().map_err(FlowError::from)?;
-                    let paid = cardflow::pay_owed(&desk, &self.owed, method).await?;
-                    let mut receipts = Vec::new();
-                    for debt in paid {
-                        receipts.extend(owed_receipt(services, &debt).await?);
-                    }
-                    receipts
-                }
-                _ => Vec::new(),
-            };
-            let flow = match &self.operation {
-                CardOp::Recycle => cardflow::recycle(&desk, key).await,
+            // The water a meter loaded unpaid is paid first, each debt on its receipt, once
+            // the card has taken this desk's PIN: the database refuses the recharge until then
+            // (sql/V163), and a card that refuses the PIN takes no money.
+            let (flow, paid) = match &self.operation {
+                CardOp::Recycle => (cardflow::recycle(&desk, key).await?, Vec::new()),
                 operation => {
                     let decided_from = self.decided_from.as_deref();
-                    cardflow::run_decided(&desk, self.customer_id, operation, key, decided_from)
-                        .await
+                    let ran = cardflow::run_decided(
+                        &desk,
+                        self.customer_id,
+                        operation,
+                        key,
+                        decided_from,
+                        &self.owed,
+                    )
+                    .await?;
+                    (ran.flow, ran.owed)
                 }
             };
-            let flow = match flow {
-                Ok(flow) => flow,
-                // The debts are paid, each on its receipt, whatever the card did before the
-                // recharge's begin (pulled, a reader error): the customer gets those receipts,
-                // and why the recharge was not made is told after them.
-                Err(FlowError::Card(error)) if !owed.is_empty() => {
-                    let problem = match error.card_left_the_reader() {
-                        true => Problem::new("ic.card_left_before_recharge", ""),
-                        false => card_problem(&error),
-                    };
-                    return Ok(Box::new(WriteOutcome {
-                        owed,
-                        ..Written::NotBegun(problem).into()
-                    }) as _);
-                }
-                Err(error) => return Err(error.into()),
-            };
+            let mut owed = Vec::new();
+            for debt in paid {
+                owed.extend(owed_receipt(services, &debt).await?);
+            }
             let resolved = match &flow {
                 Flow::Done { resolved, .. }
                 | Flow::Failed { resolved, .. }
@@ -224,11 +203,15 @@ impl From<FlowError> for Failure {
     fn from(error: FlowError) -> Failure {
         match error {
             FlowError::Database(error) => error.into(),
-            // Only the read before anything is journaled fails this way (a write that fails
-            // leaves its operation pending instead).
+            // Only the read and the PIN's VERIFY before anything is paid or journaled fail this
+            // way (a write that fails leaves its operation pending, or settles it failed).
             FlowError::Card(error) if error.card_left_the_reader() => {
                 Failure::Error(Problem::new("card_by_hand.card_left_before_writing", ""))
             }
+            FlowError::Card(CardError::WrongPin { tries_left }) => Failure::Error(Problem::new(
+                "card_by_hand.wrong_pin_nothing_taken",
+                tries_left,
+            )),
             FlowError::Card(error) => Failure::Error(card_problem(&error)),
             FlowError::Stopped(stopped) => Failure::Error(writes_stopped(stopped)),
         }
