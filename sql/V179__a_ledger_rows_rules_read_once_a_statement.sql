@@ -39,7 +39,7 @@
 --    under the same name: the same keys refused (empty, over 200 characters), NULL passes.
 
 -- 1. A ledger row's own rules, in one CHECK.
-CREATE FUNCTION md_ledger_row_rules(p_kind text, p_amount numeric, p_volume numeric,
+CREATE OR REPLACE FUNCTION md_ledger_row_rules(p_kind text, p_amount numeric, p_volume numeric,
                                     p_unit_price numeric, p_method text, p_reverses_id bigint,
                                     p_bill_id bigint, p_key text)
 RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
@@ -74,14 +74,17 @@ BEGIN
                      TABLE = 'ledger_transaction', SCHEMA = 'public';
 END $$;
 
+-- IF EXISTS: a test runs every migration after V109 again (two_desks).
 ALTER TABLE ledger_transaction
-    DROP CONSTRAINT ledger_transaction_check, DROP CONSTRAINT ledger_transaction_check1,
-    DROP CONSTRAINT ledger_transaction_check2, DROP CONSTRAINT ledger_transaction_check3,
-    DROP CONSTRAINT ledger_transaction_check4,
-    DROP CONSTRAINT ledger_transaction_idempotency_key_check,
-    DROP CONSTRAINT ledger_transaction_kind_check,
-    DROP CONSTRAINT ledger_transaction_unit_price_check,
-    DROP CONSTRAINT ledger_transaction_volume_check;
+    DROP CONSTRAINT IF EXISTS ledger_transaction_check,
+    DROP CONSTRAINT IF EXISTS ledger_transaction_check1,
+    DROP CONSTRAINT IF EXISTS ledger_transaction_check2,
+    DROP CONSTRAINT IF EXISTS ledger_transaction_check3,
+    DROP CONSTRAINT IF EXISTS ledger_transaction_check4,
+    DROP CONSTRAINT IF EXISTS ledger_transaction_idempotency_key_check,
+    DROP CONSTRAINT IF EXISTS ledger_transaction_kind_check,
+    DROP CONSTRAINT IF EXISTS ledger_transaction_unit_price_check,
+    DROP CONSTRAINT IF EXISTS ledger_transaction_volume_check;
 ALTER TABLE ledger_transaction ADD CONSTRAINT ledger_transaction_check
     CHECK (md_ledger_row_rules(kind, amount, volume, unit_price, payment_method_code,
                                reverses_id, bill_id, idempotency_key)) NOT VALID;
@@ -268,29 +271,29 @@ BEGIN
     RETURN NEW;
 END $$;
 
-DROP TRIGGER card_money_goes_with_its_operation ON ledger_transaction;
+DROP TRIGGER IF EXISTS card_money_goes_with_its_operation ON ledger_transaction;
 CREATE CONSTRAINT TRIGGER card_money_goes_with_its_operation
     AFTER INSERT ON ledger_transaction DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     WHEN (NEW.kind = ANY ('{card_purchase,reversal}')
           OR (NEW.kind = 'refund' AND NEW.idempotency_key LIKE 'card-op:%:payout'))
     EXECUTE FUNCTION ledger_card_money_goes_with_its_operation();
-DROP TRIGGER card_recharge_is_its_payment ON ledger_transaction;
+DROP TRIGGER IF EXISTS card_recharge_is_its_payment ON ledger_transaction;
 CREATE CONSTRAINT TRIGGER card_recharge_is_its_payment
     AFTER INSERT ON ledger_transaction DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     WHEN (NEW.kind = 'deposit' AND (NEW.idempotency_key LIKE 'card-op:%:deposit'
                                     OR NEW.idempotency_key LIKE 'card-op:%:owed'))
     EXECUTE FUNCTION ledger_card_recharge_is_its_payment();
-DROP TRIGGER card_refund_is_journaled ON ledger_transaction;
+DROP TRIGGER IF EXISTS card_refund_is_journaled ON ledger_transaction;
 CREATE CONSTRAINT TRIGGER card_refund_is_journaled
     AFTER INSERT ON ledger_transaction DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     WHEN (NEW.kind = 'card_refund')
     EXECUTE FUNCTION card_refund_is_journaled();
-DROP TRIGGER counter_money_is_audited ON ledger_transaction;
+DROP TRIGGER IF EXISTS counter_money_is_audited ON ledger_transaction;
 CREATE CONSTRAINT TRIGGER counter_money_is_audited
     AFTER INSERT ON ledger_transaction DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     WHEN (NEW.kind = ANY ('{deposit,refund}') AND NEW.idempotency_key NOT LIKE 'card-op:%')
     EXECUTE FUNCTION ledger_counter_movement_is_audited();
-DROP TRIGGER within_the_counters_limits ON ledger_transaction;
+DROP TRIGGER IF EXISTS within_the_counters_limits ON ledger_transaction;
 DO $$
 BEGIN
     EXECUTE format($t$CREATE CONSTRAINT TRIGGER within_the_counters_limits
@@ -298,12 +301,12 @@ BEGIN
         WHEN (NEW.kind = ANY ('{deposit,refund,card_purchase}') AND abs(NEW.amount) > %s)
         EXECUTE FUNCTION ledger_within_the_counters_limits()$t$, md_counter_most_amount());
 END $$;
-DROP TRIGGER a_method_the_type_takes ON ledger_transaction;
+DROP TRIGGER IF EXISTS a_method_the_type_takes ON ledger_transaction;
 CREATE TRIGGER a_method_the_type_takes BEFORE INSERT ON ledger_transaction FOR EACH ROW
     WHEN (NEW.payment_method_code IS NOT NULL
           AND NEW.idempotency_key NOT LIKE 'card-op:%:payout')
     EXECUTE FUNCTION md_a_method_the_type_takes();
-DROP TRIGGER a_method_the_type_takes ON card_operation;
+DROP TRIGGER IF EXISTS a_method_the_type_takes ON card_operation;
 CREATE TRIGGER a_method_the_type_takes BEFORE INSERT ON card_operation FOR EACH ROW
     WHEN (NEW.payment_method_code IS NOT NULL)
     EXECUTE FUNCTION md_a_method_the_type_takes();
