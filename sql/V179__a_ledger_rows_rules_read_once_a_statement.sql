@@ -24,7 +24,8 @@
 --    owner of the database could put others in front of them (no other role creates in any
 --    schema; pg_temp is never searched for operators or functions).
 -- 2. The six WHEN clauses that ended `AND NOT pg_has_role(session_user, <owner>, 'MEMBER')`
---    lose that term (700 bytes of node text each): their functions ask it first and return at
+--    lose that term (700 bytes of node text each): their functions ask it first (the owner's
+--    role name written into them, as into the WHEN clauses: no md_role_name query) and return at
 --    once for the owner (the loader turns these triggers off while it copies, db::demo's
 --    ROW_TRIGGERS_OFF; a migration's or a test's owner row now queues the deferred event, which
 --    answers nothing). An operator's row is asked exactly what it was, in the same order (the
@@ -91,7 +92,13 @@ ALTER TABLE ledger_transaction ADD CONSTRAINT ledger_transaction_check
 
 -- 2. The owner asked by the triggers' functions, not their WHEN clauses (their newest bodies,
 --    V163, V135, V82, V132, V104, V107, each with the owner's return first).
-CREATE OR REPLACE FUNCTION ledger_card_money_goes_with_its_operation()
+DO $do$
+DECLARE
+    -- The owner's role name written into the functions, as V118 wrote it into the WHEN
+    -- clauses (md_role_name is a query: a recharge's triggers call it no more, V82).
+    owner_role text := quote_literal(md_role_name('owner'));
+BEGIN
+EXECUTE replace($f$CREATE OR REPLACE FUNCTION ledger_card_money_goes_with_its_operation()
  RETURNS trigger
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -101,7 +108,7 @@ DECLARE
     debt record;
 BEGIN
     -- The owner's rows (the loader's, a migration's) are not an operator's: not asked (V179).
-    IF pg_has_role(session_user, md_role_name('owner'), 'MEMBER') THEN
+    IF pg_has_role(session_user, @owner@, 'MEMBER') THEN
         RETURN NULL;
     END IF;
     IF NEW.kind = 'card_purchase' THEN
@@ -141,16 +148,15 @@ BEGIN
             NEW.id, NEW.idempotency_key USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NULL;
-END $$;
-
-CREATE OR REPLACE FUNCTION ledger_card_recharge_is_its_payment()
+END $$$f$, '@owner@', owner_role);
+EXECUTE replace($f$CREATE OR REPLACE FUNCTION ledger_card_recharge_is_its_payment()
  RETURNS trigger
  LANGUAGE plpgsql
  SET search_path TO 'public', 'pg_temp'
 AS $$
 BEGIN
     -- The owner's rows (the loader's, a migration's) are not an operator's: not asked (V179).
-    IF pg_has_role(session_user, md_role_name('owner'), 'MEMBER') THEN
+    IF pg_has_role(session_user, @owner@, 'MEMBER') THEN
         RETURN NULL;
     END IF;
     IF NEW.idempotency_key LIKE 'card-op:%:owed' THEN
@@ -176,16 +182,15 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NULL;
-END $$;
-
-CREATE OR REPLACE FUNCTION card_refund_is_journaled()
+END $$$f$, '@owner@', owner_role);
+EXECUTE replace($f$CREATE OR REPLACE FUNCTION card_refund_is_journaled()
  RETURNS trigger
  LANGUAGE plpgsql
  SET search_path TO 'public', 'pg_temp'
 AS $$
 BEGIN
     -- The owner's rows (the loader's, a migration's) are not an operator's: not asked (V179).
-    IF pg_has_role(session_user, md_role_name('owner'), 'MEMBER') THEN
+    IF pg_has_role(session_user, @owner@, 'MEMBER') THEN
         RETURN NULL;
     END IF;
     IF NOT EXISTS (SELECT FROM card_operation WHERE transaction_id = NEW.id AND kind = 'refund')
@@ -194,9 +199,8 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NULL;
-END $$;
-
-CREATE OR REPLACE FUNCTION ledger_counter_movement_is_audited()
+END $$$f$, '@owner@', owner_role);
+EXECUTE replace($f$CREATE OR REPLACE FUNCTION ledger_counter_movement_is_audited()
  RETURNS trigger
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -204,7 +208,7 @@ CREATE OR REPLACE FUNCTION ledger_counter_movement_is_audited()
 AS $$
 BEGIN
     -- The owner's rows (the loader's, a migration's) are not an operator's: not asked (V179).
-    IF pg_has_role(session_user, md_role_name('owner'), 'MEMBER') THEN
+    IF pg_has_role(session_user, @owner@, 'MEMBER') THEN
         RETURN NULL;
     END IF;
     IF NOT EXISTS (SELECT FROM audit_log e
@@ -215,16 +219,15 @@ BEGIN
             NEW.kind, abs(NEW.amount), NEW.kind, NEW.id USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NULL;
-END $$;
-
-CREATE OR REPLACE FUNCTION ledger_within_the_counters_limits()
+END $$$f$, '@owner@', owner_role);
+EXECUTE replace($f$CREATE OR REPLACE FUNCTION ledger_within_the_counters_limits()
  RETURNS trigger
  LANGUAGE plpgsql
  SET search_path TO 'public', 'pg_temp'
 AS $$
 BEGIN
     -- The owner's rows (the loader's, a migration's) are not an operator's: not asked (V179).
-    IF pg_has_role(session_user, md_role_name('owner'), 'MEMBER') THEN
+    IF pg_has_role(session_user, @owner@, 'MEMBER') THEN
         RETURN NULL;
     END IF;
     IF (NEW.kind = 'deposit' AND NEW.amount > md_counter_most_amount()
@@ -241,9 +244,8 @@ BEGIN
             coalesce(NEW.volume::text, '-') USING ERRCODE = 'check_violation';
     END IF;
     RETURN NULL;
-END $$;
-
-CREATE OR REPLACE FUNCTION md_a_method_the_type_takes()
+END $$$f$, '@owner@', owner_role);
+EXECUTE replace($f$CREATE OR REPLACE FUNCTION md_a_method_the_type_takes()
  RETURNS trigger
  LANGUAGE plpgsql
  SET search_path TO 'public', 'pg_temp'
@@ -252,7 +254,7 @@ DECLARE
     owner_id bigint;
 BEGIN
     -- The owner's rows (the loader's, a migration's) are not an operator's: not asked (V179).
-    IF pg_has_role(session_user, md_role_name('owner'), 'MEMBER') THEN
+    IF pg_has_role(session_user, @owner@, 'MEMBER') THEN
         RETURN NEW;
     END IF;
     IF TG_TABLE_NAME = 'ledger_transaction' THEN
@@ -269,7 +271,8 @@ BEGIN
             NEW.payment_method_code USING ERRCODE = 'check_violation';
     END IF;
     RETURN NEW;
-END $$;
+END $$$f$, '@owner@', owner_role);
+END $do$;
 
 DROP TRIGGER IF EXISTS card_money_goes_with_its_operation ON ledger_transaction;
 CREATE CONSTRAINT TRIGGER card_money_goes_with_its_operation
