@@ -2440,7 +2440,10 @@ async fn a_ledger_rows_rules_are_one_short_check_that_refuses_by_each_rules_name
             )
         );
     }
-    // What the rules take is taken: NULL where a rule does not ask, a key of 1 and of 200.
+    // What the rules take is taken: NULL where a rule does not ask, a key of 1 and of 200. The
+    // owner's rows (this connection's) pass the deferred checks an operator's would not (no
+    // audit entry, no card operation, no refund journaled, above the counter's limit): their
+    // functions let the owner through, as the WHEN clauses did before V179.
     for sql in [
         row("deposit", "1.00", ", payment_method_code", ", 'cash'", "p"),
         row(
@@ -2458,6 +2461,14 @@ async fn a_ledger_rows_rules_are_one_short_check_that_refuses_by_each_rules_name
             "q",
         ),
         row("card_purchase", "-1.00", ", volume", ", 1", "r"),
+        row("card_refund", "1.00", "", "", "s"),
+        row(
+            "deposit",
+            "100000.01",
+            ", payment_method_code",
+            ", 'cash'",
+            "t",
+        ),
     ] {
         client
             .batch_execute(&sql)
