@@ -12,7 +12,7 @@
 --    the same nine rules in the same order (the constraints' names', as PostgreSQL checks
 --    them) and, for the first one a row breaks, raises what the constraint raised: SQLSTATE
 --    23514 (check_violation) naming that constraint, its table and schema, and the same
---    message. A rule that comes out NULL passes, as a CHECK's does. Rows already stored were
+--    message (not its DETAIL of the row). A rule that comes out NULL passes, as a CHECK's does. Rows already stored were
 --    validated by the constraints it replaces, and the table takes no UPDATE (refuse_change):
 --    it is added NOT VALID, so this migration reads no row. `ledger_transaction_numbers_a_number`
 --    stays as it is (V148's, one a table, schema.rs tries it on every table); it is now asked
@@ -26,23 +26,26 @@
 -- 2. The six WHEN clauses that ended `AND NOT pg_has_role(session_user, <owner>, 'MEMBER')`
 --    lose that term (700 bytes of node text each): their functions ask it first (the owner's
 --    role name written into them, as into the WHEN clauses: no md_role_name query) and return at
---    once for the owner (the loader turns these triggers off while it copies, db::demo's
---    ROW_TRIGGERS_OFF; a migration's or a test's owner row now queues the deferred event, which
---    answers nothing). An operator's row is asked exactly what it was, in the same order (the
+--    once for the owner (the loader turns these triggers off while it copies, tools::demo's
+--    ROW_TRIGGERS_OFF; any other owner's row now queues the deferred event, which answers
+--    nothing, and an ALTER TABLE of the ledger after it in the same transaction waits for
+--    SET CONSTRAINTS ALL IMMEDIATE). An operator's row is asked exactly what it was, in the same order (the
 --    triggers keep their names, timing and deferral).
 --    `within_the_counters_limits`' WHEN compared |amount| with `md_counter_most_amount()`, an
 --    immutable SQL function PostgreSQL ran — parsed and planned its body — at every statement
 --    to fold it (0.13 M instructions): its value is now written into the WHEN as a number, as
---    V118 wrote the owner's name. `schema::…` checks that the WHEN says the function's value:
---    a migration changing the limit must write the trigger again.
+--    V118 wrote the owner's name. `schema::a_ledger_rows_rules_are_one_short_check…` checks
+--    that the WHEN says the function's value: a migration changing the limit must write the
+--    trigger again.
 -- 3. The exactly-once key's length check of `meter_reading`, `card_operation` and
 --    `applied_write` (1.1 KB each) is written `length(idempotency_key) <@ '[1,200]'::int4range`
 --    under the same name: the same keys refused (empty, over 200 characters), NULL passes.
 
 -- 1. A ledger row's own rules, in one CHECK.
-CREATE OR REPLACE FUNCTION md_ledger_row_rules(p_kind text, p_amount numeric, p_volume numeric,
-                                    p_unit_price numeric, p_method text, p_reverses_id bigint,
-                                    p_bill_id bigint, p_key text)
+CREATE OR REPLACE FUNCTION md_ledger_row_rules(p_kind text, p_amount numeric,
+                                               p_volume numeric, p_unit_price numeric,
+                                               p_method text, p_reverses_id bigint,
+                                               p_bill_id bigint, p_key text)
 RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
     broken text;
