@@ -1395,6 +1395,33 @@ async fn a_temporary_table_shadows_no_name_the_checks_read() {
         &format!("CREATE TABLE pg_temp.installation (role_prefix text); {unaudited_change}"),
     );
     assert_eq!(written(&db), before, "a refused write changed something");
+    // sql/V180: who signed in is asked without a search_path of its own (a SET clause a call
+    // costs): the table it reads is named with its schema, so one of the session's named
+    // `operator`, first on the path, names nobody in its stead.
+    let signed_in = allowed(
+        &db,
+        "super",
+        "SELECT id FROM public.operator WHERE db_role = session_user",
+    );
+    assert_eq!(
+        allowed(
+            &db,
+            "super",
+            "CREATE TEMP TABLE operator (id bigint, db_role name);
+             INSERT INTO operator VALUES (999999, session_user);
+             SELECT current_operator_id()",
+        ),
+        signed_in
+    );
+    assert_eq!(
+        allowed(
+            &db,
+            "super",
+            "SELECT prosecdef AND proconfig IS NULL FROM pg_proc
+             WHERE oid = 'current_operator_id'::regproc",
+        ),
+        "t"
+    );
 }
 
 #[tokio::test]

@@ -2094,9 +2094,9 @@ async fn nan_and_infinity_are_refused_in_every_numeric_column_of_every_table() {
 /// was stored as an `ARRAY[…]` of one node a name, which PostgreSQL reads again from text and
 /// folds at every INSERT and UPDATE; each is now one array constant under its own name, with
 /// the same list, validated as before. No CHECK of the schema's tables keeps a list of names
-/// node by node, the lists are the ones the constraints had (the ledger's kinds, spelled out),
-/// and a value outside a list, or a row the list's rule refuses, is refused by the same
-/// constraint as before.
+/// node by node, the lists are the ones the constraints had (the bills' and card operations',
+/// spelled out; the ledger's are `md_ledger_row_rules`' since sql/V179), and a value outside a
+/// list, or a row the list's rule refuses, is refused by the same constraint as before.
 #[tokio::test]
 async fn every_list_of_names_a_check_keeps_is_one_constant_and_refuses_as_before() {
     let client = with_fixture().await;
@@ -2129,12 +2129,6 @@ async fn every_list_of_names_a_check_keeps_is_one_constant_and_refuses_as_before
              ('{open,recharge,refund,replace,recycle}'::text[])))",
             "card_operation_state_check true: CHECK ((state = ANY \
              ('{pending,done,failed}'::text[])))",
-            "ledger_transaction_check3 true: CHECK (((kind <> ALL ('{deposit,refund}'::text[])) \
-             OR (payment_method_code IS NOT NULL)))",
-            "ledger_transaction_check4 true: CHECK (((kind <> ALL \
-             ('{consumption,card_purchase}'::text[])) OR (volume IS NOT NULL)))",
-            "ledger_transaction_kind_check true: CHECK ((kind = ANY \
-             ('{deposit,refund,consumption,bill_payment,card_purchase,card_refund,reversal}'::text[])))",
         ]
     );
     for (sql, constraint) in [
@@ -2269,5 +2263,278 @@ async fn a_negative_figure_of_a_reading_or_a_bill_is_refused_by_one_short_check(
             "{table}.{column}"
         );
         transaction.rollback().await.unwrap();
+    }
+}
+
+/// Issue 14 (s41-d, sql/V179): a ledger row's nine rules of its own columns are one CHECK, a
+/// call of `md_ledger_row_rules`, which PostgreSQL reads from 1 KB of text at every INSERT
+/// where it read 10 KB. Each rule refuses what its constraint refused, by the constraint's own
+/// name and SQLSTATE, the first broken by the names' order; a rule that comes out NULL lets
+/// the row pass, as a CHECK did. The triggers' WHEN clauses no longer ask who the session is
+/// (their functions do) and the counter's limit is in its WHEN as the number
+/// `md_counter_most_amount()` answers. The exactly-once keys of the readings, the card
+/// operations and the desk's records refuse an empty key and one over 200 characters, by
+/// their own names.
+#[tokio::test]
+async fn a_ledger_rows_rules_are_one_short_check_that_refuses_by_each_rules_name() {
+    let client = with_fixture().await;
+    let checks = texts(
+        &client,
+        "SELECT conname || ' ' || length(conbin) FROM pg_constraint
+         WHERE conrelid = 'ledger_transaction'::regclass AND contype = 'c' ORDER BY 1",
+    )
+    .await;
+    let names: Vec<&str> = checks
+        .iter()
+        .map(|check| check.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ledger_transaction_check",
+            "ledger_transaction_numbers_a_number"
+        ]
+    );
+    let text: i64 = scalar(
+        &client,
+        "SELECT sum(length(conbin)) FROM pg_constraint
+         WHERE conrelid = 'ledger_transaction'::regclass AND contype = 'c'",
+    )
+    .await;
+    assert!(text < 2_500, "the ledger's CHECKs: {checks:?}");
+    let whens = texts(
+        &client,
+        "SELECT tgname || ': ' || pg_get_triggerdef(oid) FROM pg_trigger
+         WHERE tgrelid = 'ledger_transaction'::regclass AND tgqual IS NOT NULL
+           AND (tgqual LIKE '%:funcid 2705 %' OR length(tgqual) > 1600)
+         ORDER BY 1",
+    )
+    .await;
+    assert!(
+        whens.is_empty(),
+        "WHEN clauses asking pg_has_role or long: {whens:?}"
+    );
+    let limit: String = scalar(&client, "SELECT md_counter_most_amount()::text").await;
+    let within: String = scalar(
+        &client,
+        "SELECT pg_get_triggerdef(oid) FROM pg_trigger
+         WHERE tgrelid = 'ledger_transaction'::regclass
+           AND tgname = 'within_the_counters_limits'",
+    )
+    .await;
+    assert!(
+        within.contains(&format!("abs(new.amount) > {limit}")),
+        "{within}"
+    );
+
+    let row = |kind: &str, amount: &str, more: &str, values: &str, key: &str| {
+        format!(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, operator_id,
+                                             idempotency_key{more})
+             VALUES (2, '{kind}', {amount}, 1, '{key}'{values})"
+        )
+    };
+    let long_key = "k".repeat(201);
+    for (sql, constraint) in [
+        // The amount's sign by kind.
+        (
+            row("deposit", "-1.00", ", payment_method_code", ", 'cash'", "a"),
+            "ledger_transaction_check",
+        ),
+        (
+            row("consumption", "1.00", ", volume", ", 1", "b"),
+            "ledger_transaction_check",
+        ),
+        (
+            row("reversal", "0", "", "", "c"),
+            "ledger_transaction_check",
+        ),
+        // Two rules broken (the sign, the method): the first by name.
+        (
+            row("deposit", "-1.00", "", "", "d"),
+            "ledger_transaction_check",
+        ),
+        // A reversal reverses a row, and only a reversal does.
+        (
+            row("reversal", "1.00", "", "", "e"),
+            "ledger_transaction_check1",
+        ),
+        // A bill's payment names its bill, and only it does.
+        (
+            row("bill_payment", "-1.00", "", "", "f"),
+            "ledger_transaction_check2",
+        ),
+        (
+            row(
+                "deposit",
+                "1.00",
+                ", payment_method_code, bill_id",
+                ", 'cash', 1",
+                "g",
+            ),
+            "ledger_transaction_check2",
+        ),
+        (
+            row("deposit", "1.00", "", "", "h"),
+            "ledger_transaction_check3",
+        ),
+        (
+            row("refund", "-1.00", "", "", "i"),
+            "ledger_transaction_check3",
+        ),
+        (
+            row("consumption", "-1.00", "", "", "j"),
+            "ledger_transaction_check4",
+        ),
+        (
+            row("card_purchase", "-1.00", "", "", "k"),
+            "ledger_transaction_check4",
+        ),
+        (
+            row("deposit", "1.00", ", payment_method_code", ", 'cash'", ""),
+            "ledger_transaction_idempotency_key_check",
+        ),
+        (
+            row(
+                "deposit",
+                "1.00",
+                ", payment_method_code",
+                ", 'cash'",
+                &long_key,
+            ),
+            "ledger_transaction_idempotency_key_check",
+        ),
+        (
+            row("gift", "-1.00", "", "", "l"),
+            "ledger_transaction_kind_check",
+        ),
+        (
+            row(
+                "consumption",
+                "-1.00",
+                ", volume, unit_price",
+                ", 1, -0.0001",
+                "m",
+            ),
+            "ledger_transaction_unit_price_check",
+        ),
+        (
+            row("consumption", "-1.00", ", volume", ", 0", "n"),
+            "ledger_transaction_volume_check",
+        ),
+        (
+            row("card_purchase", "-1.00", ", volume", ", -1", "o"),
+            "ledger_transaction_volume_check",
+        ),
+    ] {
+        let error = client.batch_execute(&sql).await.expect_err(&sql);
+        let server = error
+            .as_db_error()
+            .unwrap_or_else(|| panic!("{sql}: {error}"));
+        assert_eq!(
+            (server.code(), server.constraint(), server.table()),
+            (
+                &SqlState::CHECK_VIOLATION,
+                Some(constraint),
+                Some("ledger_transaction")
+            ),
+            "{sql}: {}",
+            server.message()
+        );
+        assert_eq!(
+            server.message(),
+            format!(
+                "new row for relation \"ledger_transaction\" violates check constraint \"{constraint}\""
+            )
+        );
+    }
+    // What the rules take is taken: NULL where a rule does not ask, a key of 1 and of 200. The
+    // owner's rows (this connection's) pass the deferred checks an operator's would not (no
+    // audit entry, no card operation, no refund journaled, above the counter's limit): their
+    // functions let the owner through, as the WHEN clauses did before V179.
+    for sql in [
+        row("deposit", "1.00", ", payment_method_code", ", 'cash'", "p"),
+        row(
+            "deposit",
+            "1.00",
+            ", payment_method_code",
+            ", 'cash'",
+            &"k".repeat(200),
+        ),
+        row(
+            "consumption",
+            "-1.00",
+            ", volume, unit_price",
+            ", 0.001, 0",
+            "q",
+        ),
+        row("card_purchase", "-1.00", ", volume", ", 1", "r"),
+        row("card_refund", "1.00", "", "", "s"),
+        row(
+            "deposit",
+            "100000.01",
+            ", payment_method_code",
+            ", 'cash'",
+            "t",
+        ),
+    ] {
+        client
+            .batch_execute(&sql)
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+    // A rule that comes out NULL passes: every one for a row of no kind, the sign's for no
+    // amount.
+    for call in [
+        "md_ledger_row_rules(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+        "md_ledger_row_rules('deposit', NULL, NULL, NULL, 'cash', NULL, NULL, 'k')",
+    ] {
+        assert!(
+            scalar::<bool>(&client, &format!("SELECT {call}")).await,
+            "{call}"
+        );
+    }
+
+    // The exactly-once keys of the other tables, by their own constraints.
+    for table in ["meter_reading", "card_operation", "applied_write"] {
+        let definition: String = scalar(
+            &client,
+            &format!(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint
+                 WHERE conname = '{table}_idempotency_key_check'"
+            ),
+        )
+        .await;
+        assert_eq!(
+            definition,
+            "CHECK ((length(idempotency_key) <@ '[1,201)'::int4range))"
+        );
+    }
+    for (key, refused) in [
+        (String::new(), true),
+        ("k".repeat(201), true),
+        ("k".repeat(200), false),
+        ("k".to_owned(), false),
+    ] {
+        let sql = format!(
+            "INSERT INTO applied_write (idempotency_key, kind, outcome, operator_id)
+             VALUES ('{key}', 'meter.add', '{{}}', 1)"
+        );
+        match client.batch_execute(&sql).await {
+            Ok(()) => assert!(!refused, "{sql}: taken"),
+            Err(error) => {
+                let server = error
+                    .as_db_error()
+                    .unwrap_or_else(|| panic!("{sql}: {error}"));
+                assert!(refused, "{sql}: {}", server.message());
+                assert_eq!(
+                    (server.code(), server.constraint()),
+                    (
+                        &SqlState::CHECK_VIOLATION,
+                        Some("applied_write_idempotency_key_check")
+                    )
+                );
+            }
+        }
     }
 }

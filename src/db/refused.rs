@@ -198,6 +198,22 @@ pub const NOT_SAID: &[(&str, &str)] = &[
         "price_tier_one_open_ended",
         "the prices' form sends tiers `PriceVersion::new` accepted: exactly one open-ended",
     ),
+    (
+        "ledger_transaction_check",
+        "a ledger row's own rules (md_ledger_row_rules, sql/V179): its rows are the database's functions', from amounts and keys the desk checked",
+    ),
+    (
+        "meter_reading_idempotency_key_check",
+        "the exactly-once keys are made by the desk, never empty nor over 200 characters",
+    ),
+    (
+        "card_operation_idempotency_key_check",
+        "the exactly-once keys are made by the desk, never empty nor over 200 characters",
+    ),
+    (
+        "applied_write_idempotency_key_check",
+        "the exactly-once keys are made by the desk, never empty nor over 200 characters",
+    ),
 ];
 
 /// The catalogue key of `error`'s refusal, when the desk has words for it.
