@@ -661,54 +661,15 @@ async fn the_card_that_took_a_recharge_failed_by_an_old_copy_is_written_over_and
     let mut app = clerk_on_the_table(&customer);
     let quiet = std::time::Duration::from_secs(2);
 
-    // Opened (F6, F2), pulled, its image kept: the old copy.
-    let card = VirtualCardProcess::insert(PORT_0, &card_file, &["--blank"]);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-    press(&mut app, &services, KeyCode::F(6)).await;
-    press(&mut app, &services, KeyCode::F(2)).await;
-    drop(card);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-    std::fs::copy(&card_file, &copy_file).unwrap();
-
-    // A 5 m³ recharge journaled and written onto the card, never settled.
-    let card = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-    let CardRead::Application(records) = services.reader.read_card().recv().await.unwrap() else {
-        panic!("a card of ours")
-    };
-    let pending = {
-        let mut client = services.pool.get().await.unwrap();
-        let begin = Begin {
-            customer_id: customer.customer_id,
-            operator_id: CLERK,
-            idempotency_key: "taken-by-the-card-failed-by-the-copy",
-            card: &records,
-            key: &key(),
-        };
-        let recharge = CardRequest::Recharge {
-            quantity: Quantity::Volume(Decimal::new(5, 0)),
-            payment: Payment::Method("cash".into()),
-            owner_seen: None,
-        };
-        match card_ops::begin(&mut client, &begin, &recharge)
-            .await
-            .unwrap()
-            .outcome
-        {
-            BeginOutcome::Begun(begun) => *begun,
-            other => panic!("journaled: {other:?}"),
-        }
-    };
-    let pin = PIN.parse::<IssuerPin>().unwrap();
-    services
-        .reader
-        .write_plan(&pending.plan, &pin)
-        .recv()
-        .await
-        .unwrap();
-    drop(card);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-    let took_it = std::fs::read(&card_file).unwrap();
+    // The card that took a recharge never settled, kept aside; its old copy kept.
+    let took_it = a_recharge_taken_by_a_card_whose_old_copy_is_kept(
+        &mut app,
+        &services,
+        &events,
+        &customer,
+        [&card_file, &copy_file],
+    )
+    .await;
 
     // The old copy: failed, 5.00 on the balance; the balance pays 5 m³ onto the copy.
     std::fs::copy(&copy_file, &card_file).unwrap();
@@ -823,6 +784,11 @@ async fn confirm_recharge_of_10_m3(app: &mut App, services: &Services) -> String
         press(app, services, KeyCode::Char(c)).await;
     }
     press(app, services, KeyCode::F(2)).await;
+    drawn(app)
+}
+
+/// The desk's screen at 80×24.
+fn drawn(app: &App) -> String {
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
     terminal
         .draw(|frame| meterdesk::ui::draw(frame, app))
@@ -834,9 +800,9 @@ async fn confirm_recharge_of_10_m3(app: &mut App, services: &Services) -> String
 /// failed is swiped on the meter first (the unpaid 5 m³ loaded), then read at the counter — the
 /// debt is recorded and said; the customer's next recharge (on the copy, its purchase loaded)
 /// shows the debt on its confirmation, and F2 pays it on its own receipt, kept with the
-/// recharge's, before the recharge is written: every litre the meter got is paid for. The card pulled
-/// before that F2's read (s41-a): the debt's receipt is the customer's all the same, and the
-/// recharge made when the card is back takes nothing for the debt again.
+/// recharge's, before the recharge is written: every litre the meter got is paid for. F2 with a
+/// wrong PIN, or with the card pulled before F2's read, pays nothing (s41-b: the debt is paid
+/// once the card has taken the PIN); F2 again when the card is back pays it, then recharges.
 #[tokio::test]
 async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
     let Some(rig) = Rig::start("card_app_unpaid_owed") else {
@@ -859,54 +825,15 @@ async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
     let quiet = std::time::Duration::from_secs(2);
     let mut meter = meterdesk::domain::meter::MeterState::new(MeterNumber::new("WM-0042").unwrap());
 
-    // Opened, pulled, its image kept: the old copy.
-    let card = VirtualCardProcess::insert(PORT_0, &card_file, &["--blank"]);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-    press(&mut app, &services, KeyCode::F(6)).await;
-    press(&mut app, &services, KeyCode::F(2)).await;
-    drop(card);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-    std::fs::copy(&card_file, &copy_file).unwrap();
-
-    // A 5 m³ recharge written onto the card, never settled; the card kept aside.
-    let card = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-    let CardRead::Application(records) = services.reader.read_card().recv().await.unwrap() else {
-        panic!("a card of ours")
-    };
-    let pending = {
-        let mut client = services.pool.get().await.unwrap();
-        let begin = Begin {
-            customer_id: customer.customer_id,
-            operator_id: CLERK,
-            idempotency_key: "taken-by-the-card-failed-by-the-copy",
-            card: &records,
-            key: &key(),
-        };
-        let recharge = CardRequest::Recharge {
-            quantity: Quantity::Volume(Decimal::new(5, 0)),
-            payment: Payment::Method("cash".into()),
-            owner_seen: None,
-        };
-        match card_ops::begin(&mut client, &begin, &recharge)
-            .await
-            .unwrap()
-            .outcome
-        {
-            BeginOutcome::Begun(begun) => *begun,
-            other => panic!("journaled: {other:?}"),
-        }
-    };
-    let pin = PIN.parse::<IssuerPin>().unwrap();
-    services
-        .reader
-        .write_plan(&pending.plan, &pin)
-        .recv()
-        .await
-        .unwrap();
-    drop(card);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-    let took_it = std::fs::read(&card_file).unwrap();
+    // The card that took a recharge never settled, kept aside; its old copy kept.
+    let took_it = a_recharge_taken_by_a_card_whose_old_copy_is_kept(
+        &mut app,
+        &services,
+        &events,
+        &customer,
+        [&card_file, &copy_file],
+    )
+    .await;
 
     // The old copy: the recharge failed, 5.00 on the balance, which pays 5 m³ onto the copy.
     std::fs::copy(&copy_file, &card_file).unwrap();
@@ -1023,11 +950,11 @@ async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
     );
     assert_eq!(files(), files_before, "no receipt");
 
-    // Put back: the debt asked again, paid first, then the recharge.
+    // Put back: F2 on the same confirmation pays the debt first, then recharges.
     follow_the_reader(&mut app, &services, &events, quiet).await;
     let _copy = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
     follow_the_reader(&mut app, &services, &events, quiet).await;
-    let screen = confirm_recharge_of_10_m3(&mut app, &services).await;
+    let screen = drawn(&app);
     assert!(screen.contains("First paid: 5.00 owed"), "{screen}");
     press(&mut app, &services, KeyCode::F(2)).await;
     let told = message(&app);
@@ -1063,4 +990,62 @@ async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
         "5.00 paid for the failed recharge, spent on the copy; 5.00 for the water loaded \
          unpaid; 10.00 for the new recharge: 20 m³ sold, every litre paid"
     );
+}
+
+/// Opened (F6, F2) on the reader, pulled, its image kept as the old copy (`files`: the card's,
+/// the copy's); then a 5 m³ recharge journaled and written onto the card, never settled, and
+/// the card pulled: the image of the card that took it.
+async fn a_recharge_taken_by_a_card_whose_old_copy_is_kept(
+    app: &mut App,
+    services: &Services,
+    events: &std::sync::mpsc::Receiver<ReaderState>,
+    customer: &CardCustomer,
+    [card_file, copy_file]: [&std::path::Path; 2],
+) -> Vec<u8> {
+    let quiet = std::time::Duration::from_secs(2);
+    let card = VirtualCardProcess::insert(PORT_0, card_file, &["--blank"]);
+    follow_the_reader(app, services, events, quiet).await;
+    press(app, services, KeyCode::F(6)).await;
+    press(app, services, KeyCode::F(2)).await;
+    drop(card);
+    follow_the_reader(app, services, events, quiet).await;
+    std::fs::copy(card_file, copy_file).unwrap();
+    let card = VirtualCardProcess::insert(PORT_0, card_file, &[]);
+    follow_the_reader(app, services, events, quiet).await;
+    let CardRead::Application(records) = services.reader.read_card().recv().await.unwrap() else {
+        panic!("a card of ours")
+    };
+    let pending = {
+        let mut client = services.pool.get().await.unwrap();
+        let begin = Begin {
+            customer_id: customer.customer_id,
+            operator_id: CLERK,
+            idempotency_key: "taken-by-the-card-failed-by-the-copy",
+            card: &records,
+            key: &key(),
+        };
+        let recharge = CardRequest::Recharge {
+            quantity: Quantity::Volume(Decimal::new(5, 0)),
+            payment: Payment::Method("cash".into()),
+            owner_seen: None,
+        };
+        match card_ops::begin(&mut client, &begin, &recharge)
+            .await
+            .unwrap()
+            .outcome
+        {
+            BeginOutcome::Begun(begun) => *begun,
+            other => panic!("journaled: {other:?}"),
+        }
+    };
+    let pin = PIN.parse::<IssuerPin>().unwrap();
+    services
+        .reader
+        .write_plan(&pending.plan, &pin)
+        .recv()
+        .await
+        .unwrap();
+    drop(card);
+    follow_the_reader(app, services, events, quiet).await;
+    std::fs::read(card_file).unwrap()
 }

@@ -1432,22 +1432,11 @@ async fn the_pin_is_never_presented_to_a_card_with_one_try_left() {
     let status = station.rig.meterdesk(&["card", "status"]);
     assert!(status.contains("content: user card "), "{status}");
     assert!(status.contains("issuer PIN: 1 try left"), "{status}");
-    let (books, before, records) = (
-        station.books().await,
-        journaled(&station).await,
-        station.records().await,
-    );
-    let flow = station.run(&recharge("10")).await;
+    let refused = refused_with_nothing_charged(&mut station, &recharge("10")).await;
     assert!(
-        matches!(
-            flow,
-            Err(FlowError::Card(CardError::LastPinTries { tries_left: 1 }))
-        ),
-        "{flow:?}"
+        matches!(refused, CardError::LastPinTries { tries_left: 1 }),
+        "{refused:?}"
     );
-    assert_eq!(station.books().await, books, "no money moved");
-    assert_eq!(journaled(&station).await, before, "nothing journaled");
-    assert_eq!(station.records().await, records);
     assert_eq!(pin_tries_left(&station, "paid"), 1);
     station.rig.pull(card);
 
@@ -1493,28 +1482,11 @@ async fn a_recharge_on_a_card_that_refuses_the_pin_takes_no_money() {
     station.done(&recharge("10")).await;
     assert!(station.swipe().await);
     station.access = CardAccess::new(key(), "13579".parse().unwrap());
-    let (books, journal, money, records) = (
-        station.books().await,
-        journaled(&station).await,
-        money_rows(&station).await,
-        station.records().await,
-    );
-    let flow = station.run(&recharge("20")).await;
+    let refused = refused_with_nothing_charged(&mut station, &recharge("20")).await;
     assert!(
-        matches!(
-            flow,
-            Err(FlowError::Card(CardError::WrongPin { tries_left: 2 }))
-        ),
-        "{flow:?}"
+        matches!(refused, CardError::WrongPin { tries_left: 2 }),
+        "{refused:?}"
     );
-    assert_eq!(station.books().await, books, "the balance as it was");
-    assert_eq!(journaled(&station).await, journal, "nothing journaled");
-    assert_eq!(
-        money_rows(&station).await,
-        money,
-        "no ledger row, no receipt"
-    );
-    assert_eq!(station.records().await, records, "the card as it was");
     assert_eq!(pin_tries_left(&station, "customer"), 2, "one try spent");
     assert_eq!(
         station.access.for_writing().err(),
@@ -1526,17 +1498,38 @@ async fn a_recharge_on_a_card_that_refuses_the_pin_takes_no_money() {
     // old one still the customer's.
     station.access = CardAccess::new(key(), "13579".parse().unwrap());
     let _blank = station.rig.insert_blank("replacement");
-    let flow = station.run(&replace()).await;
+    let refused = refused_with_nothing_charged(&mut station, &replace()).await;
     assert!(
-        matches!(
-            flow,
-            Err(FlowError::Card(CardError::WrongPin { tries_left: 2 }))
-        ),
-        "{flow:?}"
+        matches!(refused, CardError::WrongPin { tries_left: 2 }),
+        "{refused:?}"
     );
-    assert_eq!(journaled(&station).await, journal, "nothing journaled");
-    assert_eq!(money_rows(&station).await, money);
-    assert_eq!(station.books().await, books);
+}
+
+/// Runs `request` on the card in `station`, which the card refuses before anything is
+/// charged: the balance, the journal, the ledger rows and receipts and the card as they were.
+/// The card's refusal.
+async fn refused_with_nothing_charged(station: &mut Station, request: &Request) -> CardError {
+    let before = (
+        station.books().await,
+        journaled(station).await,
+        money_rows(station).await,
+        station.records().await,
+    );
+    let flow = station.run(request).await;
+    let after = (
+        station.books().await,
+        journaled(station).await,
+        money_rows(station).await,
+        station.records().await,
+    );
+    assert_eq!(
+        after, before,
+        "nothing charged, journaled nor written: {flow:?}"
+    );
+    match flow {
+        Err(FlowError::Card(error)) => error,
+        other => panic!("not refused by the card: {other:?}"),
+    }
 }
 
 /// The card's reason is kept where a write it refused is settled (sql/V175): a desk that

@@ -2239,34 +2239,7 @@ fn f3_on_a_card_confirmation_goes_back_as_f12_does() {
         );
 
         // The opening's offer: F3 is "not now", as F12.
-        let mut app = signed_in(lang);
-        insert(&mut app, CardSeen::Blank);
-        card_customer_row(&mut app, None, "active");
-        press(&mut app, KeyCode::F(6));
-        let sent = press(&mut app, KeyCode::F(2));
-        let card = user_card(5);
-        let active = Some(card.issue.clone());
-        let opened = WriteOutcome {
-            owed: Vec::new(),
-            written: Written::Done {
-                kind: OperationKind::Open,
-                card_no: CARD,
-                receipt: None,
-                receipt_no: None,
-            },
-            resolved: None,
-            // The card as the write left it: no read after.
-            card: Some(CardRead {
-                seen: CardSeen::User {
-                    card: Box::new(card),
-                    owner: Some(owner("active")),
-                    active,
-                },
-                settled: Vec::new(),
-                discrepancies: Vec::new(),
-            }),
-        };
-        assert!(answer(&mut app, &sent, Reply::screen(opened)).is_empty());
+        let mut app = a_card_just_opened(lang);
         assert!(
             matches!(
                 app.screen.module::<CardScreen>().unwrap().pane,
@@ -2309,33 +2282,7 @@ fn the_offer_to_recharge_a_card_just_opened_is_whole_at_80x24() {
             ],
         ),
     ] {
-        let mut app = signed_in(lang);
-        insert(&mut app, CardSeen::Blank);
-        card_customer_row(&mut app, None, "active");
-        press(&mut app, KeyCode::F(6));
-        let sent = press(&mut app, KeyCode::F(2));
-        let card = user_card(5);
-        let active = Some(card.issue.clone());
-        let opened = WriteOutcome {
-            owed: Vec::new(),
-            written: Written::Done {
-                kind: OperationKind::Open,
-                card_no: CARD,
-                receipt: None,
-                receipt_no: None,
-            },
-            resolved: None,
-            card: Some(CardRead {
-                seen: CardSeen::User {
-                    card: Box::new(card),
-                    owner: Some(owner("active")),
-                    active,
-                },
-                settled: Vec::new(),
-                discrepancies: Vec::new(),
-            }),
-        };
-        answer(&mut app, &sent, Reply::screen(opened));
+        let app = a_card_just_opened(lang);
         let screen = render(&app);
         for line in words {
             assert!(screen.contains(line), "{lang:?}: {line:?} in\n{screen}");
@@ -4890,4 +4837,38 @@ fn a_recharge_refused_for_a_debt_names_it() {
         let screen = render_at(&app, (80, 24));
         assert!(flat(&screen).contains(&flat(said)), "{lang:?}: {screen}");
     }
+}
+
+/// Signed in in `lang`, a blank card on the reader for an active customer without one: F6, F2,
+/// and the card opened as the write left it (no read after). The offer to recharge it shows.
+fn a_card_just_opened(lang: Lang) -> App {
+    let mut app = signed_in(lang);
+    insert(&mut app, CardSeen::Blank);
+    card_customer_row(&mut app, None, "active");
+    press(&mut app, KeyCode::F(6));
+    let sent = press(&mut app, KeyCode::F(2));
+    let card = user_card(5);
+    let active = Some(card.issue.clone());
+    let opened = WriteOutcome {
+        owed: Vec::new(),
+        written: Written::Done {
+            kind: OperationKind::Open,
+            card_no: CARD,
+            receipt: None,
+            receipt_no: None,
+        },
+        resolved: None,
+        // The card as the write left it: no read after.
+        card: Some(CardRead {
+            seen: CardSeen::User {
+                card: Box::new(card),
+                owner: Some(owner("active")),
+                active,
+            },
+            settled: Vec::new(),
+            discrepancies: Vec::new(),
+        }),
+    };
+    assert!(answer(&mut app, &sent, Reply::screen(opened)).is_empty());
+    app
 }
