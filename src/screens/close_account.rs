@@ -275,7 +275,10 @@ impl CloseAccountScreen {
         let Some(method) = paying.methods.get(paying.chosen) else {
             return;
         };
-        let key = paying.key.get_or_insert_with(|| hub.app.write_key()).clone();
+        let key = paying
+            .key
+            .get_or_insert_with(|| hub.app.write_key())
+            .clone();
         hub.send(PayOwed {
             idempotency_key: key,
             customer_id: self.row.id,
@@ -291,7 +294,10 @@ impl CloseAccountScreen {
             hub.say(MessageKind::Info, hub.app.lang.t("ic.owed_none_left"));
             self.load(hub);
         } else if to_pay.methods.is_empty() {
-            hub.say(MessageKind::Error, hub.app.lang.t("acct.method_not_allowed"));
+            hub.say(
+                MessageKind::Error,
+                hub.app.lang.t("acct.method_not_allowed"),
+            );
         } else {
             hub.app.message = None;
             self.paying = Some(Paying {

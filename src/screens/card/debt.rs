@@ -10,8 +10,8 @@ use super::receipt::{Receipt, owed_receipt};
 use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, Hub, ScreenReply, ScreenRequest};
 use crate::cardflow;
-use crate::db::cards::PaymentMethod;
 use crate::db::card_ops::{self, Owed};
+use crate::db::cards::PaymentMethod;
 use crate::db::{DbError, accounts};
 
 /// Reads what customer `customer_id` owes for water a meter loaded unpaid and the payment
