@@ -517,13 +517,14 @@ fn owes(owed: &[card_ops::Owed]) -> Refusal {
 /// Pays, before a recharge, the debts its confirmation showed (`owed`, the recharge's
 /// operations whose purchase a meter loaded unpaid, sql/V163) with the recharge's payment
 /// method, each in a transaction of its own with its receipt: the water is the customer's
-/// already, whatever the card write after it does. A debt paid meanwhile is left out.
+/// already, whatever the card write after it does. A debt paid meanwhile is left out. Also the
+/// debts paid at the counter on their own, without a card (s41-g, the close's step).
 pub async fn pay_owed(
-    desk: &Desk<'_>,
+    pool: &Sessions,
     owed: &[i64],
     method: &str,
 ) -> Result<Vec<card_ops::OwedPaid>, FlowError> {
-    let mut client = desk.pool.get().await.map_err(DbError::from)?;
+    let mut client = pool.get().await.map_err(DbError::from)?;
     let mut paid = Vec::new();
     for operation_id in owed {
         if let Some(debt) = card_ops::pay_owed(&mut client, *operation_id, method).await? {
@@ -592,7 +593,7 @@ async fn run_on(
                 ..
             },
             owed,
-        ) => pay_owed(desk, owed, method).await?,
+        ) => pay_owed(desk.pool, owed, method).await?,
         // Owed water is paid with a method, never from the balance: the begin refuses it.
         _ => Vec::new(),
     };

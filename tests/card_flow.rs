@@ -3044,7 +3044,7 @@ async fn the_water_a_meter_loaded_unpaid_is_owed_and_paid_before_the_next_rechar
     assert_eq!(ledger().await, before, "nothing charged");
 
     // Paid as F2 pays it, then recharged.
-    let paid = cardflow::pay_owed(&station.desk(CLERK), &[failed.operation_id], "cash")
+    let paid = cardflow::pay_owed(station.desk(CLERK).pool, &[failed.operation_id], "cash")
         .await
         .unwrap();
     assert_eq!(
@@ -3052,7 +3052,7 @@ async fn the_water_a_meter_loaded_unpaid_is_owed_and_paid_before_the_next_rechar
         [Money::from_cents(300)]
     );
     assert_eq!(owed().await, []);
-    let again = cardflow::pay_owed(&station.desk(CLERK), &[failed.operation_id], "cash")
+    let again = cardflow::pay_owed(station.desk(CLERK).pool, &[failed.operation_id], "cash")
         .await
         .unwrap();
     assert_eq!(again, [], "paid once");

@@ -5,6 +5,8 @@
 mod support;
 
 use deadpool_postgres::Object;
+use meterdesk::app::requests::execute;
+use meterdesk::app::state::{Reply, Request as AppRequest};
 use meterdesk::db::card_ops::{
     self, Begin, BeginOutcome, BeginReport, Begun, ClearedCredit, Discrepancy, FailureReason,
     LossReason, OperationKind, OperationState, Payment, Quantity, RechargeFacts, Refusal, Request,
@@ -26,6 +28,7 @@ use meterdesk::domain::meter::MeterState;
 use meterdesk::domain::money::Money;
 use meterdesk::domain::search::CustomerSearch;
 use meterdesk::domain::system_cards::SystemCardKind;
+use meterdesk::screens::card::{OwedPaidHere, PayOwed, ReceiptKind};
 use rust_decimal::Decimal;
 use support::card_desk::*;
 use support::card_rig::METER;
@@ -3594,6 +3597,82 @@ async fn an_account_owing_water_a_meter_loaded_unpaid_is_closed_only_once_it_is_
         CloseOutcome::Closed
     );
     assert_eq!(books_check(&counter).await, Vec::<String>::new());
+}
+
+/// s41-g: a customer owing water a meter loaded unpaid could pay it only with a recharge's F2:
+/// one closing their account, their card recycled, had to buy water and have a supervisor
+/// refund it. The close's step pays it on its own, without a card (`PayOwed`, as the screen
+/// sends it): one receipt naming the water and the method, the deposit once — the request sent
+/// again (a lost connection, F2 twice) pays nothing more —, the books clean, then the close.
+#[tokio::test]
+async fn a_debt_paid_at_the_counter_without_a_card_is_paid_once_on_its_receipt() {
+    let mut counter = Counter::new().await;
+    let (begun, owed) = owing_water_a_meter_loaded_unpaid(&mut counter).await;
+    let customer_id = counter.customer.customer_id;
+    // The card returned and recycled: no card of the customer's is left to present.
+    counter.done(CLERK, &Request::Recycle).await;
+    let services = support::services(&counter.customer.db.pool_of("clerk"));
+    let pay = PayOwed {
+        idempotency_key: "close-pays-owed".into(),
+        customer_id,
+        operations: vec![begun.operation_id],
+        method: "cash".into(),
+    };
+    let paid = |reply: Reply| {
+        reply
+            .0
+            .of::<OwedPaidHere>()
+            .expect("the debt's answer")
+            .0
+            .clone()
+    };
+    let receipts = paid(
+        execute(&services, AppRequest(Box::new(pay.clone())))
+            .await
+            .unwrap(),
+    );
+    let [receipt] = receipts.as_slice() else {
+        panic!("one receipt: {receipts:?}");
+    };
+    assert_eq!(
+        (
+            receipt.kind,
+            receipt.amount,
+            receipt.customer_no,
+            receipt.method.as_ref().map(|method| method.code.as_str()),
+        ),
+        (
+            ReceiptKind::Owed,
+            owed,
+            i64::from(counter.customer.customer_no),
+            Some("cash")
+        )
+    );
+    let again = paid(execute(&services, AppRequest(Box::new(pay))).await.unwrap());
+    assert_eq!(again, [], "sent again: paid once");
+    assert_eq!(
+        counter
+            .scalar::<String>(&format!(
+                "SELECT count(*) || ' ' || sum(t.amount) || ' ' || min(t.payment_method_code)
+                        || ' ' || bool_and(t.receipt_no = {})
+                 FROM ledger_transaction t WHERE t.idempotency_key LIKE 'card-op:%:owed'",
+                receipt.receipt_no
+            ))
+            .await,
+        format!("1 {owed} cash true")
+    );
+    assert_eq!(books_check(&counter).await, Vec::<String>::new());
+    let state = closing::closing(&*counter.supervisor, customer_id)
+        .await
+        .unwrap()
+        .expect("the customer");
+    assert_eq!((state.blocker, state.water_owed), (None, Money::ZERO));
+    assert_eq!(
+        closing::close(&*counter.supervisor, "close-after-paying", customer_id)
+            .await
+            .unwrap(),
+        CloseOutcome::Closed
+    );
 }
 
 /// s41-f, walked by hand: a customer owing water a meter loaded unpaid (sql/V163: a recharge

@@ -4,13 +4,17 @@
 
 use crate::support::*;
 use meterdesk::db::accounts::Account;
+use meterdesk::db::card_ops::Owed;
 use meterdesk::db::card_ops::Refusal;
 use meterdesk::db::cards::PaymentMethod;
 use meterdesk::db::closing::{CloseBlocker, CloseOutcome, Closing, FinalReading};
 use meterdesk::db::readings::{ReadingOutcome, ReadingSource};
 use meterdesk::domain::money::Money;
 use meterdesk::screens::account::{AccountScreen, Loaded};
-use meterdesk::screens::card::{CardScreen, ReportLost, ReportedLost};
+use meterdesk::screens::card::{
+    CardScreen, KeepReceipt, LoadOwed, OwedPaidHere, OwedToPay, PayOwed, Receipt, ReceiptKind,
+    ReportLost, ReportedLost,
+};
 use meterdesk::screens::close_account::{
     CloseAccount, CloseAccountScreen, ClosedAnswer, LoadClosing,
 };
@@ -111,24 +115,24 @@ fn the_steps_with_unpaid_bills() {
 
 /// s41-f: the debt of water a meter loaded unpaid (sql/V163) is a step of the close (sql/V184):
 /// the balance's step says it, the line under the steps says what takes it, whole at 80×24 in
-/// both languages, and F2 opens the card screen, whose next recharge takes it first.
+/// both languages. s41-g: F2 there pays it, without a card (it opened the card screen, whose
+/// only way to take the debt was to sell more water).
 #[test]
 fn the_steps_with_water_a_meter_loaded_unpaid() {
     for (lang, step, why) in [
         (
             Lang::En,
             "[ ] 3 Balance settled",
-            "5.00 is owed for water a meter loaded unpaid (an old card copy): the next card \
-             recharge takes it first. F2 opens the card screen.",
+            "5.00 is owed for water a meter loaded unpaid (an old card copy). F2 pays it here, \
+             without a card.",
         ),
         (
             Lang::Zh,
             "[ ] 3 余额已结清",
-            "欠 5.00，为水表已充入而未付款的水费（旧卡副本所致）：下次 IC 卡充值时先收此款。按 F2 \
-             打开 IC 卡界面。",
+            "欠 5.00，为水表已充入而未付款的水费（旧卡副本所致）。按 F2 在此收款，无需 IC 卡。",
         ),
     ] {
-        let mut app = close_screen(supervisor(lang), Some(CloseBlocker::WaterOwed));
+        let app = close_screen(supervisor(lang), Some(CloseBlocker::WaterOwed));
         let screen = render(&app);
         let owed = match lang {
             Lang::En => "5.00 owed for water a meter loaded unpaid",
@@ -141,9 +145,138 @@ fn the_steps_with_water_a_meter_loaded_unpaid() {
         );
         assert!(flat(&screen).contains(&flat(why)), "{lang:?}: {screen}");
         insta::assert_snapshot!(format!("close_account_water_owed_{lang:?}"), screen);
-        press(&mut app, KeyCode::F(2));
-        assert!(app.screen.is::<CardScreen>(), "{lang:?}");
     }
+}
+
+/// Customer 1's debt: recharge 77's purchase #4 of 2 m³, 5.00.
+fn debt() -> Owed {
+    Owed {
+        operation_id: 77,
+        sequence: 4,
+        litres: 2_000,
+        amount: money("5.00"),
+        card_no: 40_001,
+    }
+}
+
+fn pay_method(code: &str, name: &str) -> PaymentMethod {
+    PaymentMethod {
+        code: code.into(),
+        name: name.into(),
+    }
+}
+
+/// The receipt of the debt paid (`card_ops::pay_owed`'s, as a recharge's F2 keeps it).
+fn debt_receipt() -> Receipt {
+    Receipt {
+        kind: ReceiptKind::Owed,
+        receipt_no: 2051,
+        at: "2026-12-06T09:30:00Z".parse().unwrap(),
+        operator: "王芳".into(),
+        customer_no: 10_000_017,
+        name: "张伟".into(),
+        meter_no: "M02000001".into(),
+        card_no: 40_001,
+        amount: money("5.00"),
+        volume: "2".parse().unwrap(),
+        tiers: Vec::new(),
+        vat: None,
+        not_taken: Money::ZERO,
+        method: Some(pay_method("wechat_pay", "WeChat Pay")),
+        balance: Money::ZERO,
+    }
+}
+
+/// s41-g: the water a meter loaded unpaid paid on the close's step: F2 reads the debt and the
+/// methods, asks naming the sum and the method (→ another), F2 pays it with a key made then —
+/// F2 again while it is on its way sends nothing — and the receipt is kept and told, the
+/// steps read again. Whole at 80×24 in both languages.
+#[test]
+fn f2_on_water_owed_pays_it_with_a_method_once() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = close_screen(supervisor(lang), Some(CloseBlocker::WaterOwed));
+        let sent = press(&mut app, KeyCode::F(2));
+        assert_eq!(only::<LoadOwed>(&sent), &LoadOwed { customer_id: 1 });
+        assert!(app.screen.is::<CloseAccountScreen>(), "no card screen");
+        let to_pay = OwedToPay {
+            owed: vec![debt()],
+            methods: vec![
+                pay_method("cash", "Cash"),
+                pay_method("wechat_pay", "WeChat Pay"),
+            ],
+        };
+        answer(&mut app, &sent, Reply::screen(to_pay));
+        let asked = render(&app);
+        let (sum, cash) = match lang {
+            Lang::En => ("Pay 5.00 owed", "by Cash?"),
+            Lang::Zh => ("水费 5.00", "以现金收取"),
+        };
+        assert!(asked.contains(sum), "{lang:?}: {asked}");
+        assert!(asked.contains(cash), "{lang:?}: {asked}");
+        press(&mut app, KeyCode::Right);
+        let asked = render(&app);
+        insta::assert_snapshot!(format!("close_account_pay_owed_{lang:?}"), asked);
+
+        let sent = press(&mut app, KeyCode::F(2));
+        let pay = only::<PayOwed>(&sent).clone();
+        assert_eq!(
+            (
+                pay.customer_id,
+                pay.operations.as_slice(),
+                pay.method.as_str()
+            ),
+            (1, &[77][..], "wechat_pay")
+        );
+        assert!(!pay.idempotency_key.is_empty());
+        assert!(
+            press(&mut app, KeyCode::F(2)).is_empty(),
+            "F2 twice pays once"
+        );
+
+        let after = answer(
+            &mut app,
+            &sent,
+            Reply::screen(OwedPaidHere(vec![debt_receipt()])),
+        );
+        assert_eq!(
+            find::<KeepReceipt>(&after).len(),
+            1,
+            "the receipt kept: {after:?}"
+        );
+        assert_eq!(find::<LoadClosing>(&after).len(), 1, "the steps read again");
+        let told = render(&app);
+        let paid = match lang {
+            Lang::En => "Debt 5.00 paid, receipt #2051.",
+            Lang::Zh => "欠款 5.00 已收，收据 #2051。",
+        };
+        assert!(told.contains(paid), "{lang:?}: {told}");
+    }
+}
+
+/// Esc backs out of the payment asked, nothing sent; paid meanwhile, F2 says so.
+#[test]
+fn a_debt_paid_meanwhile_is_said_and_a_payment_backed_out_of_sends_nothing() {
+    let mut app = close_screen(supervisor(Lang::En), Some(CloseBlocker::WaterOwed));
+    let sent = press(&mut app, KeyCode::F(2));
+    let to_pay = OwedToPay {
+        owed: vec![debt()],
+        methods: vec![pay_method("cash", "Cash")],
+    };
+    answer(&mut app, &sent, Reply::screen(to_pay));
+    assert!(press(&mut app, KeyCode::F(12)).is_empty());
+    assert!(!render(&app).contains("Pay the card debt"));
+    let sent = press(&mut app, KeyCode::F(2));
+    let none = OwedToPay {
+        owed: Vec::new(),
+        methods: vec![pay_method("cash", "Cash")],
+    };
+    let after = answer(&mut app, &sent, Reply::screen(none));
+    assert_eq!(find::<LoadClosing>(&after).len(), 1);
+    assert!(
+        render(&app).contains("Nothing is owed for that water any more"),
+        "{}",
+        render(&app)
+    );
 }
 
 #[test]

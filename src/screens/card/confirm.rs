@@ -568,7 +568,7 @@ fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPan
 
 /// The debts paid before a recharge (sql/V163): each receipt kept (file, print command), and
 /// said before what the write did.
-fn owed_told(owed: &[Receipt], hub: &mut Hub) {
+pub(super) fn owed_told(owed: &[Receipt], hub: &mut Hub) {
     if owed.is_empty() {
         return;
     }
