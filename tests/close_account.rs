@@ -351,7 +351,7 @@ async fn a_card_account_closes_once_its_card_is_gone() {
         CloseOutcome::Refused(CloseBlocker::CardPending)
     );
     desk.client
-        .execute("UPDATE card_operation SET state = 'failed', finished_at = now(), failure_reason = 'test'", &[])
+        .execute("UPDATE card_operation SET state = 'failed', finished_at = now(), failure_reason = 'not_on_card'", &[])
         .await
         .unwrap();
     let mut client = supervisor.get().await.unwrap();
