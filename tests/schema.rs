@@ -2125,6 +2125,9 @@ async fn every_list_of_names_a_check_keeps_is_one_constant_and_refuses_as_before
             "bill_status_check true: CHECK ((status = ANY ('{unpaid,paid,void}'::text[])))",
             "card_operation_check3 true: CHECK (((kind <> ALL ('{recharge,refund}'::text[])) \
              OR (purchase_seq IS NOT NULL)))",
+            "card_operation_failure_reason_known true: CHECK ((failure_reason = ANY \
+             ('{not_on_card,settled_without_card,pin_refused,pin_blocked,pin_last_try,\
+             card_refused}'::text[])))",
             "card_operation_kind_check true: CHECK ((kind = ANY \
              ('{open,recharge,refund,replace,recycle}'::text[])))",
             "card_operation_state_check true: CHECK ((state = ANY \
