@@ -17,7 +17,7 @@ use meterdesk::card::reader::{ReaderHandle, ReaderState};
 use meterdesk::card::water_card::CardRead;
 use meterdesk::cardflow::CardAccess;
 use meterdesk::db::card_ops::{
-    self, Begin, BeginOutcome, Payment, Quantity, Request as CardRequest,
+    self, Begin, BeginOutcome, Begun, Payment, Quantity, Request as CardRequest,
 };
 use meterdesk::db::customers::{CustomerRow, Page};
 use meterdesk::db::session::Sessions;
@@ -542,59 +542,17 @@ async fn a_recharge_failed_from_an_old_copy_then_found_on_its_card_keeps_its_rec
     let mut app = clerk_on_the_table(&customer);
     let quiet = std::time::Duration::from_secs(2);
 
-    // A blank card, opened (F6, F2); pulled, its image kept: the old copy.
-    let card = VirtualCardProcess::insert(PORT_0, &card_file, &["--blank"]);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-    press(&mut app, &services, KeyCode::F(6)).await;
-    press(&mut app, &services, KeyCode::F(2)).await;
-    assert!(
-        matches!(app.card, Some(CardSeen::User { .. })),
-        "{}",
-        message(&app)
-    );
-    drop(card);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-    std::fs::copy(&card_file, &copy_file).unwrap();
-
-    // The card back: a recharge of 5 m³ (5.00 cash) is journaled and written onto it, never
-    // settled (the card left before its read back, as far as the desk knew).
-    let card = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-    let CardRead::Application(records) = services.reader.read_card().recv().await.unwrap() else {
-        panic!("a card of ours")
-    };
-    let pending = {
-        let mut client = services.pool.get().await.unwrap();
-        let begin = Begin {
-            customer_id: customer.customer_id,
-            operator_id: CLERK,
-            idempotency_key: "taken-by-the-card-settled-by-the-copy",
-            card: &records,
-            key: &key(),
-        };
-        let recharge = CardRequest::Recharge {
-            quantity: Quantity::Volume(Decimal::new(5, 0)),
-            payment: Payment::Method("cash".into()),
-            owner_seen: None,
-        };
-        match card_ops::begin(&mut client, &begin, &recharge)
-            .await
-            .unwrap()
-            .outcome
-        {
-            BeginOutcome::Begun(begun) => *begun,
-            other => panic!("journaled: {other:?}"),
-        }
-    };
-    let pin = PIN.parse::<IssuerPin>().unwrap();
-    services
-        .reader
-        .write_plan(&pending.plan, &pin)
-        .recv()
-        .await
-        .unwrap();
-    drop(card);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
+    // A blank card, opened (F6, F2); pulled, its image kept: the old copy. The card back: a
+    // recharge of 5 m³ (5.00 cash) is journaled and written onto it, never settled (the card
+    // left before its read back, as far as the desk knew).
+    let (pending, _) = a_recharge_taken_by_a_card_whose_old_copy_is_kept(
+        &mut app,
+        &services,
+        &events,
+        &customer,
+        [&card_file, &copy_file],
+    )
+    .await;
     let receipt_no = pending.purchase.as_ref().unwrap().receipt_no.unwrap();
     let kept = receipts.join(format!("receipt-{receipt_no:010}.txt"));
 
@@ -662,7 +620,7 @@ async fn the_card_that_took_a_recharge_failed_by_an_old_copy_is_written_over_and
     let quiet = std::time::Duration::from_secs(2);
 
     // The card that took a recharge never settled, kept aside; its old copy kept.
-    let took_it = a_recharge_taken_by_a_card_whose_old_copy_is_kept(
+    let (_, took_it) = a_recharge_taken_by_a_card_whose_old_copy_is_kept(
         &mut app,
         &services,
         &events,
@@ -826,7 +784,7 @@ async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
     let mut meter = meterdesk::domain::meter::MeterState::new(MeterNumber::new("WM-0042").unwrap());
 
     // The card that took a recharge never settled, kept aside; its old copy kept.
-    let took_it = a_recharge_taken_by_a_card_whose_old_copy_is_kept(
+    let (_, took_it) = a_recharge_taken_by_a_card_whose_old_copy_is_kept(
         &mut app,
         &services,
         &events,
@@ -994,19 +952,24 @@ async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
 
 /// Opened (F6, F2) on the reader, pulled, its image kept as the old copy (`files`: the card's,
 /// the copy's); then a 5 m³ recharge journaled and written onto the card, never settled, and
-/// the card pulled: the image of the card that took it.
+/// the card pulled: the recharge begun and the image of the card that took it.
 async fn a_recharge_taken_by_a_card_whose_old_copy_is_kept(
     app: &mut App,
     services: &Services,
     events: &std::sync::mpsc::Receiver<ReaderState>,
     customer: &CardCustomer,
     [card_file, copy_file]: [&std::path::Path; 2],
-) -> Vec<u8> {
+) -> (Begun, Vec<u8>) {
     let quiet = std::time::Duration::from_secs(2);
     let card = VirtualCardProcess::insert(PORT_0, card_file, &["--blank"]);
     follow_the_reader(app, services, events, quiet).await;
     press(app, services, KeyCode::F(6)).await;
     press(app, services, KeyCode::F(2)).await;
+    assert!(
+        matches!(app.card, Some(CardSeen::User { .. })),
+        "{}",
+        message(app)
+    );
     drop(card);
     follow_the_reader(app, services, events, quiet).await;
     std::fs::copy(card_file, copy_file).unwrap();
@@ -1047,5 +1010,5 @@ async fn a_recharge_taken_by_a_card_whose_old_copy_is_kept(
         .unwrap();
     drop(card);
     follow_the_reader(app, services, events, quiet).await;
-    std::fs::read(card_file).unwrap()
+    (pending, std::fs::read(card_file).unwrap())
 }
