@@ -1201,28 +1201,7 @@ fn f2_typed_ahead_on_the_opening_does_not_take_the_recharge_offer() {
             "held while writing"
         );
     }
-    let card = user_card(5);
-    let active = Some(card.issue.clone());
-    let written = WriteOutcome {
-        owed: Vec::new(),
-        written: Written::Done {
-            kind: OperationKind::Open,
-            card_no: CARD,
-            receipt: None,
-            receipt_no: None,
-        },
-        resolved: None,
-        card: Some(CardRead {
-            seen: CardSeen::User {
-                card: Box::new(card),
-                owner: Some(owner("active")),
-                active,
-            },
-            settled: Vec::new(),
-            discrepancies: Vec::new(),
-        }),
-    };
-    let next = answer(&mut app, &sent, Reply::screen(written));
+    let next = answer(&mut app, &sent, Reply::screen(card_opened_as_written()));
     assert!(next.is_empty(), "{next:?}");
     let screen = render(&app);
     assert!(screen.contains("F2 去充值"), "the offer stays: {screen}");
@@ -4847,9 +4826,15 @@ fn a_card_just_opened(lang: Lang) -> App {
     card_customer_row(&mut app, None, "active");
     press(&mut app, KeyCode::F(6));
     let sent = press(&mut app, KeyCode::F(2));
+    assert!(answer(&mut app, &sent, Reply::screen(card_opened_as_written())).is_empty());
+    app
+}
+
+/// A card opened for the active customer, as the write left it (no read after).
+fn card_opened_as_written() -> WriteOutcome {
     let card = user_card(5);
     let active = Some(card.issue.clone());
-    let opened = WriteOutcome {
+    WriteOutcome {
         owed: Vec::new(),
         written: Written::Done {
             kind: OperationKind::Open,
@@ -4858,7 +4843,6 @@ fn a_card_just_opened(lang: Lang) -> App {
             receipt_no: None,
         },
         resolved: None,
-        // The card as the write left it: no read after.
         card: Some(CardRead {
             seen: CardSeen::User {
                 card: Box::new(card),
@@ -4868,7 +4852,5 @@ fn a_card_just_opened(lang: Lang) -> App {
             settled: Vec::new(),
             discrepancies: Vec::new(),
         }),
-    };
-    assert!(answer(&mut app, &sent, Reply::screen(opened)).is_empty());
-    app
+    }
 }
