@@ -229,14 +229,16 @@ impl Desk {
     /// on a blank card next.
     async fn open_account(&mut self) {
         let Some(chosen) = self
-            .pick(async |client| customer_types::customer_type_options(client).await)
+            .pick("no customer type", async |client| {
+                customer_types::customer_type_options(client).await
+            })
             .await
         else {
             return;
         };
         self.pause().await;
         let Some(meter) = self
-            .pick(async |client| {
+            .pick("no meter in stock", async |client| {
                 meters::uninstalled_meters(client, &chosen.meter_type_ids, "", None, 20).await
             })
             .await
@@ -655,16 +657,24 @@ impl Desk {
     }
 
     /// One of the rows a form reads (the customer types, the meters in stock), chosen at
-    /// random; the read is tallied as a form's. None when the read failed or found nothing.
+    /// random; the read is tallied as a form's, refused as `nothing` when it found no row (the
+    /// report shows a run that ran out of meters). None when the read failed or found nothing.
     async fn pick<T>(
         &mut self,
+        nothing: &str,
         read: impl AsyncFnOnce(&Object) -> Result<Vec<T>, DbError>,
     ) -> Option<T> {
         let rows = self
             .on_session(
                 Kind::FormRead,
                 async |client| read(client).await,
-                |_| Outcome::Done,
+                |rows| {
+                    if rows.is_empty() {
+                        Outcome::Refused(nothing.to_owned())
+                    } else {
+                        Outcome::Done
+                    }
+                },
             )
             .await?;
         let chosen = self.rng.usize(..rows.len().max(1));

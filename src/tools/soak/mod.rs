@@ -47,6 +47,12 @@ const SUPERVISOR_AT: usize = 3;
 const ARRIVALS: i64 = 4096;
 /// pgbench runs as long as the soak, up to this.
 const PGBENCH_AT_MOST: Duration = Duration::from_secs(60);
+/// Meters of each type kept in stock while the desks run, per desk, topped up every [`RESTOCK_EVERY`]: a
+/// desk without pauses opens up to three accounts a second (four desks on a quiet server),
+/// and a run on a database an earlier run had emptied opened no account and so no card at all,
+/// a lighter mix than a counter's.
+const STOCK_PER_DESK: i64 = 20;
+const RESTOCK_EVERY: Duration = Duration::from_millis(500);
 
 /// Where the soak runs.
 pub struct Target {
@@ -124,6 +130,7 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
         .await?;
         eprintln!();
     }
+    let in_stock = stock_meters(&client, options.desks).await?.in_stock;
     let settings = client
         .query_one(
             "SELECT current_setting('max_connections') AS max_connections,
@@ -139,8 +146,9 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
         .get("pid");
     let postmaster = cpu::postmaster_of(backend);
     println!(
-        "meterdesk soak: {} desks ({} supervisors), {:.0} s, {}, {customers} customers; \
-         server max_connections {max_connections}, pool of {} per desk",
+        "meterdesk soak: {} desks ({} supervisors), {:.0} s, {}, {customers} customers, \
+         {in_stock} meters in stock; server max_connections {max_connections}, pool of {} per \
+         desk",
         options.desks,
         (0..options.desks)
             .filter(|index| index % SUPERVISOR_EVERY == SUPERVISOR_AT)
@@ -194,13 +202,24 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
         .iter()
         .map(|row| Arrival::new(row.get("customer_no"), row.get("phone"), row.get("name")))
         .collect();
-    let served = serve(target, options, &run_id, &operators, arrivals, postmaster).await;
+    let stock_keeper = owner.get().await.map_err(db::DbError::from)?;
+    let served = serve(
+        target,
+        options,
+        &run_id,
+        &operators,
+        arrivals,
+        postmaster,
+        stock_keeper,
+    )
+    .await;
     // Whatever happened, the run's operators sign in no more.
     for id in operator_ids {
         operators::set_enabled(&client, id, false).await?;
     }
-    let (tally, elapsed, cpu) = served?;
+    let (tally, elapsed, cpu, delivered) = served?;
     println!();
+    println!("meters delivered to the stock while the desks ran: {delivered}");
     print!("{}", report::report(&tally, elapsed));
     let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     println!("{}", cpu.line(elapsed, tally.done(), cores));
@@ -246,6 +265,62 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
     Ok(summary)
 }
 
+/// What a delivery of meters did.
+struct Stock {
+    in_stock: i64,
+    delivered: i64,
+}
+
+/// Delivers meters to the stock, as a utility receives them, up to [`STOCK_PER_DESK`] for
+/// each desk of every meter type (a new customer's type takes some of them only), numbered `9` and eleven digits after the highest
+/// such number.
+async fn stock_meters(client: &tokio_postgres::Client, desks: usize) -> anyhow::Result<Stock> {
+    let wanted = desks as i64 * STOCK_PER_DESK;
+    let row = client
+        .query_one(
+            "WITH stock AS (
+                 SELECT t.id, count(m.id) AS meters
+                 FROM meter_type t
+                 LEFT JOIN meter m ON m.meter_type_id = t.id AND m.status = 'uninstalled'
+                 GROUP BY t.id
+             ), missing AS (
+                 SELECT stock.id, row_number() OVER () AS n
+                 FROM stock, generate_series(1, $1 - stock.meters)
+             ), delivered AS (
+                 INSERT INTO meter (meter_no, meter_type_id)
+                 SELECT (last.no + missing.n)::text, missing.id
+                 FROM missing,
+                      (SELECT coalesce(max(meter_no::bigint), 900000000000) AS no
+                       FROM meter WHERE meter_no ~ '^9[0-9]{11}$') AS last
+                 RETURNING 1
+             )
+             SELECT (SELECT sum(meters)::bigint FROM stock) AS in_stock,
+                    (SELECT count(*) FROM delivered) AS delivered",
+            &[&wanted],
+        )
+        .await
+        .context("delivering meters to the stock")?;
+    let delivered: i64 = row.get("delivered");
+    Ok(Stock {
+        in_stock: row.get::<_, i64>("in_stock") + delivered,
+        delivered,
+    })
+}
+
+/// Tops the stock up until `until`; how many meters it delivered.
+async fn keep_meters_in_stock(
+    client: deadpool_postgres::Object,
+    desks: usize,
+    until: Instant,
+) -> anyhow::Result<i64> {
+    let mut delivered = 0;
+    while Instant::now() < until {
+        tokio::time::sleep(RESTOCK_EVERY).await;
+        delivered += stock_meters(&client, desks).await?.delivered;
+    }
+    Ok(delivered)
+}
+
 /// Signs every desk in, lets them serve for the run's duration at once, and tallies them and
 /// the CPU spent meanwhile (the server's when `postmaster` is of this machine).
 async fn serve(
@@ -255,7 +330,8 @@ async fn serve(
     operators: &[Operator],
     arrivals: Arc<[Arrival]>,
     postmaster: Option<u32>,
-) -> anyhow::Result<(Tally, Duration, Spent)> {
+    stock_keeper: deadpool_postgres::Object,
+) -> anyhow::Result<(Tally, Duration, Spent, i64)> {
     let mut desks = Vec::with_capacity(operators.len());
     for (index, operator) in operators.iter().enumerate() {
         let sessions = Sessions::new(&target.owner_conn, target.pool_size, target.deadlines)?;
@@ -280,14 +356,13 @@ async fn serve(
         .into_iter()
         .map(|desk| tokio::spawn(desk.run(until)))
         .collect();
+    let keeper = tokio::spawn(keep_meters_in_stock(stock_keeper, operators.len(), until));
     let mut tally = Tally::default();
     for desk in running {
         tally.merge(desk.await.context("a desk's task")?);
     }
     let elapsed = started.elapsed();
-    Ok((
-        tally,
-        elapsed,
-        Spent::between(before, Sample::now(postmaster)),
-    ))
+    let spent = Spent::between(before, Sample::now(postmaster));
+    let delivered = keeper.await.context("the stock keeper's task")??;
+    Ok((tally, elapsed, spent, delivered))
 }
