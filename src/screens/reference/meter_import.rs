@@ -122,11 +122,6 @@ impl RefWork for ImportRequest {
             ImportReply::Checked(_) | ImportReply::ProblemsWritten(_) => None,
         }
     }
-
-    /// The meter list is read again when the dialog closes.
-    fn reloads(&self) -> bool {
-        false
-    }
 }
 
 /// Reads the file at `path` and checks it: its own problems (parsed off the UI task) and the
@@ -336,18 +331,27 @@ impl ImportView {
     }
 
     /// F12 or F3: a check still reading the file is no longer wanted (the runner aborts it);
-    /// after an import the meter list is read again.
+    /// after an import the meter list is read again. What becomes of the file is said: a check
+    /// dropped or a choice to import nothing imports nothing; an import left can only be one
+    /// parked for the database (one on its way holds the keys), which is sent by itself and
+    /// told on the list, read again then (`RefCall::answered_after_close`).
     fn leave(&self, hub: &mut Hub) {
         hub.forget(|request| {
             super::requests::is(request, |work| matches!(work, ImportRequest::Check { .. }))
         });
         hub.leave();
-        match self.stage {
-            ImportStage::Checked { .. } => {
-                hub.say(MessageKind::Info, hub.app.lang.t("ref.imported_nothing"))
+        let said = match self.stage {
+            ImportStage::Path => None,
+            ImportStage::Checking => Some("ref.import_left_checking"),
+            ImportStage::Checked { .. } => Some("ref.imported_nothing"),
+            ImportStage::Importing { .. } => Some("ref.import_left_waiting"),
+            ImportStage::Done { .. } => {
+                hub.notify(Notice::Reload);
+                None
             }
-            ImportStage::Done { .. } => hub.notify(Notice::Reload),
-            _ => {}
+        };
+        if let Some(key) = said {
+            hub.say(MessageKind::Info, hub.app.lang.t(key));
         }
     }
 }
