@@ -484,21 +484,25 @@ mod tests {
             };
             problem_text(lang, &bad.problems[0])
         };
-        assert_eq!(
-            told(Lang::En, "PM-1, 2026-02-30 ,10,,"),
-            "read_on: no such day: 2026-02 has 28 days"
-        );
-        assert_eq!(
-            told(Lang::Zh, "PM-1,2026-02-30,10,,"),
-            "read_on：日期不存在：2026-02 只有 28 天"
-        );
-        assert_eq!(
-            told(Lang::Zh, "PM-1,2026-13-01,10,,"),
-            "read_on：月份不存在：13"
-        );
-        assert_eq!(
-            told(Lang::En, "PM-1,03/01/2026,10,,"),
-            "read_on: a date as YYYY-MM-DD"
-        );
+        for (lang, line, said) in [
+            (
+                Lang::En,
+                "PM-1, 2026-02-30 ,10,,",
+                "read_on: no such day: 2026-02 has 28 days",
+            ),
+            (
+                Lang::Zh,
+                "PM-1,2026-02-30,10,,",
+                "read_on：日期不存在：2026-02 只有 28 天",
+            ),
+            (Lang::Zh, "PM-1,2026-13-01,10,,", "read_on：月份不存在：13"),
+            (
+                Lang::En,
+                "PM-1,03/01/2026,10,,",
+                "read_on: a date as YYYY-MM-DD",
+            ),
+        ] {
+            assert_eq!(told(lang, line), said, "{line}");
+        }
     }
 }

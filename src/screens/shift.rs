@@ -20,7 +20,7 @@ use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
-use crate::db::shifts::{self, Closed, Opened, ShiftReport};
+use crate::db::shifts::{self, Closed, MethodTakings, Opened, ShiftReport};
 use crate::domain::csv;
 use crate::domain::money::Money;
 use crate::i18n::Lang;
@@ -168,42 +168,35 @@ pub fn report_text(
     );
     paper.row(lang.t("shift.closed_at"), &closed);
     paper.rule();
-    // Each method's payments, then the deposits of them reversed (only the owner reverses one,
-    // in the operator's name: sql/V21 counts it in this shift's takings), in the takings
-    // report's words (sql/V198); the same for the refunds.
-    let reversed = |paper: &mut Paper, count: i64, money: Money| {
-        if count > 0 {
-            let label = format!("  {} ×{count}", lang.t("report.col_reversed"));
-            paper.row(&label, &money.to_string());
+    // Each method's payments (refunds) with how many, then how many of them are reversals and
+    // their money (only the owner reverses a deposit or a refund, in the operator's name:
+    // sql/V21 counts it in this shift's figures), in the takings report's words (sql/V198).
+    let listed = |paper: &mut Paper, figures: fn(&MethodTakings) -> [(i64, Money); 2]| {
+        for method in &report.methods {
+            let [(count, money), (reversals, reversed)] = figures(method);
+            if count == 0 && reversals == 0 {
+                continue;
+            }
+            let name = coded(lang, "payment_method.", &method.method);
+            paper.row(&format!("{name} ×{count}"), &money.to_string());
+            if reversals > 0 {
+                let label = format!("  {} ×{reversals}", lang.t("report.col_reversed"));
+                paper.row(&label, &reversed.to_string());
+            }
         }
     };
-    for method in report
-        .methods
-        .iter()
-        .filter(|m| m.payments > 0 || m.reversals > 0)
-    {
-        let name = coded(lang, "payment_method.", &method.method);
-        paper.row(
-            &format!("{name} ×{}", method.payments),
-            &method.takings.to_string(),
-        );
-        reversed(&mut paper, method.reversals, method.reversed);
-    }
+    listed(&mut paper, |m| {
+        [(m.payments, m.takings), (m.reversals, m.reversed)]
+    });
     let total = report.total();
     paper.row(lang.t("shift.takings"), &total.takings.to_string());
     paper.rule();
-    for method in report
-        .methods
-        .iter()
-        .filter(|m| m.refund_count > 0 || m.refund_reversals > 0)
-    {
-        let name = coded(lang, "payment_method.", &method.method);
-        paper.row(
-            &format!("{name} ×{}", method.refund_count),
-            &method.refunds.to_string(),
-        );
-        reversed(&mut paper, method.refund_reversals, method.refunds_reversed);
-    }
+    listed(&mut paper, |m| {
+        [
+            (m.refund_count, m.refunds),
+            (m.refund_reversals, m.refunds_reversed),
+        ]
+    });
     paper.row(lang.t("shift.refunds"), &total.refunds.to_string());
     paper.row(
         lang.t("shift.net"),
