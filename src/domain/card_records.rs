@@ -179,7 +179,6 @@ impl IssuerPin {
     }
 }
 
-
 impl FromStr for IssuerPin {
     type Err = CardSecretError;
 

@@ -514,8 +514,7 @@ mod tests {
             for (key, filled, _) in said_texts(catalogue) {
                 let text = format!("! {filled}");
                 let (_, rest) = split_line(&text, 80);
-                if width(rest) > 80
-                    && !LEFT_TO_THE_MARK.contains(&format!("{lang} {key}").as_str())
+                if width(rest) > 80 && !LEFT_TO_THE_MARK.contains(&format!("{lang} {key}").as_str())
                 {
                     too_long.push(format!("{lang} {key} ({}): {text}", width(&text)));
                 }
