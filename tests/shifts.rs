@@ -126,7 +126,7 @@ async fn a_clerk_opens_takes_and_closes_their_shift_and_the_z_report_says_what_w
 
     let x = shifts::report(&**client, shift_id).await.unwrap().unwrap();
     assert_eq!(x.shift.closed_at, None, "an X report of the open shift");
-    assert_eq!(x.takings(), money("150.50"));
+    assert_eq!(x.total().takings, money("150.50"));
     assert_eq!(x.receipts, 3);
     assert_eq!(x.last_receipt.unwrap() - x.first_receipt.unwrap(), 2);
     let cash = x.methods.iter().find(|m| m.method == "cash").unwrap();
@@ -157,8 +157,8 @@ async fn a_clerk_opens_takes_and_closes_their_shift_and_the_z_report_says_what_w
     );
     let z = shifts::report(&**client, shift_id).await.unwrap().unwrap();
     assert!(z.shift.closed_at.is_some());
-    assert_eq!(z.takings(), money("150.50"));
-    assert_eq!(z.refunds(), Money::ZERO);
+    assert_eq!(z.total().takings, money("150.50"));
+    assert_eq!(z.total().refunds, Money::ZERO);
 }
 
 #[tokio::test]
@@ -175,7 +175,11 @@ async fn a_payment_with_no_shift_open_opens_one_and_refunds_are_counted_apart() 
     assert!(shift.opened_by_payment && shift.closed_at.is_none());
     let report = shifts::report(&**client, shift.id).await.unwrap().unwrap();
     assert_eq!(
-        (report.takings(), report.refunds(), report.receipts),
+        (
+            report.total().takings,
+            report.total().refunds,
+            report.receipts
+        ),
         (money("80.00"), money("30.00"), 2)
     );
 }
@@ -419,7 +423,7 @@ async fn a_clerk_sees_only_their_own_shifts_and_a_supervisor_sees_every_one() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(ben_report.takings(), money("25.00"));
+    assert_eq!(ben_report.total().takings, money("25.00"));
     let Report::Shifts(day) = shifts::report_of(&**boss_client, ReportKind::Shifts, &window)
         .await
         .unwrap()
@@ -722,8 +726,8 @@ async fn a_takings_row_says_the_deposits_its_operator_reversed() {
         (
             boss_cash.takings.payments,
             boss_cash.takings.takings,
-            boss_cash.reversals,
-            boss_cash.reversed
+            boss_cash.takings.reversals,
+            boss_cash.takings.reversed
         ),
         (1, money("-480.00"), 2, money("-500.00")),
         "the supervisor's row: one payment, two reversals, net takings"
@@ -732,13 +736,13 @@ async fn a_takings_row_says_the_deposits_its_operator_reversed() {
     assert_eq!(
         (
             anna_cash.takings.takings,
-            anna_cash.reversals,
-            anna_cash.reversed
+            anna_cash.takings.reversals,
+            anna_cash.takings.reversed
         ),
         (money("500.00"), 0, Money::ZERO),
         "the clerk's row as taken"
     );
-    assert_eq!(row("anna", "wechat_pay").reversals, 0);
+    assert_eq!(row("anna", "wechat_pay").takings.reversals, 0);
     let total: Money = rows.iter().map(|row| row.takings.takings).sum();
     assert_eq!(total, money("70.00"), "the books' takings, unchanged");
 }
@@ -783,21 +787,27 @@ async fn a_takings_row_says_the_refunds_its_operator_reversed() {
         (
             boss_cash.takings.refunds,
             boss_cash.takings.refund_count,
-            boss_cash.refund_reversals,
-            boss_cash.refunds_reversed,
-            boss_cash.reversals,
+            boss_cash.takings.refund_reversals,
+            boss_cash.takings.refunds_reversed,
+            boss_cash.takings.reversals,
         ),
         (money("20.00"), 2, 1, money("-30.00"), 0),
         "two refunds paid out, one reversed: net refunds, and what of them is the reversal"
     );
     let boss_wechat = row("boss", "wechat_pay");
     assert_eq!(
-        (boss_wechat.refund_reversals, boss_wechat.refunds_reversed),
+        (
+            boss_wechat.takings.refund_reversals,
+            boss_wechat.takings.refunds_reversed
+        ),
         (0, Money::ZERO)
     );
     let anna_cash = row("anna", "cash");
     assert_eq!(
-        (anna_cash.refund_reversals, anna_cash.reversals),
+        (
+            anna_cash.takings.refund_reversals,
+            anna_cash.takings.reversals
+        ),
         (0, 0),
         "{anna_cash:?}"
     );
@@ -822,5 +832,126 @@ async fn a_takings_row_says_the_refunds_its_operator_reversed() {
         takings_of(&boss, &window).await,
         rows,
         "counted in no column, said in none"
+    );
+}
+
+/// s41-c's "found, not fixed": the shift's X and Z reports (`shift_takings`) counted the
+/// reversals the owner made in their operator's name — deposits in the takings, refunds in the
+/// refunds — unsaid, and the Z report is printed. Each method of the shift now says how many of
+/// its deposits and refunds are reversals and their money (sql/V198), the very figures of the
+/// takings report's row (one rule, md_takings'); the X of the open shift and the Z of it closed
+/// alike. A card refund's credit taken back is still no refund, said nowhere; the clerk whose
+/// deposits were reversed keeps them in their own shift, unmarked.
+#[tokio::test]
+async fn a_shifts_x_and_z_reports_say_the_reversals_they_count() {
+    use chrono::{FixedOffset, Utc};
+    let db = with_fixture().await;
+    let owner = db.pool.get().await.unwrap();
+    let zone = FixedOffset::east_opt(server_offset(&owner).await).unwrap();
+    let window = Window::of_day(Utc::now().with_timezone(&zone).date_naive(), zone);
+    let anna = db.pool_of("anna");
+    take(&anna, "a-1", Movement::Deposit, "300.00", "cash").await;
+    take(&anna, "a-2", Movement::Deposit, "200.00", "cash").await;
+    take(&anna, "a-3", Movement::Deposit, "50.00", "wechat_pay").await;
+    let boss = db.pool_of("boss");
+    take(&boss, "b-1", Movement::Deposit, "20.00", "cash").await;
+    take(&boss, "b-2", Movement::Refund, "30.00", "cash").await;
+    take(&boss, "b-3", Movement::Refund, "20.00", "cash").await;
+    owner
+        .batch_execute(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, reverses_id, operator_id,
+                                             idempotency_key)
+             SELECT t.account_id, 'reversal', -t.amount, t.id, boss.id, 'reversal-' || t.idempotency_key
+             FROM ledger_transaction t, operator boss
+             WHERE t.idempotency_key IN ('a-1', 'a-2', 'b-2') AND boss.login = 'boss';
+             INSERT INTO ledger_transaction (account_id, kind, amount, operator_id, idempotency_key)
+             SELECT 1, 'card_refund', 15.00, boss.id, 'card-refund-1'
+             FROM operator boss WHERE boss.login = 'boss';
+             INSERT INTO ledger_transaction (account_id, kind, amount, reverses_id, operator_id,
+                                             idempotency_key)
+             SELECT t.account_id, 'reversal', -t.amount, t.id, t.operator_id,
+                    'reversal-card-refund-1'
+             FROM ledger_transaction t WHERE t.idempotency_key = 'card-refund-1'",
+        )
+        .await
+        .expect("two of anna's deposits and a refund of the supervisor's reversed in their name");
+    let client = boss.get().await.unwrap();
+    let shift = shifts::own_latest(&**client)
+        .await
+        .unwrap()
+        .expect("opened");
+    let cash = |report: &shifts::ShiftReport| {
+        report
+            .methods
+            .iter()
+            .find(|m| m.method == "cash")
+            .cloned()
+            .unwrap_or_else(|| panic!("{report:?}"))
+    };
+    let x = shifts::report(&**client, shift.id).await.unwrap().unwrap();
+    let x_cash = cash(&x);
+    assert_eq!(
+        (
+            (x_cash.payments, x_cash.takings),
+            (x_cash.reversals, x_cash.reversed),
+            (x_cash.refund_count, x_cash.refunds),
+            (x_cash.refund_reversals, x_cash.refunds_reversed),
+        ),
+        (
+            (1, money("-480.00")),
+            (2, money("-500.00")),
+            (2, money("20.00")),
+            (1, money("-30.00")),
+        ),
+        "one payment and two reversals; two refunds paid out, one reversed: {x:?}"
+    );
+    assert_eq!(
+        x.methods.len(),
+        1,
+        "the card refund's credit in no method: {x:?}"
+    );
+    let boss_row = takings_of(&boss, &window)
+        .await
+        .into_iter()
+        .find(|row| row.operator == "boss" && row.takings.method == "cash")
+        .expect("the supervisor's takings row");
+    assert_eq!(
+        boss_row.takings, x_cash,
+        "the shift says what the takings report's row says"
+    );
+
+    assert_eq!(
+        shifts::close(&**client, shift.id, "z-1").await.unwrap(),
+        Closed::Now
+    );
+    let z = shifts::report(&**client, shift.id).await.unwrap().unwrap();
+    assert!(z.shift.closed_at.is_some());
+    assert_eq!(cash(&z), x_cash, "the Z report says them as the X did");
+    let total = z.total();
+    assert_eq!(
+        (
+            total.reversals,
+            total.reversed,
+            total.refund_reversals,
+            total.refunds_reversed
+        ),
+        (2, money("-500.00"), 1, money("-30.00"))
+    );
+
+    let anna_client = anna.get().await.unwrap();
+    let anna_shift = shifts::own_latest(&**anna_client).await.unwrap().unwrap();
+    let anna_x = shifts::report(&**anna_client, anna_shift.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let anna_total = anna_x.total();
+    assert_eq!(
+        (
+            anna_total.takings,
+            anna_total.reversals,
+            anna_total.refund_reversals
+        ),
+        (money("550.00"), 0, 0),
+        "the clerk's shift as taken: {anna_x:?}"
     );
 }

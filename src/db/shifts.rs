@@ -21,7 +21,9 @@ pub struct Shift {
     pub opened_by_payment: bool,
 }
 
-/// Money in and out by one payment method.
+/// Money in and out by one payment method, with the reversals it counts: sql/V21's rule
+/// counts a reversal with what it reverses, against whoever reversed, on their day (only the
+/// owner reverses a deposit or a refund, in an operator's name); sql/V198 says them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MethodTakings {
     pub method: String,
@@ -30,6 +32,43 @@ pub struct MethodTakings {
     pub refunds: Money,
     pub payments: i64,
     pub refund_count: i64,
+    /// The deposits reversed: how many, and their money (negative), which `takings` counts.
+    pub reversals: i64,
+    pub reversed: Money,
+    /// The refunds reversed: how many, and their money (negative), which `refunds` counts.
+    pub refund_reversals: i64,
+    pub refunds_reversed: Money,
+}
+
+impl MethodTakings {
+    /// The figures of `all` added up, under no method (a total).
+    pub fn total<'a>(all: impl IntoIterator<Item = &'a MethodTakings>) -> MethodTakings {
+        let mut total = MethodTakings {
+            method: String::new(),
+            takings: Money::ZERO,
+            refunds: Money::ZERO,
+            payments: 0,
+            refund_count: 0,
+            reversals: 0,
+            reversed: Money::ZERO,
+            refund_reversals: 0,
+            refunds_reversed: Money::ZERO,
+        };
+        all.into_iter().for_each(|one| total.add(one));
+        total
+    }
+
+    /// Adds `other`'s figures (another day's of the same operator and method) to these.
+    pub fn add(&mut self, other: &MethodTakings) {
+        self.takings += other.takings;
+        self.refunds += other.refunds;
+        self.payments += other.payments;
+        self.refund_count += other.refund_count;
+        self.reversals += other.reversals;
+        self.reversed += other.reversed;
+        self.refund_reversals += other.refund_reversals;
+        self.refunds_reversed += other.refunds_reversed;
+    }
 }
 
 /// What an X or Z report says: the shift, its money by method, its receipts.
@@ -43,12 +82,9 @@ pub struct ShiftReport {
 }
 
 impl ShiftReport {
-    pub fn takings(&self) -> Money {
-        self.methods.iter().map(|m| m.takings).sum()
-    }
-
-    pub fn refunds(&self) -> Money {
-        self.methods.iter().map(|m| m.refunds).sum()
+    /// Every method's figures added up.
+    pub fn total(&self) -> MethodTakings {
+        MethodTakings::total(&self.methods)
     }
 }
 
@@ -66,7 +102,8 @@ const SHIFT_COLUMNS: &str =
 fn method_takings(row: &tokio_postgres::Row) -> MethodTakings {
     from_columns!(row => MethodTakings {
         method: row.get("payment_method_code"),
-        takings, refunds, payments, refund_count,
+        takings, refunds, payments, refund_count, reversals, reversed, refund_reversals,
+        refunds_reversed,
     })
 }
 
@@ -213,17 +250,8 @@ impl Window {
 pub struct TakingsRow {
     pub day: NaiveDate,
     pub operator: String,
+    /// That day's by this method, with the reversals this operator made (sql/V171, V177).
     pub takings: MethodTakings,
-    /// The deposits this operator reversed that day by this method: how many, and their money
-    /// (negative), which `takings` already counts (sql/V21's rule: against whoever reversed,
-    /// on their day; sql/V171 says it).
-    pub reversals: i64,
-    pub reversed: Money,
-    /// The refunds this operator reversed that day by this method (only the owner reverses
-    /// one): how many, and their money (negative), which `takings.refunds` already counts
-    /// (sql/V177).
-    pub refund_reversals: i64,
-    pub refunds_reversed: Money,
 }
 
 /// One shift of the day with its totals (the supervisor's view).
@@ -353,8 +381,7 @@ async fn read_report(
                 &[from, to, offset],
                 |row| {
                     Ok(from_columns!(row => TakingsRow {
-                        day, operator, takings: method_takings(row), reversals, reversed,
-                        refund_reversals, refunds_reversed,
+                        day, operator, takings: method_takings(row),
                     }))
                 },
             )

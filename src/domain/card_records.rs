@@ -126,12 +126,19 @@ impl MacKey {
     }
 }
 
-/// Never prints the key, so it cannot end up in a log.
-impl fmt::Debug for MacKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MacKey(..)")
-    }
+/// `Debug` for card secrets that never prints them (`MacKey(..)`), so they cannot end up in a
+/// log.
+macro_rules! debug_hides {
+    ($($secret:ident),+) => {
+        $(impl fmt::Debug for $secret {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($secret), "(..)"))
+            }
+        })+
+    };
 }
+
+debug_hides!(MacKey, IssuerPin);
 
 /// 64 hex digits, as in the configuration file.
 impl FromStr for MacKey {
@@ -169,13 +176,6 @@ impl IssuerPin {
     /// The bytes VERIFY sends.
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
-    }
-}
-
-/// Never prints the PIN, so it cannot end up in a log.
-impl fmt::Debug for IssuerPin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("IssuerPin(..)")
     }
 }
 

@@ -528,7 +528,6 @@ impl Screen for BillsScreen {
         };
         Table::new(&COLUMNS, &cells, lang.t("bills.none"))
             .selected(Some(self.selected), COLUMNS.len())
-            .follows_selection()
             .sideways(self.sideways.0)
             .draw(frame, table, (lang, theme));
         if bills.bills.is_empty() {

@@ -96,7 +96,8 @@ fn percentile(sorted: &[Duration], share: f64) -> Duration {
 }
 
 /// Draws `page` `runs` times at 120×40 for the frame time, then moves the selection down
-/// through the page on a crossterm backend writing into memory, counting the bytes per move.
+/// through the rows of a page on a crossterm backend writing into memory, counting the bytes
+/// per move.
 pub fn measure(page: Page, runs: usize) -> std::io::Result<ScreenFigures> {
     let (columns, rows) = SCREEN;
     let mut app = table_app(page, columns, rows);
@@ -120,7 +121,9 @@ pub fn measure(page: Page, runs: usize) -> std::io::Result<ScreenFigures> {
         },
     )?;
     wire.draw(|frame| crate::ui::draw(frame, &app))?;
-    let moves = app.table_rows().saturating_sub(1).max(1);
+    // Through the rows of a page the table reads at this size: past them, Down reads the
+    // next page (the table's rows then scroll: what is measured is a move within the page).
+    let moves = super::table::page_rows(&app).saturating_sub(1).max(1);
     sent.0.set(0);
     for _ in 0..moves {
         update(

@@ -15,8 +15,9 @@ use ratatui::text::Line;
 use super::legend::Labelled;
 use super::reading::{entered_by, reading_error_text};
 use super::reference::common::{
-    ImportHints, ImportShown, commands_with, draw_import, import_choice, import_choice_text,
-    import_key, import_line, import_page, import_path_form, import_summary, move_in,
+    ImportHints, ImportLeft, ImportShown, commands_with, draw_import, import_choice,
+    import_choice_text, import_key, import_line, import_page, import_path_form, import_summary,
+    move_in,
 };
 use super::reference::meter_import::{
     file_field_error_text, line_problem_text, meter_on_other_lines,
@@ -83,12 +84,18 @@ impl ScreenRequest for ReadingImport {
         })
     }
 
+    /// An import sent after its screen was left (parked for the database) is told wherever
+    /// the clerk is: written, or not because the meters changed since its check. A check's
+    /// answer is dropped.
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
-        if let Some(ImportAnswer::Done { report, .. }) = reply.of::<ImportAnswer>()
-            && report.written
-        {
+        let Some(ImportAnswer::Done { report, .. }) = reply.of::<ImportAnswer>() else {
+            return;
+        };
+        if report.written {
             let text = summary(hub.app.lang, "reading_import.imported", report);
             hub.say(MessageKind::Info, text);
+        } else if self.idempotency_key.is_some() {
+            hub.say(MessageKind::Error, hub.app.lang.t("readings.changed"));
         }
     }
 }
@@ -376,10 +383,13 @@ impl Screen for ReadingImportView {
             Command::PageDown => self.scroll(page),
             Command::PageUp => self.scroll(-page),
             Command::Save => self.import(hub),
-            Command::Cancel if matches!(self.stage, Stage::Checked { .. }) => {
-                hub.leave();
-                hub.say(MessageKind::Info, hub.app.lang.t("ref.imported_nothing"));
-            }
+            // What becomes of the file is said, as the meter import says it.
+            Command::Cancel | Command::Leave => match self.stage {
+                Stage::Checking => ImportLeft::Checking.leave(hub),
+                Stage::Checked { .. } => ImportLeft::NothingChosen.leave(hub),
+                Stage::Importing => ImportLeft::Waiting.leave(hub),
+                Stage::Path | Stage::Done { .. } => return false,
+            },
             _ => return false,
         }
         true
@@ -484,21 +494,25 @@ mod tests {
             };
             problem_text(lang, &bad.problems[0])
         };
-        assert_eq!(
-            told(Lang::En, "PM-1, 2026-02-30 ,10,,"),
-            "read_on: no such day: 2026-02 has 28 days"
-        );
-        assert_eq!(
-            told(Lang::Zh, "PM-1,2026-02-30,10,,"),
-            "read_on：日期不存在：2026-02 只有 28 天"
-        );
-        assert_eq!(
-            told(Lang::Zh, "PM-1,2026-13-01,10,,"),
-            "read_on：月份不存在：13"
-        );
-        assert_eq!(
-            told(Lang::En, "PM-1,03/01/2026,10,,"),
-            "read_on: a date as YYYY-MM-DD"
-        );
+        for (lang, line, said) in [
+            (
+                Lang::En,
+                "PM-1, 2026-02-30 ,10,,",
+                "read_on: no such day: 2026-02 has 28 days",
+            ),
+            (
+                Lang::Zh,
+                "PM-1,2026-02-30,10,,",
+                "read_on：日期不存在：2026-02 只有 28 天",
+            ),
+            (Lang::Zh, "PM-1,2026-13-01,10,,", "read_on：月份不存在：13"),
+            (
+                Lang::En,
+                "PM-1,03/01/2026,10,,",
+                "read_on: a date as YYYY-MM-DD",
+            ),
+        ] {
+            assert_eq!(told(lang, line), said, "{line}");
+        }
     }
 }

@@ -32,7 +32,7 @@ use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
 use crate::db::readings::{AbnormalReading, LowBalance};
 use crate::db::shifts::{
-    self, ArrearsAge, Report, ReportKind, ShiftRow, TakingsRow, WaterRow, Window,
+    self, ArrearsAge, MethodTakings, Report, ReportKind, ShiftRow, TakingsRow, WaterRow, Window,
 };
 use crate::domain::csv;
 use crate::domain::money::Money;
@@ -271,7 +271,7 @@ impl ReportRow for TakingsRow {
 
     /// The refunds' "Reversed" only when a row has one.
     fn columns(shown: &[Self]) -> &'static [Column] {
-        if shown.iter().any(|row| row.refund_reversals != 0) {
+        if shown.iter().any(|row| row.takings.refund_reversals != 0) {
             &TAKINGS
         } else {
             &TAKINGS[..TAKINGS.len() - 1]
@@ -287,17 +287,7 @@ impl ReportRow for TakingsRow {
                 shown.operator == row.operator && shown.takings.method == row.takings.method
             };
             match merged.iter_mut().find(same) {
-                Some(shown) => {
-                    let (sum, day) = (&mut shown.takings, &row.takings);
-                    sum.takings += day.takings;
-                    sum.refunds += day.refunds;
-                    sum.payments += day.payments;
-                    sum.refund_count += day.refund_count;
-                    shown.reversed += row.reversed;
-                    shown.reversals += row.reversals;
-                    shown.refunds_reversed += row.refunds_reversed;
-                    shown.refund_reversals += row.refund_reversals;
-                }
+                Some(shown) => shown.takings.add(&row.takings),
                 None => merged.push(row.clone()),
             }
         }
@@ -308,39 +298,27 @@ impl ReportRow for TakingsRow {
     }
 
     fn cells(&self, app: &App, _: &Window) -> Vec<String> {
-        vec![
+        [
             inert(&self.operator).into_owned(),
             coded(app.lang, "payment_method.", &self.takings.method),
-            self.takings.payments.to_string(),
-            self.takings.takings.to_string(),
-            reversed(self.reversals, self.reversed),
-            self.takings.refunds.to_string(),
-            reversed(self.refund_reversals, self.refunds_reversed),
         ]
+        .into_iter()
+        .chain(figures(&self.takings))
+        .collect()
     }
 
     fn total(rows: &[Self], total: String, _: Lang) -> Vec<String> {
-        vec![
-            total,
-            String::new(),
-            sum(rows, |r| r.takings.payments),
-            sum(rows, |r| r.takings.takings),
-            reversed(
-                rows.iter().map(|r| r.reversals).sum(),
-                rows.iter().map(|r| r.reversed).sum(),
-            ),
-            sum(rows, |r| r.takings.refunds),
-            reversed(
-                rows.iter().map(|r| r.refund_reversals).sum(),
-                rows.iter().map(|r| r.refunds_reversed).sum(),
-            ),
-        ]
+        let all = MethodTakings::total(rows.iter().map(|row| &row.takings));
+        [total, String::new()]
+            .into_iter()
+            .chain(figures(&all))
+            .collect()
     }
 
     /// Its own day: the takings are read by day.
     fn fields(&self, _: &Window) -> Vec<String> {
         let t = &self.takings;
-        vec![
+        [
             self.day.to_string(),
             self.operator.clone(),
             t.method.clone(),
@@ -348,17 +326,39 @@ impl ReportRow for TakingsRow {
             t.takings.to_string(),
             t.refunds.to_string(),
             t.refund_count.to_string(),
-            self.reversed.to_string(),
-            self.reversals.to_string(),
-            self.refunds_reversed.to_string(),
-            self.refund_reversals.to_string(),
         ]
+        .into_iter()
+        .chain(reversal_fields(t))
+        .collect()
     }
 }
 
-/// The reversals of deposits or of refunds a takings row counts: their money, negative, with
-/// how many ("-81000.00 ×6"); none, blank.
-fn reversed(count: i64, money: Money) -> String {
+/// The reversals' CSV fields of a takings row or a shift's method, at the end of its record:
+/// `reversed,reversals,refunds_reversed,refund_reversals`.
+pub fn reversal_fields(t: &MethodTakings) -> [String; 4] {
+    [
+        t.reversed.to_string(),
+        t.reversals.to_string(),
+        t.refunds_reversed.to_string(),
+        t.refund_reversals.to_string(),
+    ]
+}
+
+/// A takings row's figures as the screen shows them: payments, takings, the deposits of them
+/// reversed, refunds, the refunds of them reversed.
+fn figures(t: &MethodTakings) -> [String; 5] {
+    [
+        t.payments.to_string(),
+        t.takings.to_string(),
+        reversed(t.reversals, t.reversed),
+        t.refunds.to_string(),
+        reversed(t.refund_reversals, t.refunds_reversed),
+    ]
+}
+
+/// The reversals of deposits or of refunds a takings row or a shift's method counts: their
+/// money, negative, with how many ("-81000.00 ×6"); none, blank.
+pub fn reversed(count: i64, money: Money) -> String {
     if count == 0 {
         String::new()
     } else {

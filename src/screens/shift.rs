@@ -14,13 +14,15 @@ use ratatui::widgets::Paragraph;
 
 use super::legend::{BACK, framed, usual};
 use super::receipt::{KeepReport, Paper, ReceiptKept};
+use super::reports::reversal_fields;
 use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
-use crate::db::shifts::{self, Closed, Opened, ShiftReport};
+use crate::db::shifts::{self, Closed, MethodTakings, Opened, ShiftReport};
 use crate::domain::csv;
+use crate::domain::money::Money;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::text::{coded, local};
@@ -166,28 +168,39 @@ pub fn report_text(
     );
     paper.row(lang.t("shift.closed_at"), &closed);
     paper.rule();
-    for method in &report.methods {
-        let name = coded(lang, "payment_method.", &method.method);
-        if method.payments > 0 {
-            paper.row(
-                &format!("{name} ×{}", method.payments),
-                &method.takings.to_string(),
-            );
+    // Each method's payments (refunds) with how many, then how many of them are reversals and
+    // their money (only the owner reverses a deposit or a refund, in the operator's name:
+    // sql/V21 counts it in this shift's figures), in the takings report's words (sql/V198).
+    let listed = |paper: &mut Paper, figures: fn(&MethodTakings) -> [(i64, Money); 2]| {
+        for method in &report.methods {
+            let [(count, money), (reversals, reversed)] = figures(method);
+            if count == 0 && reversals == 0 {
+                continue;
+            }
+            let name = coded(lang, "payment_method.", &method.method);
+            paper.row(&format!("{name} ×{count}"), &money.to_string());
+            if reversals > 0 {
+                let label = format!("  {} ×{reversals}", lang.t("report.col_reversed"));
+                paper.row(&label, &reversed.to_string());
+            }
         }
-    }
-    paper.row(lang.t("shift.takings"), &report.takings().to_string());
+    };
+    listed(&mut paper, |m| {
+        [(m.payments, m.takings), (m.reversals, m.reversed)]
+    });
+    let total = report.total();
+    paper.row(lang.t("shift.takings"), &total.takings.to_string());
     paper.rule();
-    for method in report.methods.iter().filter(|m| m.refund_count > 0) {
-        let name = coded(lang, "payment_method.", &method.method);
-        paper.row(
-            &format!("{name} ×{}", method.refund_count),
-            &method.refunds.to_string(),
-        );
-    }
-    paper.row(lang.t("shift.refunds"), &report.refunds().to_string());
+    listed(&mut paper, |m| {
+        [
+            (m.refund_count, m.refunds),
+            (m.refund_reversals, m.refunds_reversed),
+        ]
+    });
+    paper.row(lang.t("shift.refunds"), &total.refunds.to_string());
     paper.row(
         lang.t("shift.net"),
-        &(report.takings() - report.refunds()).to_string(),
+        &(total.takings - total.refunds).to_string(),
     );
     paper.rule();
     paper.row(lang.t("shift.receipts"), &report.receipts.to_string());
@@ -214,26 +227,35 @@ pub fn report_csv(report: &ShiftReport) -> String {
         "receipts",
         "first_receipt",
         "last_receipt",
+        "reversed",
+        "reversals",
+        "refunds_reversed",
+        "refund_reversals",
     ]);
     let number = |no: Option<i64>| no.map(|no| no.to_string()).unwrap_or_default();
     for method in &report.methods {
-        out.push_str(&csv::record(&[
-            shift.id.to_string(),
-            shift.operator.clone(),
-            shift.opened_at.to_rfc3339(),
-            shift
-                .closed_at
-                .map(|at| at.to_rfc3339())
-                .unwrap_or_default(),
-            method.method.clone(),
-            method.takings.to_string(),
-            method.payments.to_string(),
-            method.refunds.to_string(),
-            method.refund_count.to_string(),
-            report.receipts.to_string(),
-            number(report.first_receipt),
-            number(report.last_receipt),
-        ]));
+        out.push_str(&csv::record(
+            &[
+                shift.id.to_string(),
+                shift.operator.clone(),
+                shift.opened_at.to_rfc3339(),
+                shift
+                    .closed_at
+                    .map(|at| at.to_rfc3339())
+                    .unwrap_or_default(),
+                method.method.clone(),
+                method.takings.to_string(),
+                method.payments.to_string(),
+                method.refunds.to_string(),
+                method.refund_count.to_string(),
+                report.receipts.to_string(),
+                number(report.first_receipt),
+                number(report.last_receipt),
+            ]
+            .into_iter()
+            .chain(reversal_fields(method))
+            .collect::<Vec<_>>(),
+        ));
     }
     out
 }

@@ -490,7 +490,7 @@ fn cells(row: &CustomerRow, lang: Lang) -> [String; 10] {
 const SELECTION_COLUMNS: usize = 2;
 
 /// The rows of a page: the lines for tables, less the line that shows the selected row whole.
-fn page_rows(app: &App) -> usize {
+pub(crate) fn page_rows(app: &App) -> usize {
     app.table_rows().saturating_sub(1).max(1)
 }
 

@@ -509,30 +509,14 @@ mod tests {
     /// broken as `message_line` breaks it, fits its two rows at 80 columns.
     #[test]
     fn every_message_is_whole_in_two_rows_at_80_columns_in_both_languages() {
-        use std::collections::BTreeMap;
         let mut too_long = Vec::new();
-        for (lang, catalogue) in [
-            ("en", include_str!("../i18n/en.toml")),
-            ("zh", include_str!("../i18n/zh.toml")),
-        ] {
-            let sections: BTreeMap<String, BTreeMap<String, String>> =
-                toml::from_str(catalogue).expect("the catalogue is well-formed");
-            for (section, texts) in &sections {
-                if NOT_ON_THE_MESSAGE_LINE.contains(&section.as_str()) {
-                    continue;
-                }
-                for (key, text) in texts {
-                    let key = format!("{section}.{key}");
-                    if NOT_MESSAGES.contains(&key.as_str()) || text.contains('\n') {
-                        continue;
-                    }
-                    let text = format!("! {}", filled(&key, text));
-                    let (_, rest) = split_line(&text, 80);
-                    if width(rest) > 80
-                        && !LEFT_TO_THE_MARK.contains(&format!("{lang} {key}").as_str())
-                    {
-                        too_long.push(format!("{lang} {key} ({}): {text}", width(&text)));
-                    }
+        for (lang, catalogue) in CATALOGUES {
+            for (key, filled, _) in said_texts(catalogue) {
+                let text = format!("! {filled}");
+                let (_, rest) = split_line(&text, 80);
+                if width(rest) > 80 && !LEFT_TO_THE_MARK.contains(&format!("{lang} {key}").as_str())
+                {
+                    too_long.push(format!("{lang} {key} ({}): {text}", width(&text)));
                 }
             }
         }
@@ -542,6 +526,21 @@ mod tests {
             too_long.len(),
             too_long.join("\n")
         );
+    }
+
+    /// The catalogues, by language code.
+    const CATALOGUES: [(&str, &str); 2] = [
+        ("en", include_str!("../i18n/en.toml")),
+        ("zh", include_str!("../i18n/zh.toml")),
+    ];
+
+    /// The mark that the rest is in `:messages`, in language `lang`.
+    fn more_mark(lang: &str) -> &'static str {
+        if lang == "en" {
+            "… (all in :messages)"
+        } else {
+            "…（全文见 :messages）"
+        }
     }
 
     /// Every message-line text of `catalogue` with its placeholders at their widest, by key,
@@ -574,10 +573,7 @@ mod tests {
     #[test]
     fn a_refusal_and_the_words_added_after_it_are_whole_in_three_rows_at_80_columns() {
         let mut cut = Vec::new();
-        for (lang, catalogue) in [
-            ("en", include_str!("../i18n/en.toml")),
-            ("zh", include_str!("../i18n/zh.toml")),
-        ] {
+        for (lang, catalogue) in CATALOGUES {
             let said = said_texts(catalogue);
             let text = |wanted: &str| {
                 said.iter()
@@ -585,11 +581,7 @@ mod tests {
                     .map(|(_, _, raw)| raw.clone())
                     .unwrap_or_else(|| panic!("{wanted} in the catalogue"))
             };
-            let more = if lang == "en" {
-                "… (all in :messages)"
-            } else {
-                "…（全文见 :messages）"
-            };
+            let more = more_mark(lang);
             for (key, refusal, _) in &said {
                 let mut together = vec![
                     filled(
@@ -632,15 +624,8 @@ mod tests {
     #[test]
     fn the_first_of_two_card_differences_is_whole_and_the_mark_after_it_at_80_columns() {
         let mut cut = Vec::new();
-        for (lang, catalogue) in [
-            ("en", include_str!("../i18n/en.toml")),
-            ("zh", include_str!("../i18n/zh.toml")),
-        ] {
-            let more = if lang == "en" {
-                "… (all in :messages)"
-            } else {
-                "…（全文见 :messages）"
-            };
+        for (lang, catalogue) in CATALOGUES {
+            let more = more_mark(lang);
             let space = if lang == "en" { " " } else { "" };
             let differences: Vec<_> = said_texts(catalogue)
                 .into_iter()

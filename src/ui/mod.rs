@@ -38,17 +38,17 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Slot::Module(_, screen) => {
             screen.draw(frame, body, app);
             // A message longer than its line takes the body's last rows (`SPILL_ROWS` at most).
-            // A screen with fields that drew something there is drawn again above them, so
-            // that no field, and no choice of a lookup list, is under the message: a form
-            // scrolls to its focused field, a list ends above it (s41-c). A list keeps the rows
-            // of the page it read where they are, its last ones covered as before.
+            // A screen that drew something there is drawn again above them, so that nothing
+            // of it is under the message: a form scrolls to its focused field, a lookup list
+            // ends above it (s41-c), a table's selected row stays in sight, its rows scrolled
+            // up by the rows taken (s42-d: the customer table's last rows were covered).
             let taken = chrome::message_spill(app, message, spill);
             let covered = Rect {
                 y: body.bottom() - taken,
                 height: taken,
                 ..body
             };
-            if app.screen_has_fields() && !blank(frame.buffer_mut(), covered) {
+            if !blank(frame.buffer_mut(), covered) {
                 frame.render_widget(ratatui::widgets::Clear, body);
                 let above = Rect {
                     height: body.height - taken,

@@ -196,18 +196,17 @@ pub fn line_of(
 
 /// The one table every list screen draws (the customer table, the short lists, the meter
 /// list, the audit log, the ledger, the bills, the arrears, the reports): the header on its
-/// area's first line, then the rows that fit, scrolled sideways by `sideways` cells within
-/// what does not fit; or, when there are no rows, the text `empty` dimmed.
+/// area's first line, then the rows that fit, the selected one always among them, scrolled
+/// sideways by `sideways` cells within what does not fit; or, when there are no rows, the
+/// text `empty` dimmed.
 pub struct Table<'a, R> {
     columns: &'a [Column],
     rows: &'a [R],
     selected: Option<usize>,
     /// How many columns, from the left, the selection's colour covers.
     marked: usize,
-    /// Whether the rows scroll down so the selected one shows: a list loaded whole does; a
-    /// page read to fit the screen is drawn from its first row.
-    follows: bool,
-    /// The first row drawn when the rows do not follow a selection (a report scrolled down).
+    /// The first row drawn (a report scrolled down), unless the selected row is below what
+    /// fits from it: the rows then scroll down so that it shows.
     first_row: usize,
     sideways: u16,
     empty: &'a str,
@@ -225,7 +224,6 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
             rows,
             selected: None,
             marked: columns.len(),
-            follows: false,
             first_row: 0,
             sideways: 0,
             empty,
@@ -239,14 +237,6 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
         Table {
             selected,
             marked,
-            ..self
-        }
-    }
-
-    /// The rows scrolled down so that the selected one shows.
-    pub fn follows_selection(self) -> Self {
-        Table {
-            follows: true,
             ..self
         }
     }
@@ -301,9 +291,14 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
             return hidden > 0;
         }
         let room = usize::from(body.height).saturating_sub(usize::from(total.is_some()));
+        // The selected row is always in sight: a list loaded whole follows it down, and a page
+        // read to fit the screen scrolls when fewer rows fit than it has (a message said over
+        // three rows takes two of them, `ui::draw`; a terminal made smaller).
         let first = match self.selected {
-            Some(selected) if self.follows => (selected + 1).saturating_sub(room.max(1)),
-            _ => self.first_row,
+            Some(selected) => self
+                .first_row
+                .max((selected + 1).saturating_sub(room.max(1))),
+            None => self.first_row,
         };
         let lines: Vec<Line> = rows
             .iter()
@@ -383,18 +378,23 @@ mod tests {
     }
 
     #[test]
-    fn a_table_follows_its_selection_keeps_its_total_and_says_why_it_has_no_rows() {
+    fn a_table_shows_its_selection_keeps_its_total_and_says_why_it_has_no_rows() {
         let rows: Vec<Vec<String>> = (1..=5)
             .map(|n| ["1", "x", "y"].map(|cell| format!("{cell}{n}")).to_vec())
             .collect();
         let shown = |table: Table<Vec<String>>| drawn(table)[1..].to_vec();
-        let page = Table::new(&COLUMNS, &rows, "none").selected(Some(3), 1);
+        let page = Table::new(&COLUMNS, &rows, "none").selected(Some(1), 1);
         assert_eq!(shown(page), ["11   x1     y1", "12   x2     y2"]);
-        let list = Table::new(&COLUMNS, &rows, "none").selected(Some(3), 1);
+        let below = Table::new(&COLUMNS, &rows, "none").selected(Some(3), 1);
         assert_eq!(
-            shown(list.follows_selection()),
-            ["13   x3     y3", "14   x4     y4"]
+            shown(below),
+            ["13   x3     y3", "14   x4     y4"],
+            "a selected row below what fits is scrolled into sight"
         );
+        let scrolled = Table::new(&COLUMNS, &rows, "none")
+            .selected(Some(3), 1)
+            .from_row(3);
+        assert_eq!(shown(scrolled), ["14   x4     y4", "15   x5     y5"]);
         let report = Table::new(&COLUMNS, &rows, "none").total(Style::new());
         assert_eq!(shown(report), ["11   x1     y1", "15   x5     y5"]);
         assert_eq!(shown(Table::new(&COLUMNS, &[], "none")), [" none", ""]);

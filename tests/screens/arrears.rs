@@ -239,3 +239,41 @@ fn enter_opens_the_selected_customers_details() {
     press(&mut app, KeyCode::F(3));
     assert!(app.screen.is::<ArrearsScreen>(), "F3: back to the arrears");
 }
+
+/// The arrears list reads pages of 18 rows, drawn from their first: at 80×24 they end just
+/// above a message said over three rows, but on a smaller terminal (70×18) the selected last
+/// row was under the message, or under the screen's edge even without one. The list scrolls
+/// so that the selected row shows above the message (s41-c's "found, not fixed", the same for
+/// every list drawn by `ui::table::Table`).
+#[test]
+fn a_message_over_three_rows_hides_no_selected_row_of_the_arrears() {
+    use meterdesk::app::hub::Message;
+    use meterdesk::app::state::MessageKind;
+    for size in [(80, 24), (70, 18)] {
+        let (mut app, sent) = arrears_screen(Lang::En);
+        let rows: Vec<_> = (0..PAGE_ROWS as i64).map(owing).collect();
+        answer(&mut app, &sent, page(rows.clone(), false, true));
+        for _ in 1..PAGE_ROWS {
+            press(&mut app, KeyCode::Down);
+        }
+        let last = format!("{:08}", rows[PAGE_ROWS - 1].customer_no);
+        app.message = Some(Message {
+            kind: MessageKind::Error,
+            text: format!("{}END", "settlement ".repeat(15)),
+        });
+        let screen = render_at(&app, size);
+        let lines: Vec<&str> = screen.lines().collect();
+        let at = lines
+            .iter()
+            .position(|line| line.contains(&last))
+            .unwrap_or_else(|| panic!("{size:?}: the selected row: {screen}"));
+        assert!(
+            at < lines.len() - 4 && lines[lines.len() - 4].contains("settlement"),
+            "{size:?}: above the message's three rows: {screen}"
+        );
+        insta::assert_snapshot!(
+            format!("arrears_selected_above_a_message_{}x{}", size.0, size.1),
+            screen
+        );
+    }
+}

@@ -1128,3 +1128,57 @@ fn bills_refused_for_an_owner_transferred_meanwhile_are_asked_again_naming_them(
         );
     }
 }
+
+/// The reading import left while its file was checked, or while its import waited for the
+/// database, said nothing (as the meter import did); an import sent after it was left that
+/// wrote nothing (the meters changed since its check) was told nowhere. The leave says what
+/// becomes of the file in the meter import's words, and the import's outcome is told on the
+/// screen the clerk went back to, written or not.
+#[test]
+fn leaving_a_reading_import_that_waits_says_what_becomes_of_it() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "readings");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "/srv/readings-march.csv");
+    only::<ReadingImport>(&press(&mut app, KeyCode::F(2)));
+    press(&mut app, KeyCode::F(3));
+    assert!(!app.screen.is::<ReadingImportView>());
+    assert_eq!(
+        app.message.clone().map(|m| m.text).unwrap_or_default(),
+        "Left; the file's check is dropped: nothing was imported."
+    );
+
+    for written in [false, true] {
+        let (mut app, csv) = import_checked(Lang::En);
+        let sent = press(&mut app, KeyCode::F(2));
+        let key = only::<ReadingImport>(&sent).idempotency_key.clone();
+        connection_lost(&mut app, &sent);
+        press(&mut app, KeyCode::F(3));
+        let screen = render(&app);
+        assert!(!app.screen.is::<ReadingImportView>(), "{screen}");
+        assert!(
+            screen.contains("Left; the import still waits for the database"),
+            "{screen}"
+        );
+        let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+        assert_eq!(
+            only::<ReadingImport>(&resent).idempotency_key,
+            key,
+            "sent once"
+        );
+        let report = ImportReport {
+            good: 2,
+            written,
+            ..ImportReport::default()
+        };
+        import_answered(&mut app, &resent, &csv, report);
+        let said = app.message.clone().expect("told").text;
+        let expected = if written {
+            "2 imported, 0 bad line(s) left out, 0 abnormal listed."
+        } else {
+            "Another reading, payment or void came in meanwhile"
+        };
+        assert!(said.contains(expected), "{written}: {said}");
+    }
+}

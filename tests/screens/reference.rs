@@ -856,6 +856,104 @@ fn leaving_a_reference_form_whose_save_waits_says_it_is_sent_not_discarded() {
     }
 }
 
+/// s41-c's "found, not fixed": the meter import dialog left (F3, F12) while its file was being
+/// checked, or while its import waited for the database, went back to the list without a word:
+/// was the file imported, would it be? Now the leave says it: a check left is dropped and
+/// nothing is imported; an import left waits for the database and is sent by itself, once, its
+/// outcome told on the list — which is then read again to show the meters (it was not: an
+/// import's list was read again only when its dialog closed after the answer).
+#[test]
+fn leaving_a_meter_import_that_waits_says_what_becomes_of_it() {
+    for (lang, dropped, waits, imported) in [
+        (
+            Lang::En,
+            "Left; the file's check is dropped: nothing was imported.",
+            "Left; the import still waits for the database and is sent by itself",
+            "Imported 2 meters; 45 lines not imported.",
+        ),
+        (
+            Lang::Zh,
+            "已离开；文件检查已放弃：未导入任何内容。",
+            "已离开；导入仍在等待数据库，恢复后自动发送",
+            "已导入 2 块水表；45 行未导入。",
+        ),
+    ] {
+        for leave in [KeyCode::F(3), KeyCode::F(12)] {
+            let mut app = meters_screen();
+            app.lang = lang;
+            press(&mut app, KeyCode::Char('i'));
+            type_text(&mut app, "meters.csv");
+            let sent = press(&mut app, KeyCode::F(2));
+            assert!(
+                matches!(
+                    &ref_requests::<ImportRequest>(&sent)[..],
+                    [(_, ImportRequest::Check { .. })]
+                ),
+                "{sent:?}"
+            );
+            press(&mut app, leave);
+            assert!(app.screen.is::<MetersView>(), "{lang:?} {leave:?}");
+            let said = app.message.clone().map(|m| m.text).unwrap_or_default();
+            assert_eq!(said, dropped, "{lang:?} {leave:?}: the check left");
+            assert!(app.in_flight.is_empty(), "{:?}", app.in_flight);
+
+            press(&mut app, KeyCode::Char('i'));
+            type_text(&mut app, "meters.csv");
+            let sent = press(&mut app, KeyCode::F(2));
+            reply(
+                &mut app,
+                sent[0].0,
+                ImportReply::Checked(Ok(checked_file())),
+            );
+            let sent = press(&mut app, KeyCode::F(2));
+            let [(_, ImportRequest::Import { .. })] = &ref_requests::<ImportRequest>(&sent)[..]
+            else {
+                panic!("{sent:?}")
+            };
+            connection_lost(&mut app, &sent);
+            press(&mut app, leave);
+            let screen = render(&app);
+            assert!(
+                app.screen.is::<MetersView>(),
+                "{lang:?} {leave:?}: {screen}"
+            );
+            assert!(screen.contains(waits), "{lang:?} {leave:?}: {screen}");
+            let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+            let keys = |sent: &[(u64, Request)]| {
+                ref_requests::<ImportRequest>(sent)
+                    .into_iter()
+                    .map(|(_, work)| work.idempotency_key().map(str::to_owned))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                keys(&resent),
+                keys(&sent),
+                "{lang:?} {leave:?}: sent once, as it was"
+            );
+            let next = reply(
+                &mut app,
+                resent[0].0,
+                ImportReply::Imported(ImportReport {
+                    imported: 2,
+                    errors: checked_file().errors,
+                }),
+            );
+            assert_eq!(
+                app.message.clone().map(|m| m.text).unwrap_or_default(),
+                imported,
+                "{lang:?} {leave:?}: told on the list"
+            );
+            assert!(
+                matches!(
+                    &ref_requests::<MeterRequest>(&next)[..],
+                    [(_, MeterRequest::Page { .. })]
+                ),
+                "{lang:?} {leave:?}: the list is read again: {next:?}"
+            );
+        }
+    }
+}
+
 fn checked_file() -> ImportCheck {
     let row = |line: usize, no: &str| MeterRow {
         line,

@@ -32,11 +32,11 @@ fn takings(operator: &str, method: &str, cents: i64, payments: i64) -> TakingsRo
             refunds: Money::ZERO,
             payments,
             refund_count: 0,
+            reversals: 0,
+            reversed: Money::ZERO,
+            refund_reversals: 0,
+            refunds_reversed: Money::ZERO,
         },
-        reversals: 0,
-        reversed: Money::ZERO,
-        refund_reversals: 0,
-        refunds_reversed: Money::ZERO,
     }
 }
 
@@ -106,14 +106,12 @@ fn a_takings_row_says_the_reversals_it_counts() {
         let read = ReportRead {
             kind: ReportKind::Takings,
             window: window(),
-            report: Report::Takings(vec![
-                takings("anna", "cash", 8_100_000 + 23_450, 7),
-                TakingsRow {
-                    reversals: 6,
-                    reversed: Money::from_cents(-8_100_000),
-                    ..takings("supervisor", "cash", -6_376_000, 29)
-                },
-            ]),
+            report: Report::Takings(vec![takings("anna", "cash", 8_100_000 + 23_450, 7), {
+                let mut supervisor = takings("supervisor", "cash", -6_376_000, 29);
+                supervisor.takings.reversals = 6;
+                supervisor.takings.reversed = Money::from_cents(-8_100_000);
+                supervisor
+            }]),
         };
         answer(&mut app, &sent, Reply::screen(read.clone()));
         let screen = render_at(&app, (80, 24));
@@ -178,11 +176,9 @@ fn a_takings_row_says_the_reversals_it_counts() {
 fn a_takings_row_says_the_refunds_it_counts_reversed() {
     for (lang, reversed_header) in [(Lang::Zh, "其中冲正"), (Lang::En, "Reversed")] {
         let (mut app, sent) = reports(lang);
-        let mut boss = TakingsRow {
-            refund_reversals: 2,
-            refunds_reversed: Money::from_cents(-12_000),
-            ..takings("supervisor", "cash", 2_000, 1)
-        };
+        let mut boss = takings("supervisor", "cash", 2_000, 1);
+        boss.takings.refund_reversals = 2;
+        boss.takings.refunds_reversed = Money::from_cents(-12_000);
         boss.takings.refunds = Money::from_cents(-9_000);
         boss.takings.refund_count = 1;
         let mut anna = takings("anna", "cash", 50_000, 3);

@@ -13,6 +13,27 @@ fn at(hour: u32, minute: u32) -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 3, hour, minute, 0).unwrap()
 }
 
+/// A method's takings and refunds, none reversed.
+fn by_method(
+    code: &str,
+    cents: i64,
+    payments: i64,
+    refunds: i64,
+    refund_count: i64,
+) -> MethodTakings {
+    MethodTakings {
+        method: code.into(),
+        takings: Money::from_cents(cents),
+        refunds: Money::from_cents(refunds),
+        payments,
+        refund_count,
+        reversals: 0,
+        reversed: Money::ZERO,
+        refund_reversals: 0,
+        refunds_reversed: Money::ZERO,
+    }
+}
+
 fn sample(closed: bool) -> ShiftReport {
     ShiftReport {
         shift: Shift {
@@ -23,20 +44,8 @@ fn sample(closed: bool) -> ShiftReport {
             opened_by_payment: false,
         },
         methods: vec![
-            MethodTakings {
-                method: "cash".into(),
-                takings: Money::from_cents(1_303_550),
-                refunds: Money::from_cents(3_000),
-                payments: 41,
-                refund_count: 1,
-            },
-            MethodTakings {
-                method: "wechat_pay".into(),
-                takings: Money::from_cents(250_000),
-                refunds: Money::ZERO,
-                payments: 9,
-                refund_count: 0,
-            },
+            by_method("cash", 1_303_550, 41, 3_000, 1),
+            by_method("wechat_pay", 250_000, 9, 0, 0),
         ],
         receipts: 51,
         first_receipt: Some(120_017),
@@ -289,8 +298,108 @@ fn x_and_z_reports_on_paper_32_and_48_wide() {
     );
     assert_eq!(
         report_csv(&sample(true)).lines().nth(1).unwrap(),
-        "17,clerk,2026-12-03T08:02:00+00:00,2026-12-03T17:31:00+00:00,cash,13035.50,41,30.00,1,51,120017,120071"
+        "17,clerk,2026-12-03T08:02:00+00:00,2026-12-03T17:31:00+00:00,cash,13035.50,41,30.00,1,51,120017,120071,0.00,0,0.00,0"
     );
+}
+
+/// s41-c's "found, not fixed": the X and Z reports counted the reversals the owner made in the
+/// operator's name (deposits in the takings, refunds in the refunds) without saying so, and the
+/// Z report is printed. Under each method's payments and refunds, the reversals of them, in the
+/// takings report's words ("Reversed" / "其中冲正", the money negative) with how many, as its
+/// "Cash ×41" says the payments; a method with only a reversal is listed (×0) so that its money
+/// is on the paper; nothing more where none. On screen at 80×24, printed at 32 and 48, in both
+/// languages; the CSV gains the four figures at its end, always.
+#[test]
+fn the_x_and_z_reports_say_the_reversals_they_count() {
+    let reversed = || {
+        let mut report = sample(true);
+        let cash = &mut report.methods[0];
+        (cash.reversals, cash.reversed) = (2, Money::from_cents(-50_000));
+        (cash.refund_reversals, cash.refunds_reversed) = (1, Money::from_cents(-3_000));
+        report.methods.push(MethodTakings {
+            reversals: 1,
+            reversed: Money::from_cents(-8_000),
+            ..by_method("alipay", -8_000, 0, 0, 0)
+        });
+        report.methods.sort_by(|a, b| a.method.cmp(&b.method));
+        report
+    };
+    let zone = FixedOffset::east_opt(8 * 3600).unwrap();
+    for (lang, cash, cash_refunds, alipay, reversed_word) in [
+        (Lang::En, "Cash ×41", "Cash ×1 ", "Alipay ×0", "Reversed"),
+        (Lang::Zh, "现金 ×41", "现金 ×1 ", "支付宝 ×0", "其中冲正"),
+    ] {
+        for width in [32, 48] {
+            let paper = report_text(lang, zone, &reversed(), width, true);
+            let lines: Vec<&str> = paper.lines().collect();
+            // The line under the one that begins with `label`.
+            let under = |label: &str| {
+                let at = lines
+                    .iter()
+                    .position(|line| line.starts_with(label))
+                    .unwrap_or_else(|| panic!("{lang:?} {width}: {label}:\n{paper}"));
+                lines[at + 1]
+            };
+            for (method, count, money) in [
+                (alipay, 1, "-80.00"),
+                (cash, 2, "-500.00"),
+                (cash_refunds, 1, "-30.00"),
+            ] {
+                let line = under(method);
+                assert!(
+                    line.starts_with(&format!("  {reversed_word} ×{count} "))
+                        && line.ends_with(money),
+                    "{lang:?} {width}: under {method}, its reversals: {line}\n{paper}"
+                );
+            }
+        }
+        let plain = report_text(lang, zone, &sample(true), 48, true);
+        assert!(!plain.contains(reversed_word), "{plain}");
+    }
+    insta::assert_snapshot!(
+        "shift_z_report_reversed_32_zh",
+        report_text(Lang::Zh, zone, &reversed(), 32, true)
+    );
+    let csv = report_csv(&reversed());
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",last_receipt,reversed,reversals,refunds_reversed,refund_reversals"),
+        "{csv}"
+    );
+    assert_eq!(
+        csv.lines().nth(1).unwrap(),
+        "17,clerk,2026-12-03T08:02:00+00:00,2026-12-03T17:31:00+00:00,alipay,-80.00,0,0.00,0,51,120017,120071,-80.00,1,0.00,0"
+    );
+    assert!(
+        csv.contains(",cash,13035.50,41,30.00,1,51,120017,120071,-500.00,2,-30.00,1\r\n"),
+        "{csv}"
+    );
+
+    // The screen: the open shift's X report at 80×24, in both languages.
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "shift");
+        let sent = press(&mut app, KeyCode::Enter);
+        let mut open = reversed();
+        open.shift.closed_at = None;
+        answer(&mut app, &sent, Reply::screen(ShiftLoaded(Some(open))));
+        let screen = render_at(&app, (80, 24));
+        let word = if lang == Lang::En {
+            "Reversed ×2"
+        } else {
+            "其中冲正 ×2"
+        };
+        assert!(
+            screen
+                .lines()
+                .any(|line| line.contains(word) && line.contains("-500.00")),
+            "{lang:?}:\n{screen}"
+        );
+        insta::assert_snapshot!(format!("shift_open_reversed_{lang:?}"), screen);
+    }
 }
 
 /// `Z`: the Z report, which closes the shift.

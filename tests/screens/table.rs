@@ -975,3 +975,80 @@ fn f8_on_a_postpaid_customer_is_called_a_deposit() {
     let help = render(&app);
     assert!(help.contains("F8 / r     Deposit"), "{help}");
 }
+
+/// A message said over three rows (a refusal and the words added after it, s40-e) takes the
+/// body's last two rows; a screen with fields was drawn above them (s41-c) but a list kept its
+/// rows where they were: the customer table's selected row on its page's last two rows was
+/// under the message (s41-c's "found, not fixed"), and Enter opened a customer the clerk could
+/// not see. Now the table is drawn above the message too and scrolls so that the selected row
+/// shows, its whole line under it; the page's first row gives way. At 80×24 in both languages
+/// and at 60×16; a one-row message leaves the table as it was.
+#[test]
+fn a_message_over_three_rows_hides_no_selected_row_of_the_customer_table() {
+    use meterdesk::app::hub::Message;
+    use meterdesk::app::state::MessageKind;
+    for (lang, size) in [
+        (Lang::En, (80, 24)),
+        (Lang::Zh, (80, 24)),
+        (Lang::En, (60, 16)),
+    ] {
+        let mut app = signed_in_at(lang, size);
+        let rows = usize::from(size.1) - 6;
+        for _ in 1..rows {
+            assert!(press(&mut app, KeyCode::Down).is_empty(), "within the page");
+        }
+        let selected = table(&app).selected_row().expect("selected");
+        let (number, first) = (
+            format!("{:08}", selected.customer_no),
+            format!("{:08}", table(&app).page.rows[0].customer_no),
+        );
+        let before = render_at(&app, size);
+        app.message = Some(Message {
+            kind: MessageKind::Error,
+            text: format!("{}END", "settlement ".repeat(15)),
+        });
+        let screen = render_at(&app, size);
+        let lines: Vec<&str> = screen.lines().collect();
+        // The legend on the last row, the message's three rows above it.
+        let message_top = lines.len() - 4;
+        assert!(
+            lines[message_top].contains("settlement"),
+            "{lang:?} {size:?}: three rows: {screen}"
+        );
+        let at = lines
+            .iter()
+            .position(|line| line.contains(&number))
+            .unwrap_or_else(|| panic!("{lang:?} {size:?}: the selected row: {screen}"));
+        assert!(
+            at < message_top - 1,
+            "{lang:?} {size:?}: the selected row, then its whole line, above the message: {screen}"
+        );
+        assert!(
+            !screen.contains(&first),
+            "{lang:?} {size:?}: the first row gave way: {screen}"
+        );
+        if size == (80, 24) {
+            assert!(
+                screen.contains("END"),
+                "{lang:?}: the message whole: {screen}"
+            );
+        }
+        insta::assert_snapshot!(
+            format!(
+                "customer_table_selected_above_a_message_{lang:?}_{}x{}",
+                size.0, size.1
+            ),
+            screen
+        );
+        app.message = Some(Message {
+            kind: MessageKind::Error,
+            text: "END".into(),
+        });
+        let one_row = render_at(&app, size);
+        assert_eq!(
+            one_row.lines().take(lines.len() - 2).collect::<Vec<_>>(),
+            before.lines().take(lines.len() - 2).collect::<Vec<_>>(),
+            "{lang:?} {size:?}: a message on its line moves nothing"
+        );
+    }
+}

@@ -495,6 +495,16 @@ pub(super) struct NewOperation {
     payment_method: Option<String>,
 }
 
+/// The journal entry of new card `card_no` written as `planned` (an open, a replace).
+fn issued(kind: OperationKind, card_no: u32, planned: Planned<IssueRecord>) -> NewOperation {
+    NewOperation::new(
+        kind,
+        CardOf::Issued(planned.record.generation),
+        card_no,
+        planned.plan,
+    )
+}
+
 impl NewOperation {
     /// An operation that moves no money and writes no purchase of its own.
     pub(super) fn new(
@@ -536,28 +546,38 @@ impl Journal<'_> {
             Some(_) => return Ok(Err(Refusal::UseReplace)),
             None => {}
         }
+        let planned = self.new_card(content, |card_no| {
+            plan_open(
+                content,
+                card_no,
+                self.holder.customer_no,
+                self.holder.meter_no.clone(),
+                self.begin.key,
+            )
+        });
+        let (card_no, planned) = match planned.await? {
+            Ok(planned) => planned,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        self.journal(issued(OperationKind::Open, card_no, planned))
+            .await
+            .map(Ok)
+    }
+
+    /// A new card written on the blank card `content` (an open, a replace): the next card
+    /// number and what `plan` plans under it, or why not (not blank, the plan refused).
+    async fn new_card<E: Into<Refusal>>(
+        &self,
+        content: &CardContent,
+        plan: impl FnOnce(u32) -> Result<Planned<IssueRecord>, E>,
+    ) -> Result<Result<(u32, Planned<IssueRecord>), Refusal>, DbError> {
         if let Err(refusal) = require_blank(content) {
             return Ok(Err(refusal));
         }
         let card_no = self.next_card_no().await?;
-        let planned = match plan_open(
-            content,
-            card_no,
-            self.holder.customer_no,
-            self.holder.meter_no.clone(),
-            self.begin.key,
-        ) {
-            Ok(planned) => planned,
-            Err(refusal) => return Ok(Err(refusal.into())),
-        };
-        self.journal(NewOperation::new(
-            OperationKind::Open,
-            CardOf::Issued(planned.record.generation),
-            card_no,
-            planned.plan,
-        ))
-        .await
-        .map(Ok)
+        Ok(plan(card_no)
+            .map(|planned| (card_no, planned))
+            .map_err(Into::into))
     }
 
     pub(super) async fn replace(
@@ -568,19 +588,13 @@ impl Journal<'_> {
         let Some(old) = &self.holder.card else {
             return Ok(Err(Refusal::NoCardToReplace));
         };
-        if let Err(refusal) = require_blank(content) {
-            return Ok(Err(refusal));
-        }
-        let card_no = self.next_card_no().await?;
-        let planned = match plan_replace(
-            content,
-            &old.issue,
-            self.holder.last_purchase.as_ref(),
-            card_no,
-            self.begin.key,
-        ) {
+        let carried = self.holder.last_purchase.as_ref();
+        let planned = self.new_card(content, |card_no| {
+            plan_replace(content, &old.issue, carried, card_no, self.begin.key)
+        });
+        let (card_no, planned) = match planned.await? {
             Ok(planned) => planned,
-            Err(refusal) => return Ok(Err(refusal.into())),
+            Err(refusal) => return Ok(Err(refusal)),
         };
         if old.active {
             // Void at once, whatever becomes of the new card.
@@ -593,17 +607,11 @@ impl Journal<'_> {
                 )
                 .await?;
         }
-        let carried = self.holder.last_purchase.as_ref();
         self.journal(NewOperation {
             replaced_card_id: Some(old.card_id),
             purchase_seq: carried.map(|purchase| purchase.sequence),
             volume_litres: carried.map(|purchase| purchase.volume_litres),
-            ..NewOperation::new(
-                OperationKind::Replace,
-                CardOf::Issued(planned.record.generation),
-                card_no,
-                planned.plan,
-            )
+            ..issued(OperationKind::Replace, card_no, planned)
         })
         .await
         .map(Ok)

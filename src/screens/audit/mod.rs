@@ -375,7 +375,6 @@ fn draw(frame: &mut Frame, area: Rect, view: &AuditScreen, app: &App, theme: &Th
             Table::new(&COLUMNS, &rows, &none)
                 .loading(view.loading, lang.t("audit_log.loading"))
                 .selected(Some(view.selected), 1)
-                .follows_selection()
                 .draw(frame, rest, (lang, theme));
         }
         Pane::Filter(form) => {

@@ -142,9 +142,7 @@ impl ScreenRequest for ReceiptOfClearCredit {
     }
 
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
-        if let Some(FinishedReceipt(Some(receipt))) = reply.of::<FinishedReceipt>() {
-            keep_and_show(receipt, hub);
-        }
+        FinishedReceipt::kept(reply, hub);
     }
 }
 
@@ -186,17 +184,24 @@ pub struct ReceiptOfFinished {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FinishedReceipt(pub Option<Box<Receipt>>);
 
+impl FinishedReceipt {
+    /// The receipt `reply` brings, if any, kept (file, print command) wherever the clerk is.
+    fn kept<'a>(reply: &'a dyn ScreenReply, hub: &mut Hub) -> Option<&'a Receipt> {
+        let FinishedReceipt(Some(receipt)) = reply.of::<FinishedReceipt>()? else {
+            return None;
+        };
+        keep_and_show(receipt, hub);
+        Some(receipt)
+    }
+}
+
 impl ScreenRequest for ReceiptOfFinished {
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let receipt = finished_receipt(services, self.operation_id, self.receipt_no).await?;
-            Ok(Box::new(receipt) as _)
-        })
+        finished_receipt(services, self.operation_id, self.receipt_no)
     }
 
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
-        if let Some(FinishedReceipt(Some(receipt))) = reply.of::<FinishedReceipt>() {
-            keep_and_show(receipt, hub);
+        if let Some(receipt) = FinishedReceipt::kept(reply, hub) {
             let lang = hub.app.lang;
             let text = lang.tf(
                 "ic.finished_receipt",
@@ -207,21 +212,20 @@ impl ScreenRequest for ReceiptOfFinished {
     }
 }
 
-/// Recharge `operation_id`'s receipt `receipt_no`, read back as journaled.
-async fn finished_receipt(
-    services: &Services,
-    operation_id: i64,
-    receipt_no: i64,
-) -> Result<FinishedReceipt, DbError> {
-    let begun = {
-        let client = services.pool.get().await?;
-        card_ops::journaled(&client, operation_id).await?
-    };
-    let receipt = match begun {
-        Some(begun) => receipt_of(services, &begun, Some(receipt_no)).await?,
-        None => None,
-    };
-    Ok(FinishedReceipt(receipt.map(Box::new)))
+/// Recharge `operation_id`'s receipt `receipt_no`, read back as journaled: the answer of
+/// [`ReceiptOfFinished`] and [`ReceiptOfFound`], a [`FinishedReceipt`].
+fn finished_receipt(services: &Services, operation_id: i64, receipt_no: i64) -> Answer<'_> {
+    Box::pin(async move {
+        let begun = {
+            let client = services.pool.get().await?;
+            card_ops::journaled(&client, operation_id).await?
+        };
+        let receipt = match begun {
+            Some(begun) => receipt_of(services, &begun, Some(receipt_no)).await?,
+            None => None,
+        };
+        Ok(Box::new(FinishedReceipt(receipt.map(Box::new))) as _)
+    })
 }
 
 /// The receipt of a recharge settled failed from an old copy of its card and found done on the
@@ -236,16 +240,11 @@ pub struct ReceiptOfFound {
 
 impl ScreenRequest for ReceiptOfFound {
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let receipt = finished_receipt(services, self.operation_id, self.receipt_no).await?;
-            Ok(Box::new(receipt) as _)
-        })
+        finished_receipt(services, self.operation_id, self.receipt_no)
     }
 
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
-        if let Some(FinishedReceipt(Some(receipt))) = reply.of::<FinishedReceipt>() {
-            keep_and_show(receipt, hub);
-        }
+        FinishedReceipt::kept(reply, hub);
     }
 }
 

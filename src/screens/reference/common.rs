@@ -87,6 +87,30 @@ pub(crate) fn draw_import(
     frame.render_widget(Paragraph::new(shown), list);
 }
 
+/// Where an import dialog (meters, readings) was left before it imported its file, and what
+/// leaving says of the file: a check dropped imports nothing; so does the choice to import
+/// nothing; an import left can only be one parked for the database (one on its way holds the
+/// keys), which is sent by itself and told wherever the clerk is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ImportLeft {
+    Checking,
+    NothingChosen,
+    Waiting,
+}
+
+impl ImportLeft {
+    /// Leaves the dialog, saying what becomes of its file.
+    pub(crate) fn leave(self, hub: &mut Hub) {
+        hub.leave();
+        let key = match self {
+            ImportLeft::Checking => "ref.import_left_checking",
+            ImportLeft::NothingChosen => "ref.imported_nothing",
+            ImportLeft::Waiting => "ref.import_left_waiting",
+        };
+        hub.say(MessageKind::Info, hub.app.lang.t(key));
+    }
+}
+
 /// A checked file's choice: F2 imports its good rows, offered only when there is one; F12
 /// imports nothing.
 pub(crate) fn import_choice(good: usize) -> impl Iterator<Item = Labelled> {

@@ -204,7 +204,6 @@ impl<K: ListKind> Screen for ShortList<K> {
         let hidden = Table::new(K::COLUMNS, &rows, lang.t("ref.none"))
             .loading(self.loading, lang.t("ref.loading"))
             .selected(Some(self.selected), 1)
-            .follows_selection()
             .sideways(self.sideways.0)
             .draw(frame, rest, (lang, theme));
         let count = lang.tf("ref.count", &[("count", &self.rows.len())]);

@@ -12,8 +12,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::common::{
-    ImportHints, ImportShown, draw_import, fail, import_choice, import_choice_text, import_line,
-    import_path_form, import_summary, move_in,
+    ImportHints, ImportLeft, ImportShown, draw_import, fail, import_choice, import_choice_text,
+    import_line, import_path_form, import_summary, move_in,
 };
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, keyed, send};
 use super::texts::meter_no_error_text;
@@ -121,11 +121,6 @@ impl RefWork for ImportRequest {
             ))),
             ImportReply::Checked(_) | ImportReply::ProblemsWritten(_) => None,
         }
-    }
-
-    /// The meter list is read again when the dialog closes.
-    fn reloads(&self) -> bool {
-        false
     }
 }
 
@@ -336,18 +331,22 @@ impl ImportView {
     }
 
     /// F12 or F3: a check still reading the file is no longer wanted (the runner aborts it);
-    /// after an import the meter list is read again.
+    /// after an import the meter list is read again. What becomes of the file is said
+    /// ([`ImportLeft`]); an import left is told on the list, read again then
+    /// (`RefCall::answered_after_close`).
     fn leave(&self, hub: &mut Hub) {
         hub.forget(|request| {
             super::requests::is(request, |work| matches!(work, ImportRequest::Check { .. }))
         });
-        hub.leave();
         match self.stage {
-            ImportStage::Checked { .. } => {
-                hub.say(MessageKind::Info, hub.app.lang.t("ref.imported_nothing"))
+            ImportStage::Path => hub.leave(),
+            ImportStage::Checking => ImportLeft::Checking.leave(hub),
+            ImportStage::Checked { .. } => ImportLeft::NothingChosen.leave(hub),
+            ImportStage::Importing { .. } => ImportLeft::Waiting.leave(hub),
+            ImportStage::Done { .. } => {
+                hub.leave();
+                hub.notify(Notice::Reload);
             }
-            ImportStage::Done { .. } => hub.notify(Notice::Reload),
-            _ => {}
         }
     }
 }

@@ -460,7 +460,6 @@ impl Screen for MetersView {
         let hidden = Table::new(&COLUMNS, &rows, lang.t("ref.no_meters"))
             .loading(self.loading, lang.t("ref.loading"))
             .selected(selected, 1)
-            .follows_selection()
             .sideways(self.sideways.0)
             .draw(frame, rest, (lang, theme));
         let line = Line::from(vec![

@@ -49,12 +49,6 @@ pub trait RefWork: Debug + Clone + PartialEq + Send + Sync + 'static {
     /// What the answer to a change says; None for the answer to a read.
     fn told(&self, reply: &Self::Reply, lang: Lang) -> Option<ChangeAnswer>;
 
-    /// Whether the screen on top reloads after a change told after its screen closed (an
-    /// import's list is read again when its dialog closes instead).
-    fn reloads(&self) -> bool {
-        true
-    }
-
     /// Whether this change, done, may change what the signed-in operator's roles allow (a
     /// role's permissions, an operator's roles): the desk then reads its permissions again.
     fn changes_permissions(&self) -> bool {
@@ -144,11 +138,11 @@ impl<W: RefWork> ScreenRequest for RefCall<W> {
         })
     }
 
-    /// A change answered after its screen closed is still told; the screen on top shows it.
+    /// A change answered after its screen closed is still told; the screen on top shows it,
+    /// read again (a meter import's list too: its dialog closed before the answer).
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(answer) = reply.of::<RefAnswer<W::Reply>>()
             && change_done(&self.work, answer, hub)
-            && self.work.reloads()
         {
             hub.notify(Notice::Reload);
         }
