@@ -593,7 +593,15 @@ async fn run_on(
                 ..
             },
             owed,
-        ) => pay_owed(desk.pool, (desk.operator_id, on.idempotency_key), owed, method).await?,
+        ) => {
+            pay_owed(
+                desk.pool,
+                (desk.operator_id, on.idempotency_key),
+                owed,
+                method,
+            )
+            .await?
+        }
         // Owed water is paid with a method, never from the balance: the begin refuses it.
         _ => Vec::new(),
     };

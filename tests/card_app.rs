@@ -1003,8 +1003,7 @@ async fn paid_for_every_litre(customer: &CardCustomer, receipts_dir: &std::path:
 /// answer keeps and names the debt's receipt and says the recharge was not begun; the refusal
 /// gone, the customer's recharge is quoted without the debt and F2 takes only the recharge.
 #[tokio::test]
-async fn a_recharge_whose_begin_fails_after_its_debt_was_paid_keeps_and_names_the_debts_receipt()
-{
+async fn a_recharge_whose_begin_fails_after_its_debt_was_paid_keeps_and_names_the_debts_receipt() {
     let Some(owing) = owing_at_a_recharge_confirmation("card_app_owed_begin_fails").await else {
         return;
     };
@@ -1038,7 +1037,11 @@ async fn a_recharge_whose_begin_fails_after_its_debt_was_paid_keeps_and_names_th
     );
     let after = books(&customer.client, customer.customer_id).await;
     assert_eq!(
-        (after.paid_in - before.paid_in, after.litres_sold - before.litres_sold, after.pending),
+        (
+            after.paid_in - before.paid_in,
+            after.litres_sold - before.litres_sold,
+            after.pending
+        ),
         (Decimal::new(500, 2), 5_000, 0),
         "the debt paid (its water sold to the customer), nothing of the recharge"
     );

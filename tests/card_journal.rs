@@ -3726,7 +3726,12 @@ async fn a_debts_payment_sent_on_two_connections_at_once_pays_once_and_both_hear
         let request = AppRequest(Box::new(pay.clone()));
         tokio::spawn(async move {
             let reply = execute(&services, request).await.unwrap();
-            reply.0.of::<OwedPaidHere>().expect("the debt's answer").0.clone()
+            reply
+                .0
+                .of::<OwedPaidHere>()
+                .expect("the debt's answer")
+                .0
+                .clone()
         })
     });
     let start = std::time::Instant::now();
@@ -3834,7 +3839,10 @@ async fn a_customer_owing_water_a_meter_loaded_unpaid_is_transferred_only_once_i
     )
     .await
     .unwrap();
-    assert_eq!(paid.iter().map(|debt| debt.amount).collect::<Vec<_>>(), [owed]);
+    assert_eq!(
+        paid.iter().map(|debt| debt.amount).collect::<Vec<_>>(),
+        [owed]
+    );
     transfer_now(&counter, "transfer-paid", "Anna Schmidt").await;
     assert_eq!(books_check(&counter).await, Vec::<String>::new());
 }

@@ -131,7 +131,10 @@ impl Screen for Details {
         framed(
             [BACK]
                 .into_iter()
-                .chain(self.owes().then_some((Command::PayOwed, Command::PayOwed.label_key())))
+                .chain(
+                    self.owes()
+                        .then_some((Command::PayOwed, Command::PayOwed.label_key())),
+                )
                 .chain(labelled_on(Some(&self.row)))
                 .chain(usual([Command::Refresh])),
         )

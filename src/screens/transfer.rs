@@ -229,7 +229,9 @@ impl TransferView {
                 self.debt.offer(self.customer_id, hub);
             } else {
                 self.offered = true;
-                let text = hub.app.tf("transfer.water_owed_offer", &[("amount", &owed)]);
+                let text = hub
+                    .app
+                    .tf("transfer.water_owed_offer", &[("amount", &owed)]);
                 hub.say(MessageKind::Error, text);
             }
             return;

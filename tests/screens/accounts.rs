@@ -882,7 +882,11 @@ fn a_customer_owing_water_loaded_unpaid_is_not_transferred_and_the_clerk_is_told
         let sent = press(&mut app, KeyCode::F(2));
         let pay = only(&sent).of::<PayOwed>().expect("the payment").clone();
         assert_eq!(
-            (pay.customer_id, pay.operations.as_slice(), pay.method.as_str()),
+            (
+                pay.customer_id,
+                pay.operations.as_slice(),
+                pay.method.as_str()
+            ),
             (1, &[77][..], "cash")
         );
         let after = answer(
@@ -891,7 +895,9 @@ fn a_customer_owing_water_loaded_unpaid_is_not_transferred_and_the_clerk_is_told
             Reply::screen(OwedPaidHere(vec![a_card_debts_receipt()])),
         );
         assert!(
-            after.iter().any(|(_, r)| r.of::<LoadTransferPreview>().is_some()),
+            after
+                .iter()
+                .any(|(_, r)| r.of::<LoadTransferPreview>().is_some()),
             "the preview read again: {after:?}"
         );
         assert!(app.screen.is::<TransferView>());

@@ -159,10 +159,7 @@ fn f2_on_water_owed_pays_it_with_a_method_once() {
         assert!(app.screen.is::<CloseAccountScreen>(), "no card screen");
         let to_pay = OwedToPay {
             owed: vec![a_card_debt()],
-            methods: vec![
-                method("cash", "Cash"),
-                method("wechat_pay", "WeChat Pay"),
-            ],
+            methods: vec![method("cash", "Cash"), method("wechat_pay", "WeChat Pay")],
         };
         answer(&mut app, &sent, Reply::screen(to_pay));
         let asked = render(&app);

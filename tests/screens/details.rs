@@ -450,7 +450,10 @@ fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid_and_p_pays_it() 
             Lang::En,
             "OWES 5.00: purchase #4 loaded unpaid; P pays it, or the next recharge",
             "F3 Back  P Pay debt  m Modify",
-            ["Pay 5.00 owed for water a meter loaded unpaid", "by WeChat Pay?"],
+            [
+                "Pay 5.00 owed for water a meter loaded unpaid",
+                "by WeChat Pay?",
+            ],
             "Debt 5.00 paid, receipt #2051.",
         ),
         (
@@ -501,11 +504,18 @@ fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid_and_p_pays_it() 
         };
         let pay = pay.of::<PayOwed>().expect("the payment").clone();
         assert_eq!(
-            (pay.customer_id, pay.operations.as_slice(), pay.method.as_str()),
+            (
+                pay.customer_id,
+                pay.operations.as_slice(),
+                pay.method.as_str()
+            ),
             (2, &[77][..], "wechat_pay")
         );
         assert!(!pay.idempotency_key.is_empty());
-        assert!(press(&mut app, KeyCode::F(2)).is_empty(), "F2 twice pays once");
+        assert!(
+            press(&mut app, KeyCode::F(2)).is_empty(),
+            "F2 twice pays once"
+        );
 
         let after = answer(
             &mut app,
