@@ -435,7 +435,7 @@ pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, Flo
         decided_from: None,
         owed: &[],
     };
-    Ok(run_on(desk, &on, session).await?.flow)
+    run_on(desk, &on, session).await?.flow
 }
 
 /// Any request but recycle for `customer_id` (open, recharge, refund, replace — see
@@ -447,14 +447,18 @@ pub async fn run(
     request: &Request,
     idempotency_key: &str,
 ) -> Result<Flow, FlowError> {
-    let ran = run_decided(desk, customer_id, request, idempotency_key, None, &[]).await?;
-    Ok(ran.flow)
+    run_decided(desk, customer_id, request, idempotency_key, None, &[])
+        .await?
+        .flow
 }
 
-/// How a flow ended, and the debts it paid before its begin (see [`run_decided`]).
+/// How a flow ended, and the debts it paid before its begin (see [`run_decided`]). `flow` is
+/// an error only when debts were paid and the begin then failed for certain (the database
+/// refused it, the card failed before anything was journaled): the debts' receipts are the
+/// customer's all the same, and the request's answer must carry them.
 #[derive(Debug)]
 pub struct Ran {
-    pub flow: Flow,
+    pub flow: Result<Flow, FlowError>,
     pub owed: Vec<card_ops::OwedPaid>,
 }
 
@@ -486,7 +490,7 @@ pub async fn run_decided(
             run_on(desk, &on, session).await
         }
         Err(refusal) => Ok(Ran {
-            flow: refused(refusal),
+            flow: Ok(refused(refusal)),
             owed: Vec::new(),
         }),
     }
@@ -516,22 +520,18 @@ fn owes(owed: &[card_ops::Owed]) -> Refusal {
 
 /// Pays, before a recharge, the debts its confirmation showed (`owed`, the recharge's
 /// operations whose purchase a meter loaded unpaid, sql/V163) with the recharge's payment
-/// method, each in a transaction of its own with its receipt: the water is the customer's
-/// already, whatever the card write after it does. A debt paid meanwhile is left out. Also the
-/// debts paid at the counter on their own, without a card (s41-g, the close's step).
+/// method, each on its receipt, exactly once under the request's key `key` (sql/V190): the
+/// water is the customer's already, whatever the card write after it does. A debt paid
+/// meanwhile is left out; the request sent again answers the receipts it paid. Also the debts
+/// paid at the counter on their own, without a card (`screens::card::PayOwed`).
 pub async fn pay_owed(
     pool: &Sessions,
+    (operator_id, key): (i64, &str),
     owed: &[i64],
     method: &str,
 ) -> Result<Vec<card_ops::OwedPaid>, FlowError> {
     let mut client = pool.get().await.map_err(DbError::from)?;
-    let mut paid = Vec::new();
-    for operation_id in owed {
-        if let Some(debt) = card_ops::pay_owed(&mut client, *operation_id, method).await? {
-            paid.push(debt);
-        }
-    }
-    Ok(paid)
+    Ok(card_ops::pay_owed(&mut client, key, operator_id, owed, method).await?)
 }
 
 fn refused(refusal: Refusal) -> Flow {
@@ -593,12 +593,29 @@ async fn run_on(
                 ..
             },
             owed,
-        ) => pay_owed(desk.pool, owed, method).await?,
+        ) => {
+            pay_owed(
+                desk.pool,
+                (desk.operator_id, on.idempotency_key),
+                owed,
+                method,
+            )
+            .await?
+        }
         // Owed water is paid with a method, never from the balance: the begin refuses it.
         _ => Vec::new(),
     };
-    let flow = begin_on(desk, on, session).await?;
-    Ok(Ran { flow, owed })
+    match begin_on(desk, on, session).await {
+        // Nothing paid, or the begin's outcome unknown (the connection lost, perhaps after
+        // its COMMIT): the request is sent again as it was, and its key answers the receipts.
+        Err(error) if owed.is_empty() || lost(&error) => Err(error),
+        flow => Ok(Ran { flow, owed }),
+    }
+}
+
+/// Whether `error` leaves unknown what the database did with the statements sent.
+fn lost(error: &FlowError) -> bool {
+    matches!(error, FlowError::Database(error) if error.is_connection_lost())
 }
 
 /// Presents this desk's PIN to the card of `session` (see [`SessionWrite::verify`]); a

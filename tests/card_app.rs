@@ -754,23 +754,32 @@ fn drawn(app: &App) -> String {
     terminal.backend().to_string()
 }
 
-/// s40-a, through the app's requests on the rig: the card that took a recharge an old copy
-/// failed is swiped on the meter first (the unpaid 5 m³ loaded), then read at the counter — the
-/// debt is recorded and said; the customer's next recharge (on the copy, its purchase loaded)
-/// shows the debt on its confirmation, and F2 pays it on its own receipt, kept with the
-/// recharge's, before the recharge is written: every litre the meter got is paid for. F2 with a
-/// wrong PIN, or with the card pulled before F2's read, pays nothing (s41-b: the debt is paid
-/// once the card has taken the PIN); F2 again when the card is back pays it, then recharges.
-#[tokio::test]
-async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
-    let Some(rig) = Rig::start("card_app_unpaid_owed") else {
-        return;
-    };
+/// A card customer at the counter owing 5.00 for water a meter loaded unpaid, the clerk at
+/// the confirmation of a 10 m³ recharge that names it, the card on the reader (see
+/// [`owing_at_a_recharge_confirmation`]).
+struct Owing {
+    app: App,
+    services: Services,
+    events: std::sync::mpsc::Receiver<ReaderState>,
+    customer: CardCustomer,
+    card_file: std::path::PathBuf,
+    receipts_dir: std::path::PathBuf,
+    /// The copy, its purchase #2 loaded, on the reader.
+    copy: VirtualCardProcess,
+    _rig: RigHeld,
+}
+
+/// s40-a's walk on the rig, through the app's requests: the card that took a recharge an old
+/// copy failed is swiped on the meter first (the unpaid 5 m³ loaded), then read at the counter
+/// — the debt is recorded and said —; the copy, whose purchase #2 the meter loaded, at the
+/// counter: `r`, 10 m³, F2, and the confirmation says the debt first. None without the rig.
+async fn owing_at_a_recharge_confirmation(test: &str) -> Option<Owing> {
+    let rig = Rig::start(test)?;
     let customer = card_customer().await;
     give_password(&customer.client, CLERK).await;
     let (card_file, copy_file) = (rig.state_file("c1"), rig.state_file("old-copy"));
     let receipts_dir = rig.dir.join("receipts");
-    let Rig { reader, events, .. } = rig;
+    let (reader, events, held) = rig.into_reader();
     let services = clerk_services(
         &customer,
         reader,
@@ -856,17 +865,51 @@ async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
         screen.contains("First paid: 5.00 owed for purchase #1, 5.000 m³, a meter loaded"),
         "{screen}"
     );
-    let kept = || -> Vec<String> {
-        // None before the first receipt is kept.
-        let mut kept: Vec<String> = std::fs::read_dir(&receipts_dir)
-            .into_iter()
-            .flatten()
-            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
-            .collect();
-        kept.sort();
-        kept
+    Some(Owing {
+        app,
+        services,
+        events,
+        customer,
+        card_file,
+        receipts_dir,
+        copy,
+        _rig: held,
+    })
+}
+
+/// The receipts kept in `dir`, sorted; none before the first is kept.
+fn kept_in(dir: &std::path::Path) -> Vec<String> {
+    let mut kept: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    kept.sort();
+    kept
+}
+
+/// s40-a, through the app's requests on the rig ([`owing_at_a_recharge_confirmation`]): the
+/// recharge's F2 pays the debt on its own receipt, kept with the recharge's, before the
+/// recharge is written: every litre the meter got is paid for. F2 with a wrong PIN, or with the
+/// card pulled before F2's read, pays nothing (s41-b: the debt is paid once the card has taken
+/// the PIN); F2 again when the card is back pays it, then recharges.
+#[tokio::test]
+async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
+    let Some(owing) = owing_at_a_recharge_confirmation("card_app_unpaid_owed").await else {
+        return;
     };
-    let files = || kept().len();
+    let Owing {
+        mut app,
+        services,
+        events,
+        customer,
+        card_file,
+        receipts_dir,
+        copy,
+        _rig,
+    } = owing;
+    let quiet = std::time::Duration::from_secs(2);
+    let files = || kept_in(&receipts_dir).len();
 
     // F2 at a desk whose PIN the card refuses: the debt is not paid either (s41-b).
     let (books_before, files_before, right) = (
@@ -921,9 +964,12 @@ async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
         "{told}\n{screen}\n{:?}",
         app.said
     );
+    paid_for_every_litre(&customer, &receipts_dir).await;
+}
 
-    // Two receipts kept: the debt's and the recharge's.
-    let kept = kept();
+/// The debt's receipt and the recharge's kept; 20.00 paid in for 20 m³ sold, nothing pending.
+async fn paid_for_every_litre(customer: &CardCustomer, receipts_dir: &std::path::Path) {
+    let kept = kept_in(receipts_dir);
     assert!(
         kept.iter()
             .any(|receipt| receipt.contains("WATER LOADED UNPAID — PAID")
@@ -948,6 +994,76 @@ async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
         "5.00 paid for the failed recharge, spent on the copy; 5.00 for the water loaded \
          unpaid; 10.00 for the new recharge: 20 m³ sold, every litre paid"
     );
+}
+
+/// s42-b (s41-a's "Found, not fixed"): the recharge's F2 paid the debt first, and then its
+/// begin failed — the database refused it (here a trigger of the test's refuses every new card
+/// operation). The answer was the database's error alone: the debt's 5.00 was in the books on
+/// its receipt, neither kept nor printed nor named at the desk that took the money. Now the
+/// answer keeps and names the debt's receipt and says the recharge was not begun; the refusal
+/// gone, the customer's recharge is quoted without the debt and F2 takes only the recharge.
+#[tokio::test]
+async fn a_recharge_whose_begin_fails_after_its_debt_was_paid_keeps_and_names_the_debts_receipt() {
+    let Some(owing) = owing_at_a_recharge_confirmation("card_app_owed_begin_fails").await else {
+        return;
+    };
+    let Owing {
+        mut app,
+        services,
+        customer,
+        receipts_dir,
+        copy: _copy,
+        ..
+    } = owing;
+    let refuse = "CREATE FUNCTION test_refuses_the_begin() RETURNS trigger LANGUAGE plpgsql AS $$
+                  BEGIN RAISE EXCEPTION 'the test refuses every new card operation'; END $$;
+                  CREATE TRIGGER test_refuses_the_begin BEFORE INSERT ON card_operation
+                      FOR EACH ROW EXECUTE FUNCTION test_refuses_the_begin();";
+    customer.db.execute_as_superuser(refuse).await;
+    let before = books(&customer.client, customer.customer_id).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let told = message(&app);
+    assert!(
+        told.starts_with("Debt 5.00 paid, receipt #")
+            && told.contains("Not recharged, nothing charged for it: "),
+        "{told}\n{:?}",
+        app.said
+    );
+    let kept = kept_in(&receipts_dir);
+    assert!(
+        kept.iter()
+            .any(|receipt| receipt.contains("WATER LOADED UNPAID — PAID")),
+        "the debt's receipt kept: {kept:?}"
+    );
+    let after = books(&customer.client, customer.customer_id).await;
+    assert_eq!(
+        (
+            after.paid_in - before.paid_in,
+            after.litres_sold - before.litres_sold,
+            after.pending
+        ),
+        (Decimal::new(500, 2), 5_000, 0),
+        "the debt paid (its water sold to the customer), nothing of the recharge"
+    );
+
+    // The refusal gone: quoted again without the debt, F2 takes only the recharge.
+    customer
+        .db
+        .execute_as_superuser(
+            "DROP TRIGGER test_refuses_the_begin ON card_operation;
+             DROP FUNCTION test_refuses_the_begin();",
+        )
+        .await;
+    let screen = confirm_recharge_of_10_m3(&mut app, &services).await;
+    assert!(!screen.contains("First paid"), "{screen}");
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let told = message(&app);
+    assert!(
+        told.starts_with("Recharged") && !told.contains("Debt"),
+        "{told}\n{:?}",
+        app.said
+    );
+    paid_for_every_litre(&customer, &receipts_dir).await;
 }
 
 /// Opened (F6, F2) on the reader, pulled, its image kept as the old copy (`files`: the card's,

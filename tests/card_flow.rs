@@ -3044,18 +3044,20 @@ async fn the_water_a_meter_loaded_unpaid_is_owed_and_paid_before_the_next_rechar
     assert_eq!(ledger().await, before, "nothing charged");
 
     // Paid as F2 pays it, then recharged.
-    let paid = cardflow::pay_owed(station.desk(CLERK).pool, &[failed.operation_id], "cash")
-        .await
-        .unwrap();
+    let pay = async |key: &str| {
+        let desk = station.desk(CLERK);
+        cardflow::pay_owed(desk.pool, (CLERK, key), &[failed.operation_id], "cash")
+            .await
+            .unwrap()
+    };
+    let paid = pay("pays-owed").await;
     assert_eq!(
         paid.iter().map(|paid| paid.amount).collect::<Vec<_>>(),
         [Money::from_cents(300)]
     );
     assert_eq!(owed().await, []);
-    let again = cardflow::pay_owed(station.desk(CLERK).pool, &[failed.operation_id], "cash")
-        .await
-        .unwrap();
-    assert_eq!(again, [], "paid once");
+    assert_eq!(pay("pays-owed").await, paid, "sent again: its receipt");
+    assert_eq!(pay("pays-owed-again").await, [], "paid once");
     station.done(&recharge("2")).await;
     assert!(station.swipe().await);
     station.rig.pull(card);

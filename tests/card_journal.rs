@@ -3586,10 +3586,16 @@ async fn an_account_owing_water_a_meter_loaded_unpaid_is_closed_only_once_it_is_
     );
     assert_eq!(counter.footprint().await, before, "nothing written");
 
-    card_ops::pay_owed(&mut counter.clerk, begun.operation_id, "cash")
-        .await
-        .unwrap()
-        .expect("owed");
+    let paid = card_ops::pay_owed(
+        &mut counter.clerk,
+        "close-pays-owed",
+        CLERK,
+        &[begun.operation_id],
+        "cash",
+    )
+    .await
+    .unwrap();
+    assert_eq!(paid.len(), 1, "owed");
     assert_eq!(
         closing::close(&*counter.supervisor, "close-paid", customer_id)
             .await
@@ -3602,8 +3608,10 @@ async fn an_account_owing_water_a_meter_loaded_unpaid_is_closed_only_once_it_is_
 /// s41-g: a customer owing water a meter loaded unpaid could pay it only with a recharge's F2:
 /// one closing their account, their card recycled, had to buy water and have a supervisor
 /// refund it. The close's step pays it on its own, without a card (`PayOwed`, as the screen
-/// sends it): one receipt naming the water and the method, the deposit once — the request sent
-/// again (a lost connection, F2 twice) pays nothing more —, the books clean, then the close.
+/// sends it): one receipt naming the water and the method, the deposit once, the books clean,
+/// then the close. s42-b: the request sent again with its key (its answer lost: a connection
+/// cut at the COMMIT) answers the same receipt — it answered "nothing owed any more", without
+/// the receipt of the money just taken — and pays nothing more (sql/V190).
 #[tokio::test]
 async fn a_debt_paid_at_the_counter_without_a_card_is_paid_once_on_its_receipt() {
     let mut counter = Counter::new().await;
@@ -3614,6 +3622,7 @@ async fn a_debt_paid_at_the_counter_without_a_card_is_paid_once_on_its_receipt()
     let services = support::services(&counter.customer.db.pool_of("clerk"));
     let pay = PayOwed {
         idempotency_key: "close-pays-owed".into(),
+        operator_id: CLERK,
         customer_id,
         operations: vec![begun.operation_id],
         method: "cash".into(),
@@ -3648,8 +3657,22 @@ async fn a_debt_paid_at_the_counter_without_a_card_is_paid_once_on_its_receipt()
             Some("cash")
         )
     );
-    let again = paid(execute(&services, AppRequest(Box::new(pay))).await.unwrap());
-    assert_eq!(again, [], "sent again: paid once");
+    let again = paid(
+        execute(&services, AppRequest(Box::new(pay.clone())))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(again, receipts, "sent again: the same receipt");
+    let other_key = PayOwed {
+        idempotency_key: "close-pays-owed-again".into(),
+        ..pay
+    };
+    let none = paid(
+        execute(&services, AppRequest(Box::new(other_key)))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(none, [], "another payment: nothing owed any more");
     assert_eq!(
         counter
             .scalar::<String>(&format!(
@@ -3673,6 +3696,81 @@ async fn a_debt_paid_at_the_counter_without_a_card_is_paid_once_on_its_receipt()
             .unwrap(),
         CloseOutcome::Closed
     );
+}
+
+/// s42-b: one debt payment (`PayOwed`, one key) sent on two connections at once — the first
+/// attempt still running when the desk, its connection lost, sends it again on another. Both
+/// wait on the key's lock (held here until both are waiting), then one pays and the other
+/// answers its receipt: both desks hear the same receipt, one deposit is in the books, one key
+/// recorded. Without the key's record the second answered "nothing owed any more".
+#[tokio::test]
+async fn a_debts_payment_sent_on_two_connections_at_once_pays_once_and_both_hear_its_receipt() {
+    let mut counter = Counter::new().await;
+    let (begun, owed) = owing_water_a_meter_loaded_unpaid(&mut counter).await;
+    const KEY: &str = "details-pay-owed";
+    let pay = PayOwed {
+        idempotency_key: KEY.into(),
+        operator_id: CLERK,
+        customer_id: counter.customer.customer_id,
+        operations: vec![begun.operation_id],
+        method: "cash".into(),
+    };
+    // Each desk its own pool: two connections of the clerk's.
+    let desks = [(); 2].map(|_| support::services(&counter.customer.db.pool_of("clerk")));
+    let holder = counter.customer.db.pool.get().await.unwrap();
+    holder
+        .execute("SELECT pg_advisory_lock(9, hashtext($1))", &[&KEY])
+        .await
+        .unwrap();
+    let [first, second] = desks.map(|services| {
+        let request = AppRequest(Box::new(pay.clone()));
+        tokio::spawn(async move {
+            let reply = execute(&services, request).await.unwrap();
+            reply
+                .0
+                .of::<OwedPaidHere>()
+                .expect("the debt's answer")
+                .0
+                .clone()
+        })
+    });
+    let start = std::time::Instant::now();
+    while !(first.is_finished() || second.is_finished()) {
+        let waiting: i64 = holder
+            .query_one("SELECT count(*) FROM pg_locks WHERE NOT granted", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if waiting == 2 || start.elapsed() > std::time::Duration::from_secs(10) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    holder
+        .execute("SELECT pg_advisory_unlock(9, hashtext($1))", &[&KEY])
+        .await
+        .unwrap();
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    let [receipt] = first.as_slice() else {
+        panic!("one receipt: {first:?}");
+    };
+    assert_eq!((receipt.kind, receipt.amount), (ReceiptKind::Owed, owed));
+    assert_eq!(second, first, "the second desk hears the first's receipt");
+    assert_eq!(
+        counter
+            .scalar::<String>(&format!(
+                "SELECT (SELECT count(*) || ' ' || bool_and(t.receipt_no = {})
+                         FROM ledger_transaction t
+                         WHERE t.idempotency_key LIKE 'card-op:%:owed')
+                        || ' ' || (SELECT count(*) FROM applied_write
+                                   WHERE idempotency_key = '{KEY}' AND kind = 'card.owed_paid')",
+                receipt.receipt_no
+            ))
+            .await,
+        "1 true 1",
+        "one deposit on that receipt, one key recorded"
+    );
+    assert_eq!(books_check(&counter).await, Vec::<String>::new());
 }
 
 /// s41-f, walked by hand: a customer owing water a meter loaded unpaid (sql/V163: a recharge
@@ -3732,11 +3830,19 @@ async fn a_customer_owing_water_a_meter_loaded_unpaid_is_transferred_only_once_i
     );
 
     // The present owner pays it (the next recharge's F2 pays it first): then transferred.
-    let paid = card_ops::pay_owed(&mut counter.clerk, begun.operation_id, "cash")
-        .await
-        .unwrap()
-        .expect("owed");
-    assert_eq!(paid.amount, owed);
+    let paid = card_ops::pay_owed(
+        &mut counter.clerk,
+        "transfer-pays-owed",
+        CLERK,
+        &[begun.operation_id],
+        "cash",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        paid.iter().map(|debt| debt.amount).collect::<Vec<_>>(),
+        [owed]
+    );
     transfer_now(&counter, "transfer-paid", "Anna Schmidt").await;
     assert_eq!(books_check(&counter).await, Vec::<String>::new());
 }

@@ -54,6 +54,7 @@ pub enum Command {
     SwitchEnabled,
     ResetPassword,
     ReportLost,
+    PayOwed,
     Account,
     Refund,
     Reprint,
@@ -75,7 +76,7 @@ pub enum Command {
 }
 
 impl Command {
-    pub const ALL: [Command; 66] = [
+    pub const ALL: [Command; 67] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -124,6 +125,7 @@ impl Command {
         Command::SwitchEnabled,
         Command::ResetPassword,
         Command::ReportLost,
+        Command::PayOwed,
         Command::Account,
         Command::Refund,
         Command::Reprint,
@@ -195,6 +197,7 @@ impl Command {
             Command::SwitchEnabled => "enable-disable",
             Command::ResetPassword => "reset-password",
             Command::ReportLost => "report-lost",
+            Command::PayOwed => "pay-owed",
             Command::Account => "account",
             Command::Refund => "refund",
             Command::Reprint => "reprint",
@@ -267,6 +270,7 @@ impl Command {
             Command::SwitchEnabled => "operators.cmd_switch_enabled",
             Command::ResetPassword => "operators.cmd_reset_password",
             Command::ReportLost => "ic.cmd_report_lost",
+            Command::PayOwed => "ic.cmd_pay_owed",
             Command::Account => "acct.cmd_account",
             Command::Refund => "acct.cmd_refund",
             Command::Reprint => "acct.cmd_reprint",
@@ -297,7 +301,8 @@ impl Command {
             Command::Transfer => "customer.transfer",
             Command::OpenCard => "card.open",
             Command::ReplaceCard | Command::ReportLost => "card.replace",
-            Command::Recharge => "card.recharge",
+            // What `card_recharge_owed_pay` asks (sql/V163): whoever sells the water.
+            Command::Recharge | Command::PayOwed => "card.recharge",
             Command::CardRefund => "card.refund",
             Command::Refund => "account.refund",
             Command::EnterReading | Command::Readings => "reading.enter",

@@ -176,6 +176,8 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Recycle => &[Char('y')],
         Command::SettleWithoutCard => &[Char('w')],
         Command::ReportLost => &[Char('v')],
+        // `P` pays what a card customer owes for water a meter loaded unpaid (the details).
+        Command::PayOwed => &[Char('P')],
         // F6–F9 are the card screens' actions (one key, one command everywhere).
         Command::Add => &[Char('a'), Insert],
         Command::Delete => &[Delete, Char('x')],

@@ -23,8 +23,8 @@ pub enum CloseBlocker {
     /// deduction.
     FinalReading,
     UnpaidBills,
-    /// Water a meter loaded unpaid is owed (sql/V163): the next card recharge takes it first
-    /// (sql/V184).
+    /// Water a meter loaded unpaid is owed (sql/V163, V184): paid on the close's step itself
+    /// (`screens::card::DebtPayment`), or by the next card recharge first.
     WaterOwed,
     /// A system-prepaid balance below zero: the customer pays it first.
     BalanceOwed,

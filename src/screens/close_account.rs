@@ -5,10 +5,12 @@
 //! still to take needs, and F2 opens the screen that takes it (the reading as final, the
 //! bills, the deposit or refund, the card screen), as Transfer offers the bills; `v` reports
 //! the card lost. The water a meter loaded unpaid is paid here, without a card (s41-g): F2 asks
-//! with its sum and a payment method (←/→ another), F2 again pays it, each debt on its receipt. With every step done F2 asks, and F2 again closes: the database checks every step
-//! once more, releases the meter as removed and makes the customer read-only.
+//! with its sum and a payment method (←/→ another), F2 again pays it, each debt on its receipt
+//! (`card::DebtPayment`, as the details and the transfer pay it). With every step done F2 asks,
+//! and F2 again closes: the database checks every step once more, releases the meter as removed
+//! and makes the customer read-only.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -21,18 +23,13 @@ use super::basic_info::{
     leaves_or_refused_while_saving, line_at,
 };
 use super::bills::BillsScreen;
-use super::card::{
-    self, CardScreen, LoadOwed, OwedPaidHere, OwedToPay, PayOwed, ReportLost, ReportedLost,
-};
+use super::card::{self, CardScreen, DebtPayment, Heard, ReportLost, ReportedLost};
 use super::legend::{BACK, framed, usual};
 use super::reading::ReadingForm;
-use super::receipt::payment_method_name;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::accounts::Movement;
-use crate::db::card_ops::Owed;
-use crate::db::cards::PaymentMethod;
 use crate::db::closing::{self, CloseBlocker, CloseOutcome, Closing};
 use crate::db::customers::CustomerRow;
 use crate::domain::money::Money;
@@ -49,28 +46,8 @@ pub struct CloseAccountScreen {
     closing: Option<Closing>,
     /// Every step is done and F2 asked: F2 again closes.
     confirming: bool,
-    /// The water a meter loaded unpaid, asked to be paid: F2 again pays it.
-    paying: Option<Paying>,
-}
-
-/// The payment of the water a meter loaded unpaid the screen asks for.
-#[derive(Debug, Clone)]
-struct Paying {
-    /// The debts named, oldest first.
-    owed: Vec<Owed>,
-    /// The methods the customer's type takes; `chosen` pays.
-    methods: Vec<PaymentMethod>,
-    chosen: usize,
-    /// Made on the first F2 and kept: F2 again, or the request sent again, pays once.
-    key: Option<String>,
-}
-
-impl Paying {
-    /// The other method, `step` along the list, around.
-    fn choose(&mut self, step: isize) {
-        let count = self.methods.len().max(1);
-        self.chosen = (self.chosen as isize + step).rem_euclid(count as isize) as usize;
-    }
+    /// The water a meter loaded unpaid, paid on its step: asked, F2 again pays it.
+    debt: DebtPayment,
 }
 
 customer_read!(
@@ -195,7 +172,7 @@ pub fn start(row: &CustomerRow, hub: &mut Hub) {
         row: row.clone(),
         closing: None,
         confirming: false,
-        paying: None,
+        debt: DebtPayment::default(),
     }));
 }
 
@@ -236,7 +213,7 @@ impl CloseAccountScreen {
     }
 
     /// Opens the screen that takes the step `blocker` names.
-    fn take(&self, blocker: CloseBlocker, hub: &mut Hub) {
+    fn take(&mut self, blocker: CloseBlocker, hub: &mut Hub) {
         let (id, no) = (self.row.id, self.row.customer_no);
         match blocker {
             CloseBlocker::FinalReading => hub.open(Box::new(ReadingForm::final_of(id, no))),
@@ -250,62 +227,11 @@ impl CloseAccountScreen {
                 Movement::Refund,
             ))),
             // Paid here, without a card, once its sum and the methods are read.
-            CloseBlocker::WaterOwed => {
-                if hub.allowed("card.recharge") {
-                    hub.send(LoadOwed { customer_id: id });
-                }
-            }
+            CloseBlocker::WaterOwed => self.debt.offer(id, hub),
             CloseBlocker::CardPending | CloseBlocker::CardActive => {
                 hub.open(Box::new(CardScreen::new()));
             }
             CloseBlocker::NotFound | CloseBlocker::AlreadyClosed => {}
-        }
-    }
-
-    /// F2 on the payment asked: sent with its key (F2 while it is on its way sends nothing).
-    fn pay(&mut self, hub: &mut Hub) {
-        if hub.saving() {
-            let parked = hub.app.lang.t("db.write_parked");
-            hub.say(MessageKind::Info, parked);
-            return;
-        }
-        let Some(paying) = &mut self.paying else {
-            return;
-        };
-        let Some(method) = paying.methods.get(paying.chosen) else {
-            return;
-        };
-        let key = paying
-            .key
-            .get_or_insert_with(|| hub.app.write_key())
-            .clone();
-        hub.send(PayOwed {
-            idempotency_key: key,
-            customer_id: self.row.id,
-            operations: paying.owed.iter().map(|debt| debt.operation_id).collect(),
-            method: method.code.clone(),
-        });
-        hub.say(MessageKind::Info, hub.app.lang.t("acct.saving"));
-    }
-
-    /// The debts and methods read: the payment asked, or said why not.
-    fn ask_to_pay(&mut self, to_pay: &OwedToPay, hub: &mut Hub) {
-        if to_pay.owed.is_empty() {
-            hub.say(MessageKind::Info, hub.app.lang.t("ic.owed_none_left"));
-            self.load(hub);
-        } else if to_pay.methods.is_empty() {
-            hub.say(
-                MessageKind::Error,
-                hub.app.lang.t("acct.method_not_allowed"),
-            );
-        } else {
-            hub.app.message = None;
-            self.paying = Some(Paying {
-                owed: to_pay.owed.clone(),
-                methods: to_pay.methods.clone(),
-                chosen: 0,
-                key: None,
-            });
         }
     }
 
@@ -417,11 +343,8 @@ impl Screen for CloseAccountScreen {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        if self.paying.is_some() {
-            return vec![
-                (Command::Save, "close_account.cmd_pay"),
-                (Command::Cancel, "command.cancel"),
-            ];
+        if self.debt.asking() {
+            return DebtPayment::COMMANDS.to_vec();
         }
         if self.confirming {
             return vec![
@@ -528,14 +451,12 @@ impl Screen for CloseAccountScreen {
             let title = lang.t("close_account.confirm_title");
             popup(frame, area, (64, 8), title, lines, true, theme);
         }
-        if let Some(paying) = &self.paying {
-            draw_paying(frame, area, app, paying, theme);
-        }
+        self.debt.draw(frame, area, app, theme);
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
         self.confirming = false;
-        self.paying = None;
+        self.debt.put_away();
         self.load(hub);
     }
 
@@ -543,8 +464,9 @@ impl Screen for CloseAccountScreen {
         if leaves_or_refused_while_saving(&key, command, hub) {
             return true;
         }
-        if self.paying.is_some() {
-            return self.on_paying_key(&key, command, hub);
+        if self.debt.asking() {
+            self.debt.on_key(&key, command, hub);
+            return true;
         }
         match command {
             // A close waiting for the database is not cancelled: the supervisor may leave, and
@@ -579,6 +501,11 @@ impl Screen for CloseAccountScreen {
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        match self.debt.on_reply(reply, hub) {
+            Heard::Other => {}
+            Heard::Asked => return,
+            Heard::Changed => return self.load(hub),
+        }
         if let Some(closing) = reply.of::<Option<Closing>>() {
             match closing {
                 Some(closing) => {
@@ -589,12 +516,6 @@ impl Screen for CloseAccountScreen {
                 }
                 None => hub.say(MessageKind::Error, hub.app.lang.t("details.gone")),
             }
-        } else if let Some(to_pay) = reply.of::<OwedToPay>() {
-            self.ask_to_pay(to_pay, hub);
-        } else if let Some(paid) = reply.of::<OwedPaidHere>() {
-            self.paying = None;
-            paid.tell(hub);
-            self.load(hub);
         } else if let Some(answer) = reply.of::<ClosedAnswer>() {
             answer_save(self, answer, hub, Self::closed, told);
         } else if let Some(ReportedLost(reported)) = reply.of::<ReportedLost>() {
@@ -611,53 +532,6 @@ impl Screen for CloseAccountScreen {
             self.load(hub);
         }
     }
-}
-
-impl CloseAccountScreen {
-    /// The payment asked takes every key: F2 pays, ←/→ another method, Esc back (a payment
-    /// on its way is not called back: the clerk may leave, its answer is told wherever).
-    fn on_paying_key(&mut self, key: &KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        match (command, key.code) {
-            (Some(Command::Cancel | Command::Leave), _) if hub.saving() => hub.leave(),
-            (Some(Command::Cancel | Command::Leave), _) => {
-                self.paying = None;
-                hub.say(MessageKind::Info, hub.app.lang.t("msg.cancelled"));
-            }
-            (Some(Command::Save), _) => self.pay(hub),
-            (_, KeyCode::Left | KeyCode::Right) if !hub.saving() => {
-                if let Some(paying) = &mut self.paying {
-                    paying.choose(if key.code == KeyCode::Left { -1 } else { 1 });
-                }
-            }
-            _ => {}
-        }
-        true
-    }
-}
-
-/// The payment asked: the debts' sum, how many, the method, the keys.
-fn draw_paying(frame: &mut Frame, area: Rect, app: &App, paying: &Paying, theme: &Theme) {
-    let lang = app.lang;
-    let method = paying
-        .methods
-        .get(paying.chosen)
-        .map(|method| payment_method_name(lang, method))
-        .unwrap_or_default();
-    let question = lang.tf(
-        "close_account.pay_confirm",
-        &[
-            ("amount", &Owed::total(&paying.owed)),
-            ("count", &paying.owed.len()),
-            ("method", &method),
-        ],
-    );
-    let lines = vec![
-        Line::raw(question),
-        Line::raw(""),
-        Line::from(Span::styled(app.t("close_account.pay_keys"), theme.key())),
-    ];
-    let title = lang.t("close_account.pay_title");
-    popup(frame, area, (64, 8), title, lines, true, theme);
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! One customer's details (Enter on the table), loaded when the screen opens and on F5:
 //! type, basic information, meter, account with its latest transactions, card, previous
 //! owners. Every stored text goes through `inert`. The customer's commands of the table
-//! (`row_actions`: modify, transfer, the card's) work here too, with the same keys.
+//! (`row_actions`: modify, transfer, the card's) work here too, with the same keys. What a card
+//! customer owes for water a meter loaded unpaid is said under the card, and `P` pays it here
+//! (`card::DebtPayment`, as the close's step pays it), offered in the legend while it is owed.
 
-use chrono::FixedOffset;
 use crossterm::event::KeyEvent;
 use deadpool_postgres::Client;
 use ratatui::Frame;
@@ -13,7 +14,7 @@ use ratatui::widgets::Paragraph;
 
 use super::account::kind_label;
 use super::basic_info::label_key;
-use super::card;
+use super::card::{self, DebtPayment, Heard};
 use super::legend::{BACK, framed, usual};
 use super::receipt::payment_method_name;
 use super::row_actions::{ROW_ACTIONS, act_on, labelled_on, refuse_not_offered, row_permission};
@@ -40,6 +41,8 @@ pub struct Details {
     /// A change made from here (Modify, Transfer) was saved: the table below reads its page
     /// again when the clerk goes back.
     pub changed: bool,
+    /// The water a meter loaded unpaid, paid from here: asked, F2 pays it.
+    debt: DebtPayment,
 }
 
 /// Reads one customer's details; answered with a [`Found`].
@@ -68,6 +71,7 @@ impl Details {
             row: row.clone(),
             details: None,
             changed: false,
+            debt: DebtPayment::default(),
         }
     }
 
@@ -75,6 +79,14 @@ impl Details {
         hub.send(LoadDetails {
             customer_id: self.row.id,
         });
+    }
+
+    /// Whether the details read say the customer owes for water a meter loaded unpaid.
+    fn owes(&self) -> bool {
+        self.details
+            .as_ref()
+            .and_then(|details| details.card.as_ref())
+            .is_some_and(|card| card.owed.is_some())
     }
 }
 
@@ -110,17 +122,38 @@ impl Screen for Details {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
+        if self.debt.asking() {
+            return DebtPayment::COMMANDS.to_vec();
+        }
         // Back first: with every row action offered, the legend's end is cut at 80 columns.
-        // The card's own keys only where the meter takes a card.
+        // The debt's payment next, while one is owed; the card's own keys only where the
+        // meter takes a card.
         framed(
             [BACK]
                 .into_iter()
+                .chain(
+                    self.owes()
+                        .then_some((Command::PayOwed, Command::PayOwed.label_key())),
+                )
                 .chain(labelled_on(Some(&self.row)))
                 .chain(usual([Command::Refresh])),
         )
     }
 
+    /// The payment asked takes every key.
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        let asking = self.debt.asking();
+        if asking {
+            self.debt.on_key(&key, command, hub);
+        }
+        asking
+    }
+
     fn on_not_offered(&mut self, command: Command, hub: &mut Hub) -> bool {
+        if command == Command::PayOwed {
+            hub.say(MessageKind::Info, hub.app.lang.t("details.owes_nothing"));
+            return true;
+        }
         refuse_not_offered(Some(&self.row), command, hub)
     }
 
@@ -139,16 +172,19 @@ impl Screen for Details {
             frame.render_widget(Paragraph::new(loading), area);
             return;
         };
-        let lines = lines(details, app.lang, (app.zone, area.width), theme);
+        let lines = lines(details, app, area.width, theme);
         draw_lines(frame, area, lines);
+        self.debt.draw(frame, area, app, theme);
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
+        self.debt.put_away();
         self.load(hub);
     }
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
         match command {
+            Command::PayOwed => self.debt.offer(self.row.id, hub),
             command if ROW_ACTIONS.contains(&command) => act_on(&self.row, command, hub),
             Command::Leave if self.changed => {
                 hub.leave();
@@ -160,6 +196,16 @@ impl Screen for Details {
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        match self.debt.on_reply(reply, hub) {
+            Heard::Other => {}
+            Heard::Asked => return,
+            // Paid: the details (the debt's line, the balance, the latest transactions) read
+            // again, and the table's page once back.
+            Heard::Changed => {
+                self.changed = true;
+                return self.load(hub);
+            }
+        }
         match reply.of::<Found>() {
             Some(Found(Some(details))) => {
                 self.row = row_of(details);
@@ -199,13 +245,9 @@ fn fields(lang: Lang, pairs: &[(&str, Option<String>)]) -> Vec<Line<'static>> {
         .collect()
 }
 
-/// The details as lines for a screen `room` cells wide, times in `zone`.
-fn lines(
-    details: &CustomerDetails,
-    lang: Lang,
-    (zone, room): (FixedOffset, u16),
-    theme: &Theme,
-) -> Vec<Line<'static>> {
+/// The details as lines for a screen `room` cells wide, times in the desk's zone.
+fn lines(details: &CustomerDetails, app: &App, room: u16, theme: &Theme) -> Vec<Line<'static>> {
+    let (lang, zone) = (app.lang, app.zone);
     let heading = |key: &str| Line::from(Span::styled(format!(" {}", lang.t(key)), theme.title()));
     let basic = &details.basic;
     let mut lines = vec![Line::from(vec![
@@ -280,7 +322,7 @@ fn lines(
         ));
     }
     lines.push(Line::from(account_line));
-    lines.extend(card_lines(details, lang));
+    lines.extend(card_lines(details, app));
     lines.push(heading("details.transactions"));
     if account.recent_transactions.is_empty() {
         lines.push(Line::raw(format!(
@@ -373,7 +415,8 @@ const METHOD_CELLS: usize = 14;
 
 /// The card line, and what the meter has made of the last purchase on it. Without a card,
 /// whether one could be opened: not where the meter takes none.
-fn card_lines(details: &CustomerDetails, lang: Lang) -> Vec<Line<'static>> {
+fn card_lines(details: &CustomerDetails, app: &App) -> Vec<Line<'static>> {
+    let lang = app.lang;
     let label = lang.t("details.card");
     let Some(card) = &details.card else {
         let none = if card::takes_a_card(&row_of(details)) {
@@ -402,11 +445,11 @@ fn card_lines(details: &CustomerDetails, lang: Lang) -> Vec<Line<'static>> {
         Line::raw(format!(" {label}  {line}")),
         Line::raw(format!("{indent}{purchase}")),
     ];
-    // Water a meter loaded unpaid (sql/V163): what is owed, for the supervisor and the clerk.
+    // Water a meter loaded unpaid (sql/V163): what is owed, and the key that pays it here.
     if let (Some(owed), Some(seq)) = (card.owed, card.owed_seq) {
         lines.push(Line::raw(format!(
             "{indent}{}",
-            lang.tf("details.owed", &[("amount", &owed), ("seq", &seq)])
+            app.tf("details.owed", &[("amount", &owed), ("seq", &seq)])
         )));
     }
     lines

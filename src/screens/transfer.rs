@@ -3,7 +3,10 @@
 //! address offered, `BasicForm::for_next_owner`), then a
 //! confirmation with the balance that stays; F2 there transfers. Unpaid bills refuse it before
 //! anything else, and offer to take the payment first: F2 again opens the customer's bills,
-//! and leaving them after a payment reads the preview again. A pending card operation, read
+//! and leaving them after a payment reads the preview again. Water a meter loaded unpaid (an
+//! old card copy, sql/V163, V183) refuses it next, and is offered the same way: F2 again asks
+//! for its payment here (`card::DebtPayment`, as the close and the details pay it), and once it
+//! is paid the preview is read again. A pending card operation, read
 //! with the preview, is said before the new owner is typed and on the confirmation, with the
 //! way out (the database refuses the transfer until it is settled, sql/V131).
 
@@ -19,6 +22,7 @@ use super::basic_info::{
     line_at, operator, who,
 };
 use super::bills::BillsScreen;
+use super::card::{DebtPayment, Heard};
 use crate::app::form::Form;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
@@ -51,8 +55,11 @@ pub struct TransferView {
     pub basic: Option<BasicForm>,
     /// The checked new owner, waiting for F2 to confirm.
     pub confirming: Option<BasicInfo>,
-    /// F2 refused the transfer for unpaid bills and offered to open them: F2 again does.
-    pub bills_offered: bool,
+    /// F2 refused the transfer for unpaid bills or water owed and offered to take the payment
+    /// first: F2 again opens the bills, or asks for the debt's payment.
+    pub offered: bool,
+    /// The water a meter loaded unpaid, paid from here: asked, F2 pays it.
+    debt: DebtPayment,
 }
 
 customer_read!(
@@ -153,7 +160,8 @@ pub fn start(row: &CustomerRow, hub: &mut Hub) {
         read: None,
         basic: None,
         confirming: None,
-        bills_offered: false,
+        offered: false,
+        debt: DebtPayment::default(),
     }));
 }
 
@@ -199,13 +207,13 @@ impl TransferView {
         let lang = hub.app.lang;
         if let Some(count) = self.unpaid_bills() {
             // Refused, but the payment can be taken first: the bills, and back here.
-            if std::mem::take(&mut self.bills_offered) {
+            if std::mem::take(&mut self.offered) {
                 hub.open(Box::new(BillsScreen::of(
                     self.customer_id,
                     self.customer_no,
                 )));
             } else {
-                self.bills_offered = true;
+                self.offered = true;
                 let text = hub
                     .app
                     .tf("counter_bills.transfer_unpaid", &[("count", &count)]);
@@ -214,9 +222,18 @@ impl TransferView {
             return;
         }
         if let Some(owed) = self.water_owed() {
-            // Paid with the customer's next card recharge, on the card screen: nothing to open
-            // from here.
-            hub.say(MessageKind::Error, owed_text(lang, owed));
+            // Refused, but the payment can be taken here first: asked (F2 again pays), then the
+            // preview is read again. A second F2, as for the bills: a form typed ahead with F2 F2
+            // behind it ends on the question, never on a payment.
+            if std::mem::take(&mut self.offered) {
+                self.debt.offer(self.customer_id, hub);
+            } else {
+                self.offered = true;
+                let text = hub
+                    .app
+                    .tf("transfer.water_owed_offer", &[("amount", &owed)]);
+                hub.say(MessageKind::Error, text);
+            }
             return;
         }
         if self.preview.is_none() {
@@ -340,6 +357,9 @@ impl Screen for TransferView {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
+        if self.debt.asking() {
+            return DebtPayment::COMMANDS.to_vec();
+        }
         if self.confirming.is_some() {
             return vec![
                 (Command::Save, "legend.confirm"),
@@ -432,6 +452,7 @@ impl Screen for TransferView {
                 theme,
             );
         }
+        self.debt.draw(frame, area, app, theme);
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
@@ -441,8 +462,13 @@ impl Screen for TransferView {
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        // The payment asked takes every key.
+        if self.debt.asking() {
+            self.debt.on_key(&key, command, hub);
+            return true;
+        }
         if command != Some(Command::Save) {
-            self.bills_offered = false;
+            self.offered = false;
         }
         leaves_or_refused_while_saving(&key, command, hub)
             || self.confirmation_key(command, hub)
@@ -459,6 +485,16 @@ impl Screen for TransferView {
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        match self.debt.on_reply(reply, hub) {
+            Heard::Other => {}
+            Heard::Asked => return,
+            // Paid (here or meanwhile): the transfer may be allowed now.
+            Heard::Changed => {
+                return hub.send(LoadTransferPreview {
+                    customer_id: self.customer_id,
+                });
+            }
+        }
         let lang = hub.app.lang;
         if let Some(basics) = reply.of::<Option<CustomerBasics>>() {
             match basics {

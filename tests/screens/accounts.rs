@@ -14,6 +14,7 @@ use meterdesk::domain::customer_rules::{
 };
 use meterdesk::domain::money::Money;
 use meterdesk::screens::basic_info::LoadBasics;
+use meterdesk::screens::card::{LoadOwed, OwedPaidHere, OwedToPay, PayOwed};
 use meterdesk::screens::details::Details;
 use meterdesk::screens::modify::{Modify, ModifyView};
 use meterdesk::screens::open_account::{
@@ -804,22 +805,31 @@ fn a_pending_card_operation_is_said_before_the_new_owner_is_typed_and_on_the_con
 /// transferred with nothing said, and the new owner's first recharge took the previous owner's
 /// debt. The present owner pays it first (sql/V183): read with the preview, it is said before
 /// anything is typed, on the preview line and the message line, whole at 80×24 in both
-/// languages, and F2 sends nothing; a debt recorded after the preview was read (the card read at
-/// another desk) refuses the transfer F2 sent, says so and stays said on the form.
+/// languages; a debt recorded after the preview was read (the card read at another desk)
+/// refuses the transfer F2 sent, says so and stays said on the form. s42-b: the message said
+/// "their next card recharge takes it first", which does not let the transfer through as the
+/// clerk would think; it says where it is paid, and F2 — as for unpaid bills — says it again
+/// with the offer, F2 again asks for its payment here (the same question as the close's and
+/// the details'), F2 there pays it, and the preview is read again.
 #[test]
 fn a_customer_owing_water_loaded_unpaid_is_not_transferred_and_the_clerk_is_told_why() {
-    for (lang, line, told) in [
+    for (lang, line, told, offered, asked) in [
         (
             Lang::En,
             " ! Owes 5.00 for water a meter loaded unpaid: paid before a transfer.",
-            "The present owner owes 5.00 for water a meter loaded unpaid (an old card copy): \
-             their next card recharge takes it first, then the transfer can be made.",
+            "The present owner owes 5.00 for water a meter loaded unpaid (an old card copy), \
+             paid before a transfer: on the transfer form or in the details.",
+            "5.00 owed for water a meter loaded unpaid: the owner pays first. F2 again takes its \
+             payment here.",
+            ["Pay 5.00 owed for water a meter loaded unpaid", "by Cash?"],
         ),
         (
             Lang::Zh,
             " ! 欠 5.00：水表已充入而未付款的水费，须在过户前付清。",
-            "现户主欠 5.00，为水表已充入而未付款的水费（旧卡副本所致）：其下次 IC 卡充值时先收\
-             此款，之后才能过户。",
+            "现户主欠 5.00，为水表已充入而未付款的水费（旧卡副本所致）：须在过户前付清，可在过户\
+             页面或客户详情中收款。",
+            "欠 5.00，为水表已充入而未付款的水费，须先付清：再按 F2 在此收款。",
+            ["以现金收取", "水费 5.00"],
         ),
     ] {
         let preview = TransferPreview {
@@ -829,7 +839,7 @@ fn a_customer_owing_water_loaded_unpaid_is_not_transferred_and_the_clerk_is_told
             water_owed: Money::from_cents(500),
             card_operation_pending: false,
         };
-        let mut app = transfer_screen_read(signed_in(lang), preview);
+        let mut app = transfer_screen_read(signed_in(lang), preview.clone());
         let screen = render(&app);
         let rows: Vec<&str> = screen.lines().collect();
         assert!(rows[2].contains(line), "{lang:?}: {screen}");
@@ -849,11 +859,63 @@ fn a_customer_owing_water_loaded_unpaid_is_not_transferred_and_the_clerk_is_told
             press(&mut app, KeyCode::F(2)).is_empty(),
             "{lang:?}: refused"
         );
-        assert!(
-            press(&mut app, KeyCode::F(2)).is_empty(),
-            "{lang:?}: still refused"
+        let said = app.message.clone().expect("said with the offer").text;
+        assert_eq!(said, offered, "{lang:?}");
+        assert!(flat(&render(&app)).contains(&flat(offered)), "{lang:?}");
+
+        let sent = press(&mut app, KeyCode::F(2));
+        assert_eq!(
+            only(&sent).of::<LoadOwed>(),
+            Some(&LoadOwed { customer_id: 1 }),
+            "{lang:?}: F2 again asks for the payment"
         );
-        assert_eq!(app.message.clone().expect("said again").text, told);
+        let to_pay = OwedToPay {
+            owed: vec![a_card_debt()],
+            methods: vec![method("cash", "Cash")],
+        };
+        answer(&mut app, &sent, Reply::screen(to_pay));
+        let screen = render(&app);
+        for part in asked {
+            assert!(screen.contains(part), "{lang:?}: {part} {screen}");
+        }
+        insta::assert_snapshot!(format!("transfer_pay_owed_{lang:?}"), screen);
+        let sent = press(&mut app, KeyCode::F(2));
+        let pay = only(&sent).of::<PayOwed>().expect("the payment").clone();
+        assert_eq!(
+            (
+                pay.customer_id,
+                pay.operations.as_slice(),
+                pay.method.as_str()
+            ),
+            (1, &[77][..], "cash")
+        );
+        let after = answer(
+            &mut app,
+            &sent,
+            Reply::screen(OwedPaidHere(vec![a_card_debts_receipt()])),
+        );
+        assert!(
+            after
+                .iter()
+                .any(|(_, r)| r.of::<LoadTransferPreview>().is_some()),
+            "the preview read again: {after:?}"
+        );
+        assert!(app.screen.is::<TransferView>());
+        // Paid: the preview says nothing is owed, and F2 asks to confirm the transfer.
+        let reread = after
+            .iter()
+            .find(|(_, r)| r.of::<LoadTransferPreview>().is_some())
+            .cloned()
+            .into_iter()
+            .collect::<Vec<_>>();
+        let paid = TransferPreview {
+            water_owed: Money::ZERO,
+            ..preview
+        };
+        answer(&mut app, &reread, Reply::screen(Some(paid)));
+        assert!(press(&mut app, KeyCode::F(2)).is_empty(), "{lang:?}: asked");
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(only(&sent).of::<Transfer>().is_some(), "{lang:?}: {sent:?}");
     }
 
     let mut app = transfer_screen(Decimal::ZERO, 0);

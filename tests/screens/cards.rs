@@ -4735,6 +4735,48 @@ fn a_recharge_confirmation_says_the_debt_it_takes_first_whole_at_80x24() {
     }
 }
 
+/// s42-b: F2 paid the debt and the recharge was then refused (here a pending operation the
+/// begin met): the confirmation stays without the debt — paid, its receipt told —, and F2 again
+/// sends the recharge alone, which neither names the debt nor tells its receipt a second time.
+#[test]
+fn a_recharge_refused_after_its_debt_was_paid_is_confirmed_again_without_it() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::Char('r'));
+    type_text(&mut app, "120");
+    let sent = press(&mut app, KeyCode::F(2));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Quoted {
+            quote: Ok(quote()),
+            max_credit: None,
+            facts: None,
+            owed: vec![owed_debt()],
+        }),
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    let WriteCard { owed, .. } = only(&sent);
+    assert_eq!(owed, &[2107]);
+    let refused = WriteOutcome {
+        owed: vec![a_card_debts_receipt()],
+        ..WriteOutcome::from(Written::Refused(Refusal::Pending(2110)))
+    };
+    answer(&mut app, &sent, Reply::screen(refused));
+    let told = app.message.clone().unwrap().text;
+    assert!(told.starts_with("Debt 5.00 paid, receipt #2051."), "{told}");
+    let screen = render_at(&app, (80, 24));
+    assert!(
+        screen.contains("F2 confirm"),
+        "the confirmation stays: {screen}"
+    );
+    assert!(!screen.contains("First paid"), "{screen}");
+    let sent = press(&mut app, KeyCode::F(2));
+    let WriteCard { owed, .. } = only(&sent);
+    assert!(owed.is_empty(), "{owed:?}");
+}
+
 /// The debt is paid with a payment method: the balance did not cover it when the card's read
 /// found it. A recharge from the balance is refused on the form, naming the sum.
 #[test]

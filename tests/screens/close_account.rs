@@ -4,7 +4,6 @@
 
 use crate::support::*;
 use meterdesk::db::accounts::Account;
-use meterdesk::db::card_ops::Owed;
 use meterdesk::db::card_ops::Refusal;
 use meterdesk::db::cards::PaymentMethod;
 use meterdesk::db::closing::{CloseBlocker, CloseOutcome, Closing, FinalReading};
@@ -12,8 +11,7 @@ use meterdesk::db::readings::{ReadingOutcome, ReadingSource};
 use meterdesk::domain::money::Money;
 use meterdesk::screens::account::{AccountScreen, Loaded};
 use meterdesk::screens::card::{
-    CardScreen, KeepReceipt, LoadOwed, OwedPaidHere, OwedToPay, PayOwed, Receipt, ReceiptKind,
-    ReportLost, ReportedLost,
+    CardScreen, KeepReceipt, LoadOwed, OwedPaidHere, OwedToPay, PayOwed, ReportLost, ReportedLost,
 };
 use meterdesk::screens::close_account::{
     CloseAccount, CloseAccountScreen, ClosedAnswer, LoadClosing,
@@ -148,45 +146,6 @@ fn the_steps_with_water_a_meter_loaded_unpaid() {
     }
 }
 
-/// Customer 1's debt: recharge 77's purchase #4 of 2 m³, 5.00.
-fn debt() -> Owed {
-    Owed {
-        operation_id: 77,
-        sequence: 4,
-        litres: 2_000,
-        amount: money("5.00"),
-        card_no: 40_001,
-    }
-}
-
-fn pay_method(code: &str, name: &str) -> PaymentMethod {
-    PaymentMethod {
-        code: code.into(),
-        name: name.into(),
-    }
-}
-
-/// The receipt of the debt paid (`card_ops::pay_owed`'s, as a recharge's F2 keeps it).
-fn debt_receipt() -> Receipt {
-    Receipt {
-        kind: ReceiptKind::Owed,
-        receipt_no: 2051,
-        at: "2026-12-06T09:30:00Z".parse().unwrap(),
-        operator: "王芳".into(),
-        customer_no: 10_000_017,
-        name: "张伟".into(),
-        meter_no: "M02000001".into(),
-        card_no: 40_001,
-        amount: money("5.00"),
-        volume: "2".parse().unwrap(),
-        tiers: Vec::new(),
-        vat: None,
-        not_taken: Money::ZERO,
-        method: Some(pay_method("wechat_pay", "WeChat Pay")),
-        balance: Money::ZERO,
-    }
-}
-
 /// s41-g: the water a meter loaded unpaid paid on the close's step: F2 reads the debt and the
 /// methods, asks naming the sum and the method (→ another), F2 pays it with a key made then —
 /// F2 again while it is on its way sends nothing — and the receipt is kept and told, the
@@ -199,11 +158,8 @@ fn f2_on_water_owed_pays_it_with_a_method_once() {
         assert_eq!(only::<LoadOwed>(&sent), &LoadOwed { customer_id: 1 });
         assert!(app.screen.is::<CloseAccountScreen>(), "no card screen");
         let to_pay = OwedToPay {
-            owed: vec![debt()],
-            methods: vec![
-                pay_method("cash", "Cash"),
-                pay_method("wechat_pay", "WeChat Pay"),
-            ],
+            owed: vec![a_card_debt()],
+            methods: vec![method("cash", "Cash"), method("wechat_pay", "WeChat Pay")],
         };
         answer(&mut app, &sent, Reply::screen(to_pay));
         let asked = render(&app);
@@ -236,7 +192,7 @@ fn f2_on_water_owed_pays_it_with_a_method_once() {
         let after = answer(
             &mut app,
             &sent,
-            Reply::screen(OwedPaidHere(vec![debt_receipt()])),
+            Reply::screen(OwedPaidHere(vec![a_card_debts_receipt()])),
         );
         assert_eq!(
             find::<KeepReceipt>(&after).len(),
@@ -259,8 +215,8 @@ fn a_debt_paid_meanwhile_is_said_and_a_payment_backed_out_of_sends_nothing() {
     let mut app = close_screen(supervisor(Lang::En), Some(CloseBlocker::WaterOwed));
     let sent = press(&mut app, KeyCode::F(2));
     let to_pay = OwedToPay {
-        owed: vec![debt()],
-        methods: vec![pay_method("cash", "Cash")],
+        owed: vec![a_card_debt()],
+        methods: vec![method("cash", "Cash")],
     };
     answer(&mut app, &sent, Reply::screen(to_pay));
     assert!(press(&mut app, KeyCode::F(12)).is_empty());
@@ -268,7 +224,7 @@ fn a_debt_paid_meanwhile_is_said_and_a_payment_backed_out_of_sends_nothing() {
     let sent = press(&mut app, KeyCode::F(2));
     let none = OwedToPay {
         owed: Vec::new(),
-        methods: vec![pay_method("cash", "Cash")],
+        methods: vec![method("cash", "Cash")],
     };
     let after = answer(&mut app, &sent, Reply::screen(none));
     assert_eq!(find::<LoadClosing>(&after).len(), 1);

@@ -4,6 +4,7 @@ use crate::support::*;
 use meterdesk::app::Command;
 use meterdesk::app::help::{self, HelpLine};
 use meterdesk::domain::money::{Money, Volume};
+use meterdesk::screens::card::{KeepReceipt, LoadOwed, OwedPaidHere, OwedToPay, PayOwed};
 use meterdesk::screens::details::Details;
 
 pub(crate) fn sample_details() -> CustomerDetails {
@@ -436,26 +437,40 @@ fn a_crumb_names_the_customer_once() {
 }
 
 /// s40-a: the water a meter loaded unpaid (sql/V163) is in the customer's details — what is
-/// owed, for which purchase, and that the next recharge takes it first — whole at 80×24 in
-/// both languages, for the supervisor the read's words sent.
+/// owed, for which purchase — whole at 80×24 in both languages. s42-b: and it is paid there.
+/// The clerk met the debt only on this line, which said "paid with the next recharge": now the
+/// line names the key that pays it, the legend offers it while it is owed (`P Pay debt`, right
+/// after Back: never cut at 80 columns), and `P` asks as the close's step asks — the sum, how
+/// many purchases, the method (→ another) —, F2 pays it with a key made then (F2 again while
+/// it is on its way sends nothing), the receipt is kept and told, the details read again.
 #[test]
-fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid() {
-    for (lang, said) in [
+fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid_and_p_pays_it() {
+    for (lang, said, offered, asked, paid) in [
         (
             Lang::En,
-            "OWES 6.00: purchase #7 loaded unpaid; paid with the next recharge",
+            "OWES 5.00: purchase #4 loaded unpaid; P pays it, or the next recharge",
+            "F3 Back  P Pay debt  m Modify",
+            [
+                "Pay 5.00 owed for water a meter loaded unpaid",
+                "by WeChat Pay?",
+            ],
+            "Debt 5.00 paid, receipt #2051.",
         ),
         (
             Lang::Zh,
-            "欠款 6.00：第 7 笔购水已被水表充入而未付款，下次充值前先收",
+            "欠款 5.00：第 4 笔购水已被水表充入而未付款；按 P 收款，或下次充值前先收",
+            "F3 返回  P 收欠款  m 修改",
+            ["以微信支付收取", "水费 5.00"],
+            "欠款 5.00 已收，收据 #2051。",
         ),
     ] {
         let mut app = signed_in(lang);
+        press(&mut app, KeyCode::Down);
         let sent = press(&mut app, KeyCode::Enter);
         let mut details = sample_details();
         if let Some(card) = details.card.as_mut() {
-            card.owed = Some(meterdesk::domain::money::Money::from_cents(600));
-            card.owed_seq = Some(7);
+            card.owed = Some(Money::from_cents(500));
+            card.owed_seq = Some(4);
         }
         answer(
             &mut app,
@@ -464,5 +479,95 @@ fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid() {
         );
         let screen = render_at(&app, (80, 24));
         assert!(screen.contains(said), "{lang:?}: {screen}");
+        assert!(legend(&app).contains(offered), "{lang:?}: {}", legend(&app));
+
+        let sent = press(&mut app, KeyCode::Char('P'));
+        let [(_, load)] = sent.as_slice() else {
+            panic!("{lang:?}: {sent:?}")
+        };
+        assert_eq!(load.of(), Some(&LoadOwed { customer_id: 2 }));
+        let to_pay = OwedToPay {
+            owed: vec![a_card_debt()],
+            methods: vec![method("cash", "Cash"), method("wechat_pay", "WeChat Pay")],
+        };
+        answer(&mut app, &sent, Reply::screen(to_pay));
+        press(&mut app, KeyCode::Right);
+        let screen = render_at(&app, (80, 24));
+        for part in asked {
+            assert!(screen.contains(part), "{lang:?}: {part} {screen}");
+        }
+        insta::assert_snapshot!(format!("details_pay_owed_{}", lang.code()), screen);
+
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(_, pay)] = sent.as_slice() else {
+            panic!("{lang:?}: {sent:?}")
+        };
+        let pay = pay.of::<PayOwed>().expect("the payment").clone();
+        assert_eq!(
+            (
+                pay.customer_id,
+                pay.operations.as_slice(),
+                pay.method.as_str()
+            ),
+            (2, &[77][..], "wechat_pay")
+        );
+        assert!(!pay.idempotency_key.is_empty());
+        assert!(
+            press(&mut app, KeyCode::F(2)).is_empty(),
+            "F2 twice pays once"
+        );
+
+        let after = answer(
+            &mut app,
+            &sent,
+            Reply::screen(OwedPaidHere(vec![a_card_debts_receipt()])),
+        );
+        assert!(
+            after.iter().any(|(_, r)| r.of::<KeepReceipt>().is_some()),
+            "the receipt kept: {after:?}"
+        );
+        assert!(
+            after.iter().any(|(_, r)| r.of::<LoadDetails>().is_some()),
+            "the details read again: {after:?}"
+        );
+        assert!(app.screen.is::<Details>());
+        let screen = render_at(&app, (80, 24));
+        assert!(screen.contains(paid), "{lang:?}: {screen}");
     }
+}
+
+/// Nothing owed: the legend does not offer the debt's payment, and `P` says there is none,
+/// sending nothing; the details of an operator who may not sell water do not offer it either,
+/// and `P` says why.
+#[test]
+fn p_pays_nothing_where_nothing_is_owed_or_for_whom_may_not_take_it() {
+    let mut app = details_as(None);
+    assert!(!legend(&app).contains("Pay debt"), "{}", legend(&app));
+    assert!(press(&mut app, KeyCode::Char('P')).is_empty());
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "The customer owes nothing for water a meter loaded unpaid."
+    );
+
+    let mut app = signed_in(Lang::En);
+    app.session.as_mut().unwrap().permissions =
+        ["customer.view", "card.read"].map(str::to_owned).into();
+    press(&mut app, KeyCode::Down);
+    let sent = press(&mut app, KeyCode::Enter);
+    let mut details = sample_details();
+    if let Some(card) = details.card.as_mut() {
+        card.owed = Some(Money::from_cents(500));
+        card.owed_seq = Some(4);
+    }
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Found(Some(Box::new(details)))),
+    );
+    assert!(!legend(&app).contains("Pay debt"), "{}", legend(&app));
+    assert!(press(&mut app, KeyCode::Char('P')).is_empty());
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Your roles do not allow you to recharge cards."
+    );
 }

@@ -225,6 +225,41 @@ pub fn method(code: &str, name: &str) -> meterdesk::db::cards::PaymentMethod {
     }
 }
 
+/// A card customer's debt of water a meter loaded unpaid: recharge 77's purchase #4 of 2 m³,
+/// 5.00, on card 40001.
+pub fn a_card_debt() -> meterdesk::db::card_ops::Owed {
+    meterdesk::db::card_ops::Owed {
+        operation_id: 77,
+        sequence: 4,
+        litres: 2_000,
+        amount: "5.00".parse().unwrap(),
+        card_no: 40_001,
+    }
+}
+
+/// The receipt of [`a_card_debt`] paid by WeChat Pay (`card_ops::pay_owed`'s, as a recharge's F2
+/// keeps it): receipt #2051.
+pub fn a_card_debts_receipt() -> meterdesk::screens::card::Receipt {
+    use meterdesk::domain::money::Money;
+    meterdesk::screens::card::Receipt {
+        kind: meterdesk::screens::card::ReceiptKind::Owed,
+        receipt_no: 2051,
+        at: "2026-12-06T09:30:00Z".parse().unwrap(),
+        operator: "王芳".into(),
+        customer_no: 10_000_017,
+        name: "张伟".into(),
+        meter_no: "M02000001".into(),
+        card_no: 40_001,
+        amount: "5.00".parse().unwrap(),
+        volume: "2".parse().unwrap(),
+        tiers: Vec::new(),
+        vat: None,
+        not_taken: Money::ZERO,
+        method: Some(method("wechat_pay", "WeChat Pay")),
+        balance: Money::ZERO,
+    }
+}
+
 /// The reader's news that a card came into it.
 pub fn card_present() -> Msg {
     Msg::Reader(ReaderState::CardPresent {

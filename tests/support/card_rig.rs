@@ -222,6 +222,14 @@ pub struct Rig {
     _lock: RigLock,
 }
 
+/// What keeps a rig up once its reader is handed over ([`Rig::into_reader`]): dropped in this
+/// order, after the reader.
+pub struct RigHeld {
+    _pcscd: Pcscd,
+    _scratch: Scratch,
+    _lock: RigLock,
+}
+
 /// Removes the test's directory on drop.
 pub struct Scratch(PathBuf);
 
@@ -266,6 +274,17 @@ impl Rig {
             _scratch: Scratch(dir),
             _lock: lock,
         })
+    }
+
+    /// The reader and its reports, for a desk to own; what keeps the rig up (pcscd, its
+    /// directory, the lock) in the [`RigHeld`], to be dropped after the reader.
+    pub fn into_reader(self) -> (ReaderHandle, Receiver<ReaderState>, RigHeld) {
+        let held = RigHeld {
+            _pcscd: self._pcscd,
+            _scratch: self._scratch,
+            _lock: self._lock,
+        };
+        (self.reader, self.events, held)
     }
 
     pub fn state_file(&self, card: &str) -> PathBuf {

@@ -6,6 +6,7 @@
 //! ([`pay_owed`]): until then the database refuses the customer's recharges (SQLSTATE MD430).
 
 use super::*;
+use crate::db::applied_write::{Outcome, write_once};
 
 /// One debt: recharge `operation_id`'s purchase `sequence` of `litres`, loaded by a meter,
 /// whose `amount` the customer owes.
@@ -67,22 +68,68 @@ pub(super) fn owed_of(row: &Row) -> Result<Owed, DbError> {
 }
 
 /// A debt paid: its receipt and sum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OwedPaid {
     pub operation_id: i64,
     pub receipt_no: i64,
     pub amount: Money,
 }
 
-/// Pays the debt of recharge `operation_id` with payment method `method`, in one transaction
-/// of its own (`card_recharge_owed_pay`): its receipt, the deposit `card-op:K:owed`, the
-/// recharge settled done with it. `None`: it was paid meanwhile (or never owed).
+/// The debts one request paid, as `applied_write` keeps them (`card.owed_paid`, sql/V190).
+struct PaidOnce(Vec<OwedPaid>);
+
+impl Outcome for PaidOnce {
+    const FIELDS: &str = "outcome::text AS paid";
+
+    fn read_back(row: &Row) -> Result<Self, DbError> {
+        serde_json::from_str(row.get("paid"))
+            .map(PaidOnce)
+            .map_err(|error| DbError::Inconsistent(format!("applied debt payment: {error}")))
+    }
+
+    /// None paid (each was paid meanwhile): nothing written, nothing to record.
+    fn to_record(&self) -> Option<serde_json::Value> {
+        (!self.0.is_empty()).then(|| serde_json::json!(self.0))
+    }
+}
+
+/// Pays the debts of recharges `operations` with payment method `method`, exactly once under
+/// the desk's idempotency key `key` (`applied_write::write_once`, kind `card.owed_paid`,
+/// sql/V190), in one transaction: each debt still owed on its own receipt
+/// (`card_recharge_owed_pay`: the deposit `card-op:K:owed`, the recharge settled done with it).
+/// A debt paid meanwhile (elsewhere) is left out. The same key sent again — its answer lost, or
+/// on two connections at once — writes nothing and answers the receipts the first paid.
 pub async fn pay_owed(
     client: &mut Client,
+    key: &str,
+    operator_id: i64,
+    operations: &[i64],
+    method: &str,
+) -> Result<Vec<OwedPaid>, DbError> {
+    let paid = write_once(
+        client,
+        key,
+        "card.owed_paid",
+        operator_id,
+        async |transaction| {
+            let mut paid = Vec::new();
+            for operation_id in operations {
+                paid.extend(pay_one(transaction, *operation_id, method).await?);
+            }
+            Ok(PaidOnce(paid))
+        },
+    )
+    .await?;
+    Ok(paid.0)
+}
+
+/// Pays the debt of recharge `operation_id` in `transaction`; `None`: it was paid meanwhile (or
+/// never owed).
+async fn pay_one(
+    transaction: &Transaction<'_>,
     operation_id: i64,
     method: &str,
 ) -> Result<Option<OwedPaid>, DbError> {
-    let transaction = Transaction::new(client);
     // The customer's account first (in the filter of the debt's scan, below the operation's
     // lock), then the operation: the order of every card write (sql/V165, V181).
     let still_owed = transaction
@@ -105,7 +152,6 @@ pub async fn pay_owed(
             &[&operation_id, &method],
         )
         .await?;
-    transaction.commit().await?;
     Ok(Some(OwedPaid {
         operation_id,
         receipt_no: row.get("receipt_no"),

@@ -71,9 +71,9 @@ pub enum Written {
     Refused(Refusal),
     /// A retry found the operation finished before.
     Finished(OperationState),
-    /// Not begun, nothing journaled nor charged for it, for `Problem` (the card read before
-    /// the begin failed): said after the debts paid before it (`WriteOutcome::owed`), whose
-    /// receipts are the customer's all the same.
+    /// Not begun, nothing journaled nor charged for it, for `Problem` (the database refused
+    /// the begin, the card failed before anything was journaled): said after the debts paid
+    /// before it (`WriteOutcome::owed`), whose receipts are the customer's all the same.
     NotBegun(Problem),
 }
 
@@ -151,11 +151,14 @@ impl ScreenRequest for WriteCard {
             // The water a meter loaded unpaid is paid first, each debt on its receipt, once
             // the card has taken this desk's PIN: the database refuses the recharge until then
             // (sql/V163), and a card that refuses the PIN takes no money.
-            let (flow, paid) = match &self.operation {
-                CardOp::Recycle => (cardflow::recycle(&desk, key).await?, Vec::new()),
+            let ran = match &self.operation {
+                CardOp::Recycle => cardflow::Ran {
+                    flow: Ok(cardflow::recycle(&desk, key).await?),
+                    owed: Vec::new(),
+                },
                 operation => {
                     let decided_from = self.decided_from.as_deref();
-                    let ran = cardflow::run_decided(
+                    cardflow::run_decided(
                         &desk,
                         self.customer_id,
                         operation,
@@ -163,14 +166,25 @@ impl ScreenRequest for WriteCard {
                         decided_from,
                         &self.owed,
                     )
-                    .await?;
-                    (ran.flow, ran.owed)
+                    .await?
                 }
             };
             let mut owed = Vec::new();
-            for debt in paid {
-                owed.extend(owed_receipt(services, &debt).await?);
+            for debt in &ran.owed {
+                owed.extend(owed_receipt(services, debt).await?);
             }
+            let flow = match ran.flow {
+                Ok(flow) => flow,
+                // The debts paid, the begin then failed for certain: their receipts are kept
+                // and told, with why the recharge was not begun (nothing journaled for it).
+                Err(error) => {
+                    let written = Written::NotBegun(not_begun(error));
+                    return Ok(Box::new(WriteOutcome {
+                        owed,
+                        ..written.into()
+                    }) as _);
+                }
+            };
             let resolved = match &flow {
                 Flow::Done { resolved, .. }
                 | Flow::Failed { resolved, .. }
@@ -215,6 +229,16 @@ impl From<FlowError> for Failure {
             FlowError::Card(error) => Failure::Error(card_problem(&error)),
             FlowError::Stopped(stopped) => Failure::Error(writes_stopped(stopped)),
         }
+    }
+}
+
+/// Why a recharge was not begun after the debts it paid first (`Written::NotBegun`): the
+/// database's or the card's words, none of which says that nothing was paid.
+fn not_begun(error: FlowError) -> Problem {
+    match error {
+        FlowError::Database(error) => crate::app::requests::problem_of(error),
+        FlowError::Card(error) => card_problem(&error),
+        FlowError::Stopped(stopped) => writes_stopped(stopped),
     }
 }
 
@@ -375,6 +399,13 @@ impl CardScreen {
     pub(super) fn on_written(&mut self, write: &WriteCard, outcome: &WriteOutcome, hub: &mut Hub) {
         if let Some(pane) = outcome.follow(write.operation.kind(), hub) {
             self.set_pane(pane);
+        }
+        // The debts paid and the recharge refused: the confirmation stays without them (they
+        // are paid), so F2 again neither names them nor tells their receipts a second time.
+        if let (false, CardPane::Confirm(Confirm::Recharge { owed, .. })) =
+            (outcome.owed.is_empty(), &mut self.pane)
+        {
+            owed.clear();
         }
         // A method no longer taken (sql/V107): F2 again would be refused again; back to the
         // recharge's form with what was typed, to choose another method.

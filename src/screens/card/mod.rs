@@ -40,7 +40,7 @@ pub use common::{
     CardPane, CardScreen, Confirm, Customer, RechargeForm, refusal_text, say_refusal,
 };
 pub use confirm::{WriteCard, WriteOutcome, Written};
-pub use debt::{LoadOwed, OwedPaidHere, OwedToPay, PayOwed};
+pub use debt::{DebtPayment, Heard, LoadOwed, OwedPaidHere, OwedToPay, PayOwed};
 pub use lost::{ReportLost, ReportedLost};
 pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};
 pub use reader::{PriceRefund, RefundPriced, after_a_read};
