@@ -41,6 +41,7 @@ pub(crate) fn sample_details() -> CustomerDetails {
             balance: Money::from_cents(24_690),
             arrears: Money::ZERO,
             unpaid_bills: 0,
+            card_debts: 0,
             recent_transactions: vec![TransactionSummary {
                 at: at(20, 10),
                 kind: "card_purchase".into(),
@@ -437,24 +438,31 @@ fn a_crumb_names_the_customer_once() {
 
 /// s40-a: the water a meter loaded unpaid (sql/V163) is in the customer's details — what is
 /// owed, for which purchase, and that the next recharge takes it first — whole at 80×24 in
-/// both languages, for the supervisor the read's words sent.
+/// both languages, for the supervisor the read's words sent. s42-c: the account's line counts
+/// it in the arrears, as a card debt (before, only unpaid bills were: no
+/// arrears at all for a card meter's customer owing it).
 #[test]
 fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid() {
-    for (lang, said) in [
+    for (lang, said, arrears) in [
         (
             Lang::En,
             "OWES 6.00: purchase #7 loaded unpaid; paid with the next recharge",
+            " · arrears 6.00 (1 card debt(s))",
         ),
         (
             Lang::Zh,
             "欠款 6.00：第 7 笔购水已被水表充入而未付款，下次充值前先收",
+            " · 欠费 6.00（1 笔卡欠款）",
         ),
     ] {
         let mut app = signed_in(lang);
         let sent = press(&mut app, KeyCode::Enter);
         let mut details = sample_details();
+        let owed = Money::from_cents(600);
+        details.account.arrears = owed;
+        details.account.card_debts = 1;
         if let Some(card) = details.card.as_mut() {
-            card.owed = Some(meterdesk::domain::money::Money::from_cents(600));
+            card.owed = Some(owed);
             card.owed_seq = Some(7);
         }
         answer(
@@ -464,5 +472,10 @@ fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid() {
         );
         let screen = render_at(&app, (80, 24));
         assert!(screen.contains(said), "{lang:?}: {screen}");
+        assert!(screen.contains(arrears), "{lang:?}: {screen}");
+        insta::assert_snapshot!(
+            format!("details_owing_card_debt_{lang:?}").to_lowercase(),
+            screen
+        );
     }
 }
