@@ -1455,7 +1455,7 @@ pub async fn details(
     );
     // The account's arrears: the unpaid bills and the card debts still owed, each counted.
     let customer_sql = format!(
-            "SELECT t.name AS customer_type, t.nature, t.business_model,
+        "SELECT t.name AS customer_type, t.nature, t.business_model,
                     c.id, c.customer_no, c.name, c.address, c.phone, c.id_document_no,
                     c.household_size, c.email, c.credit_code, c.contact_person, c.remark,
                     c.status, c.version, c.opened_at, c.closed_at,

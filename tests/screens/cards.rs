@@ -4493,7 +4493,9 @@ fn the_usage_records_say_a_recharge_loaded_unpaid_owed_then_paid_at_80x24() {
         }
         // The recharge that failed and owes nothing keeps its reason and the note.
         assert_eq!(
-            screen.matches(&format!("— {}", lang.t("ic.failure_not_on_card"))).count(),
+            screen
+                .matches(&format!("— {}", lang.t("ic.failure_not_on_card")))
+                .count(),
             1,
             "{lang:?}: {screen}"
         );

@@ -962,7 +962,10 @@ fn the_arrears_by_age_count_the_card_debts_apart_from_the_bills() {
             age("90+", 0, 2, 1, 1_200),
         ]),
     };
-    for (lang, heading, total) in [(Lang::En, "Card debts", "Total"), (Lang::Zh, "卡欠款", "合计")] {
+    for (lang, heading, total) in [
+        (Lang::En, "Card debts", "Total"),
+        (Lang::Zh, "卡欠款", "合计"),
+    ] {
         let (mut app, sent) = reports(lang);
         answer(
             &mut app,
@@ -988,7 +991,10 @@ fn the_arrears_by_age_count_the_card_debts_apart_from_the_bills() {
         // A rendered line is quoted, a note on wide characters after it.
         let cells = |line: &str| {
             let drawn = line.split('"').nth(1).unwrap_or_default();
-            drawn.split_whitespace().map(str::to_owned).collect::<Vec<_>>()
+            drawn
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
         };
         let row = |first: &str| {
             lines

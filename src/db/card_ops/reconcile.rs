@@ -190,7 +190,10 @@ pub async fn reconcile(
         .await?;
     }
     transaction.commit().await?;
-    Ok(found.into_iter().map(|(discrepancy, _)| discrepancy).collect())
+    Ok(found
+        .into_iter()
+        .map(|(discrepancy, _)| discrepancy)
+        .collect())
 }
 
 /// The differences between the card and the books, each with whether this read audits it: all

@@ -14,9 +14,7 @@ use crate::app::screen::ScreenReply;
 use crate::app::state::MessageKind;
 use crate::app::{App, Hub};
 use crate::db::DbError;
-use crate::db::card_ops::{
-    self, OperationKind, OperationState, UsageDebt, UsageOf, UsageRecord,
-};
+use crate::db::card_ops::{self, OperationKind, OperationState, UsageDebt, UsageOf, UsageRecord};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::text::{coded, fit, local};
