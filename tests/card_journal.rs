@@ -3847,6 +3847,209 @@ async fn a_customer_owing_water_a_meter_loaded_unpaid_is_transferred_only_once_i
     assert_eq!(books_check(&counter).await, Vec::<String>::new());
 }
 
+/// What the desk says customer `counter`'s owes, as the clerk and the supervisor read it: the
+/// customer table's row (its status marks "owes" on it), the details' arrears with their bills
+/// and card debts, and the arrears by age as they stood at the end of `day` (age, bills, card
+/// debts, customers, amount).
+async fn owed_as_said(
+    counter: &Counter,
+    day: chrono::NaiveDate,
+) -> (
+    Money,
+    (Money, i64, i64),
+    Vec<(String, i64, i64, i64, Money)>,
+) {
+    use meterdesk::db::shifts::{self, Report, ReportKind, Window};
+    use meterdesk::domain::customer_number::CustomerNumber;
+    let number = CustomerNumber::try_from(counter.customer.customer_no).unwrap();
+    let page = customers::page(
+        &**counter.clerk,
+        &CustomerSearch::CustomerNo(number),
+        &PageAt::First,
+        10,
+    )
+    .await
+    .unwrap();
+    let [row] = page.rows.as_slice() else {
+        panic!("the customer's row: {:?}", page.rows)
+    };
+    let account = customers::details(&**counter.clerk, counter.customer.customer_id)
+        .await
+        .unwrap()
+        .expect("the customer's details")
+        .account;
+    let window = Window::of_day(day, server_zone(counter).await);
+    let Report::ArrearsByAge(ages) =
+        shifts::report_of(&**counter.supervisor, ReportKind::ArrearsByAge, &window)
+            .await
+            .unwrap()
+    else {
+        panic!("the arrears by age")
+    };
+    (
+        row.arrears,
+        (account.arrears, account.unpaid_bills, account.card_debts),
+        ages.into_iter()
+            .map(|a| (a.age, a.bills, a.card_debts, a.customers, a.amount))
+            .collect(),
+    )
+}
+
+/// The test cluster's zone, and today in it.
+async fn server_zone(counter: &Counter) -> chrono::FixedOffset {
+    let offset = counter
+        .scalar::<i32>("SELECT extract(timezone FROM now())::int")
+        .await;
+    chrono::FixedOffset::east_opt(offset).unwrap()
+}
+
+/// s41-a's "Found, not fixed" (s42-c): the customer table's status ("owes"), the details'
+/// arrears line and the arrears-by-age report counted unpaid bills only, so a customer owing
+/// water a meter loaded unpaid (sql/V163) owed nothing there. Each counts the debt now — the
+/// details and the report apart from the bills — until it is paid; the report as it stood at a
+/// day's end, aged from the day the debt was found.
+#[tokio::test]
+async fn a_card_debt_is_owed_on_the_table_the_details_and_the_arrears_by_age() {
+    use chrono::{Days, Utc};
+    let mut counter = Counter::new().await;
+    let (begun, owed) = owing_water_a_meter_loaded_unpaid(&mut counter).await;
+    let today = Utc::now()
+        .with_timezone(&server_zone(&counter).await)
+        .date_naive();
+    let yesterday = today - Days::new(1);
+    let none = |age: &str| (age.to_owned(), 0, 0, 0, Money::ZERO);
+    let one_debt = |age: &str| (age.to_owned(), 0, 1, 1, owed);
+    assert_eq!(
+        owed_as_said(&counter, today).await,
+        (
+            owed,
+            (owed, 0, 1),
+            vec![one_debt("0-30"), none("31-90"), none("90+")]
+        ),
+        "owed today"
+    );
+    assert_eq!(
+        owed_as_said(&counter, yesterday).await.2,
+        [none("0-30"), none("31-90"), none("90+")],
+        "not found yet at yesterday's end"
+    );
+    // Found forty days ago (the owner's hand): aged from then.
+    counter
+        .customer
+        .client
+        .batch_execute("UPDATE card_recharge_owed SET found_at = found_at - interval '40 days'")
+        .await
+        .unwrap();
+    assert_eq!(
+        owed_as_said(&counter, today).await.2,
+        [none("0-30"), one_debt("31-90"), none("90+")]
+    );
+
+    card_ops::pay_owed(&mut counter.clerk, begun.operation_id, "cash")
+        .await
+        .unwrap()
+        .expect("owed");
+    assert_eq!(
+        owed_as_said(&counter, today).await,
+        (
+            Money::ZERO,
+            (Money::ZERO, 0, 0),
+            vec![none("0-30"), none("31-90"), none("90+")]
+        ),
+        "paid today"
+    );
+    assert_eq!(
+        owed_as_said(&counter, yesterday).await.2,
+        [none("0-30"), one_debt("31-90"), none("90+")],
+        "still owed at yesterday's end"
+    );
+}
+
+/// s41-f's walk: every read of the card that carries a debt of water a meter loaded unpaid
+/// audited another `card.discrepancy` — four entries in the walk for one debt. The read that
+/// records the debt audits what it found and the database its `card.owed`, once; every read
+/// after it still answers the debt (the desk's words on the screen) and audits nothing more.
+#[tokio::test]
+async fn a_debts_card_read_again_tells_it_and_audits_it_once() {
+    let mut counter = Counter::new().await;
+    owing_water_a_meter_loaded_unpaid(&mut counter).await;
+    let entries = async |counter: &Counter| {
+        counter
+            .scalar::<String>(
+                "SELECT string_agg(action || coalesce(' ' || (detail ->> 'kind'), ''), ', '
+                                   ORDER BY id)
+                 FROM audit_log
+                 WHERE action = 'card.owed'
+                    OR detail ->> 'kind' = 'failed_purchase_found'",
+            )
+            .await
+    };
+    let recorded = entries(&counter).await;
+    assert_eq!(
+        recorded, "card.owed, card.discrepancy failed_purchase_found",
+        "the read that recorded the debt"
+    );
+    for _ in 0..2 {
+        counter.touch().await;
+        let read = counter.reconcile().await;
+        assert!(
+            read.iter().any(|difference| matches!(
+                difference,
+                Discrepancy::FailedPurchaseFound { owed: true, .. }
+            )),
+            "read again, the debt is told: {read:?}"
+        );
+    }
+    assert_eq!(entries(&counter).await, recorded, "read again twice");
+}
+
+/// s41-f's walk: the usage records showed the recharge a meter loaded unpaid as a plain failed
+/// one while it was owed, and as a plain done one once paid. Its record carries the debt: owed,
+/// then paid on the debt's receipt; the customer's other records carry none.
+#[tokio::test]
+async fn the_usage_records_carry_a_recharges_debt_owed_then_paid() {
+    use meterdesk::db::card_ops::UsageDebt;
+    let mut counter = Counter::new().await;
+    let (begun, owed) = owing_water_a_meter_loaded_unpaid(&mut counter).await;
+    let debts = async |counter: &Counter| {
+        card_ops::usage_records(
+            &**counter.clerk,
+            UsageOf::Customer(counter.customer.customer_id),
+            50,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|record| {
+            let debt = record.debt?;
+            Some((record.operation_id, record.state, debt))
+        })
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        debts(&counter).await,
+        [(
+            begun.operation_id,
+            OperationState::Failed,
+            UsageDebt::Owed(owed)
+        )]
+    );
+    let paid = card_ops::pay_owed(&mut counter.clerk, begun.operation_id, "cash")
+        .await
+        .unwrap()
+        .expect("owed");
+    assert_eq!(
+        debts(&counter).await,
+        [(
+            begun.operation_id,
+            OperationState::Done,
+            UsageDebt::Paid {
+                receipt_no: Some(paid.receipt_no)
+            }
+        )]
+    );
+}
+
 /// s37-d's deadlock, s39-f's order (sql/V165): a settle takes the customer's account before it
 /// writes. A refund's payout wrote its receipt first — holding the customer's row by the
 /// receipt's key — and took the account only in `ledger_post`; a customer write by hand takes

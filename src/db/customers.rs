@@ -13,6 +13,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::DbError;
 use super::cancel::Cancellable;
+use super::card_ops::{DEBTS_OWED, WATER_OWED};
 use super::cards::PaymentMethod;
 use super::rows::from_columns;
 use crate::domain::customer_number::{self, CustomerNumber};
@@ -31,7 +32,8 @@ pub struct CustomerRow {
     /// `meter_prepaid` for a card-meter customer (the card screens refuse the others at once).
     pub business_model: String,
     pub balance: Decimal,
-    /// The sum of the customer's unpaid bills (sql/V21: one probe of the unpaid bills' index).
+    /// What the customer owes: the unpaid bills (sql/V21: one probe of the unpaid bills'
+    /// index), and a card meter's water a meter loaded unpaid (sql/V163).
     pub arrears: Money,
     /// The state of the customer's newest card; None if the customer never had one.
     pub card_state: Option<String>,
@@ -535,6 +537,7 @@ impl PageQuery {
         // its key (both columns NOT NULL, foreign keys), and out of the join the planner has
         // three tables to order instead of five, a quarter of this statement's planning,
         // which every search pays (docs/decisions.md, "The search's planning and keys").
+        let arrears = arrears();
         let sql = format!(
             "{with}
              SELECT c.id, c.customer_no, c.name,
@@ -542,7 +545,7 @@ impl PageQuery {
                         AS customer_type,
                     (SELECT m.meter_no FROM meter m WHERE m.id = c.meter_id) AS meter_no,
                     c.account_kind, a.balance, card.state AS card_state, c.phone, c.address,
-                    c.status, c.business_model, {ARREARS} AS arrears
+                    c.status, c.business_model, {arrears} AS arrears
              FROM (SELECT * FROM ({hits}) hit ORDER BY {hit_order} LIMIT {limit}) hit
              JOIN customer c ON c.id = hit.id
              -- Opening a customer opens the account in the same transaction: there is always one.
@@ -991,9 +994,17 @@ pub async fn search_statistics(client: &impl CachingClient) -> Result<SearchStat
 const ISSUED_CARD: &str = "k.void_reason IS DISTINCT FROM 'not_issued'";
 
 /// A page row's arrears: its account's unpaid bills, found through their partial index
-/// (`bill_unpaid_by_account_issued`, sql/V21), a few probes per page whatever the search.
-const ARREARS: &str = "(SELECT coalesce(sum(b.amount), 0) FROM bill b \
-                       WHERE b.account_id = a.id AND b.status = 'unpaid')";
+/// (`bill_unpaid_by_account_issued`, sql/V21), a few probes per page whatever the search; and a
+/// card meter's water a meter loaded unpaid (sql/V163), probed by the debts' customer index for
+/// a card meter's row only: a debt is a card's, and a card's customer is a card meter's (V1's
+/// foreign key on `card (customer_id, business_model)`), so the other rows ask nothing more.
+fn arrears() -> String {
+    format!(
+        "(SELECT coalesce(sum(b.amount), 0) FROM bill b \
+          WHERE b.account_id = a.id AND b.status = 'unpaid') \
+         + CASE WHEN c.business_model = 'meter_prepaid' THEN ({WATER_OWED}) ELSE 0 END"
+    )
+}
 
 fn search_conditions(
     search: &CustomerSearch,
@@ -1360,9 +1371,11 @@ pub struct AccountSummary {
     /// prepaid or postpaid.
     pub kind: String,
     pub balance: Money,
-    /// The sum of the unpaid bills, and how many.
+    /// What the customer owes: the unpaid bills and the card purchases a meter loaded unpaid
+    /// (sql/V163, still owed), and how many of each.
     pub arrears: Money,
     pub unpaid_bills: i64,
+    pub card_debts: i64,
     /// The latest transactions, newest first.
     pub recent_transactions: Vec<TransactionSummary>,
 }
@@ -1440,15 +1453,15 @@ pub async fn details(
              ORDER BY k.generation DESC
              LIMIT 1"
     );
-    // Independent statements, sent together: one round trip.
-    let (customer, transactions, card, owners) = tokio::try_join!(
-        client.query_opt(
-            "SELECT t.name AS customer_type, t.nature, t.business_model,
+    // The account's arrears: the unpaid bills and the card debts still owed, each counted.
+    let customer_sql = format!(
+        "SELECT t.name AS customer_type, t.nature, t.business_model,
                     c.id, c.customer_no, c.name, c.address, c.phone, c.id_document_no,
                     c.household_size, c.email, c.credit_code, c.contact_person, c.remark,
                     c.status, c.version, c.opened_at, c.closed_at,
                     m.meter_no, mt.name AS meter_type, mt.caliber, a.kind AS account_kind,
-                    a.balance, unpaid.arrears, unpaid.bills AS unpaid_bills
+                    a.balance, unpaid.arrears + debts.water_owed AS arrears,
+                    unpaid.bills AS unpaid_bills, debts.card_debts
              FROM customer c
              JOIN customer_type t ON t.id = c.customer_type_id
              JOIN meter m ON m.id = c.meter_id
@@ -1458,9 +1471,12 @@ pub async fn details(
                  SELECT coalesce(sum(b.amount), 0) AS arrears, count(*) AS bills
                  FROM bill b WHERE b.account_id = a.id AND b.status = 'unpaid'
              ) unpaid
-             WHERE c.id = $1",
-            &by_customer,
-        ),
+             CROSS JOIN LATERAL ({DEBTS_OWED}) debts
+             WHERE c.id = $1"
+    );
+    // Independent statements, sent together: one round trip.
+    let (customer, transactions, card, owners) = tokio::try_join!(
+        client.query_opt(customer_sql.as_str(), &by_customer),
         client.query(
             "SELECT x.created_at, x.kind, x.amount, x.volume,
                     x.payment_method_code AS method_code, m.name AS method, x.receipt_no
@@ -1503,7 +1519,7 @@ pub async fn details(
         meter: from_columns!(row => MeterSummary { meter_no, meter_type, caliber }),
         account: from_columns!(row => AccountSummary {
             kind: row.get("account_kind"),
-            balance, arrears, unpaid_bills,
+            balance, arrears, unpaid_bills, card_debts,
             recent_transactions: transactions
                 .iter()
                 .map(|row| TransactionSummary {

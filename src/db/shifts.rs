@@ -275,12 +275,14 @@ pub struct WaterRow {
     pub amount: Money,
 }
 
-/// The bills owed at the end of the report's day in one age bucket (`0-30`, `31-90`, `90+`
-/// days past due, or since issued without a due date).
+/// What was owed at the end of the report's day in one age bucket (`0-30`, `31-90`, `90+` days
+/// past due, or since issued without a due date; a card debt since it was found): the unpaid
+/// bills and the card debts (sql/V194), the customers owing either, and the sum of both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArrearsAge {
     pub age: String,
     pub bills: i64,
+    pub card_debts: i64,
     pub customers: i64,
     pub amount: Money,
 }
@@ -334,7 +336,7 @@ impl ReportKind {
 }
 
 /// Reads report `kind` of `window`'s days; the arrears are those owed at the end of its last
-/// day (sql/V90).
+/// day (sql/V90, V194).
 pub async fn report_of(
     client: &impl CachingClient,
     kind: ReportKind,
@@ -414,7 +416,11 @@ async fn read_report(
                 client,
                 "SELECT * FROM report_arrears_by_age($1, $2)",
                 &[&window.last, offset],
-                |row| Ok(from_columns!(row => ArrearsAge { age, bills, customers, amount })),
+                |row| {
+                    Ok(from_columns!(row => ArrearsAge {
+                        age, bills, card_debts, customers, amount
+                    }))
+                },
             )
             .await?,
         ),

@@ -306,7 +306,16 @@ fn lines(details: &CustomerDetails, app: &App, room: u16, theme: &Theme) -> Vec<
         lang.t("details.balance"),
         account.balance
     ))];
-    if account.unpaid_bills > 0 {
+    // What is owed, each kind counted apart: unpaid bills, card purchases a meter loaded unpaid.
+    let kinds: Vec<String> = [
+        (account.unpaid_bills, "arrears.in_details_bills"),
+        (account.card_debts, "arrears.in_details_card_debts"),
+    ]
+    .into_iter()
+    .filter(|(count, _)| *count > 0)
+    .map(|(count, key)| lang.tf(key, &[("count", &count)]))
+    .collect();
+    if !kinds.is_empty() {
         account_line.push(Span::styled(
             format!(
                 " · {}",
@@ -314,7 +323,7 @@ fn lines(details: &CustomerDetails, app: &App, room: u16, theme: &Theme) -> Vec<
                     "arrears.in_details",
                     &[
                         ("amount", &account.arrears),
-                        ("bills", &account.unpaid_bills)
+                        ("kinds", &kinds.join(lang.t("punct.list")))
                     ]
                 )
             ),

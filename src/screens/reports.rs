@@ -1,13 +1,14 @@
 //! The supervisor's daily reports (`:reports`, `reports.view`): takings by operator and
 //! method, the shifts of the day with the office's total, water sold by scheme and nature,
-//! arrears by age (from the bills' due dates), the abnormal consumptions read on the day and
-//! the low-balance list as it stands. A report is of one day, today first, or of a range of
-//! days (`domain::report_days`): typed in a form (`/`), or this month (`M`) and the last (`L`);
-//! the arrears are those on its last day. Tab changes the report, PgUp / PgDn move by the
-//! range's length (a month by a month), ↑ / ↓ scroll a report longer than the screen by a row
-//! and Home / End to its ends (the total row stays in sight), `e` writes it as CSV in the
-//! receipts directory. The database refuses them to whoever lacks the permission (sql/V21, and
-//! `md_require` for the two lists), whatever the screen offers.
+//! arrears by age (the bills from their due dates, the card debts from when they were found),
+//! the abnormal consumptions read on the day and the low-balance list as it stands. A report
+//! is of one day, today first, or of a range of days (`domain::report_days`): typed in a form
+//! (`/`), or this month (`M`) and the last (`L`); the arrears are those on its last day. Tab
+//! changes the report, PgUp / PgDn move by the range's length (a month by a month), ↑ / ↓
+//! scroll a report longer than the screen by a row and Home / End to its ends (the total row
+//! stays in sight), `e` writes it as CSV in the receipts directory. The database refuses them
+//! to whoever lacks the permission (sql/V21, and `md_require` for the two lists), whatever the
+//! screen offers.
 
 use std::borrow::Cow;
 use std::iter::Sum;
@@ -126,9 +127,11 @@ const WATER: [Column; 4] = [
     Column::new("report.col_volume", 14, 1, true),
     Column::new("report.col_amount", 14, 1, true),
 ];
-const ARREARS: [Column; 4] = [
+/// The unpaid bills and the card debts (sql/V194) apart, beside each other: the amount is both.
+const ARREARS: [Column; 5] = [
     Column::new("report.col_age", 6, 1, false),
     Column::new("report.col_bills", 8, 1, true),
+    Column::new("report.col_card_debts", 10, 1, true),
     Column::new("report.col_customers", 10, 1, true),
     Column::new("report.col_amount", 14, 1, true),
 ];
@@ -454,12 +457,21 @@ impl ReportRow for WaterRow {
 
 impl ReportRow for ArrearsAge {
     const COLUMNS: &'static [Column] = &ARREARS;
-    const FIELDS: &'static [&'static str] = &["day", "age_days", "bills", "customers", "amount"];
+    /// The card debts last: the columns a file of before keep their places.
+    const FIELDS: &'static [&'static str] = &[
+        "day",
+        "age_days",
+        "bills",
+        "customers",
+        "amount",
+        "card_debts",
+    ];
 
     fn cells(&self, _: &App, _: &Window) -> Vec<String> {
         vec![
             self.age.clone(),
             self.bills.to_string(),
+            self.card_debts.to_string(),
             self.customers.to_string(),
             self.amount.to_string(),
         ]
@@ -469,6 +481,7 @@ impl ReportRow for ArrearsAge {
         vec![
             total,
             sum(rows, |r| r.bills),
+            sum(rows, |r| r.card_debts),
             String::new(),
             sum(rows, |r| r.amount),
         ]
@@ -482,6 +495,7 @@ impl ReportRow for ArrearsAge {
             self.bills.to_string(),
             self.customers.to_string(),
             self.amount.to_string(),
+            self.card_debts.to_string(),
         ]
     }
 }

@@ -10,7 +10,7 @@ use meterdesk::card::reader::CardError;
 use meterdesk::cardflow::FlowError;
 use meterdesk::db::card_ops::{
     Discrepancy, LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity,
-    Quote, Refusal, Request as CardOp, Settled, UsageOf, UsageRecord,
+    Quote, Refusal, Request as CardOp, Settled, UsageDebt, UsageOf, UsageRecord,
 };
 use meterdesk::db::cards::{CardOwner, MeterMaxCredit, PaymentMethod};
 use meterdesk::domain::card_counter::RecycleRefusal;
@@ -818,6 +818,7 @@ fn a_replacement_carrying_a_refunded_purchase_shows_no_water() {
             finished_at: Some(at),
             failure_reason: None,
             carries_refunded: refunded,
+            debt: None,
         };
         let records = vec![
             replaced(2110, 100_000_758, 7, false),
@@ -1662,6 +1663,7 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
             finished_at: Some(at),
             failure_reason: Some("not_on_card".into()),
             carries_refunded: false,
+            debt: None,
         },
         UsageRecord {
             operation_id: 3,
@@ -1677,6 +1679,7 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
             finished_at: Some(at),
             failure_reason: None,
             carries_refunded: false,
+            debt: None,
         },
     ];
     answer(&mut app, &sent, Reply::screen(records));
@@ -2726,6 +2729,7 @@ fn a_nine_digit_card_number_keeps_the_usage_records_columns_under_their_headings
         finished_at: Some(at),
         failure_reason: None,
         carries_refunded: false,
+        debt: None,
     };
     answer(&mut app, &sent, Reply::screen(vec![record]));
     let screen = render(&app);
@@ -4170,6 +4174,7 @@ fn the_usage_records_show_a_failed_recharges_amount_as_not_taken() {
             finished_at: Some(at),
             failure_reason: None,
             carries_refunded: false,
+            debt: None,
         };
         answer(
             &mut app,
@@ -4232,6 +4237,7 @@ fn the_usage_records_say_a_failed_refund_paid_nothing() {
             finished_at: Some(at),
             failure_reason: None,
             carries_refunded: false,
+            debt: None,
         };
         answer(
             &mut app,
@@ -4285,6 +4291,7 @@ fn the_usage_records_notes_name_the_failed_recharge_and_the_failed_refund_apart(
             finished_at: Some(at),
             failure_reason: Some("not_on_card".into()),
             carries_refunded: false,
+            debt: None,
         };
         answer(
             &mut app,
@@ -4333,6 +4340,7 @@ fn the_usage_records_say_why_an_operation_failed_at_80x24() {
                 finished_at: Some(at),
                 failure_reason: Some("not_on_card".into()),
                 carries_refunded: false,
+                debt: None,
             }]),
         );
         let screen = render_at(&app, (80, 24));
@@ -4387,6 +4395,7 @@ fn the_usage_records_say_why_the_card_refused_at_80x24() {
                 finished_at: Some(at),
                 failure_reason: Some(reason.into()),
                 carries_refunded: false,
+                debt: None,
             })
             .collect::<Vec<_>>();
         answer(&mut app, &sent, Reply::screen(records));
@@ -4397,6 +4406,102 @@ fn the_usage_records_say_why_the_card_refused_at_80x24() {
         }
         insta::assert_snapshot!(
             format!("card_usage_records_refused_{lang:?}").to_lowercase(),
+            screen
+        );
+    }
+}
+
+/// s41-f's walk: the usage records showed the recharge a meter loaded unpaid (sql/V163) as a
+/// plain failed one — "(5.00)", "— the card never got it" (what its old copy said), and the
+/// note that its money is on the balance — while owed, and as a plain done one once paid. Its
+/// row now says "owed", and under it what is owed, or the receipt it was paid on since (or the
+/// balance); the note on the balance stays for a failed recharge that owes nothing. Whole at
+/// 80×24 in both languages.
+#[test]
+fn the_usage_records_say_a_recharge_loaded_unpaid_owed_then_paid_at_80x24() {
+    for (lang, owed_state, said, note) in [
+        (
+            Lang::En,
+            "owed",
+            [
+                "— loaded by the meter unpaid: 5.00 owed",
+                "— loaded by the meter unpaid; paid later, receipt #3392",
+                "— loaded by the meter unpaid; paid later from the balance",
+            ],
+            "A recharge in brackets failed: not on the card; its money is on the balance.",
+        ),
+        (
+            Lang::Zh,
+            "欠款",
+            [
+                "— 水表已充入而未付款：欠 5.00",
+                "— 水表已充入而未付款；已补缴，收据 #3392",
+                "— 水表已充入而未付款；已从余额补扣",
+            ],
+            "括号内的充值失败：未写入卡，款项已记入该用户的账户余额。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        let sent = press(&mut app, KeyCode::Char('u'));
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 5, 37, 0).unwrap();
+        let record = |operation_id, state, debt| UsageRecord {
+            operation_id,
+            kind: OperationKind::Recharge,
+            state,
+            card_no: i64::from(CARD),
+            generation: 1,
+            purchase_seq: Some(operation_id - 2096),
+            volume_litres: Some(5_000),
+            amount: Some(Decimal::new(-500, 2)),
+            operator: "李晓明".into(),
+            started_at: at,
+            finished_at: Some(at),
+            failure_reason: (state == OperationState::Failed).then(|| "not_on_card".into()),
+            carries_refunded: false,
+            debt,
+        };
+        let owed = UsageDebt::Owed(Money::from_cents(500));
+        let paid = |receipt_no| Some(UsageDebt::Paid { receipt_no });
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(vec![
+                record(2104, OperationState::Failed, Some(owed)),
+                record(2103, OperationState::Done, paid(Some(3392))),
+                record(2102, OperationState::Done, paid(None)),
+                record(2101, OperationState::Failed, None),
+            ]),
+        );
+        let screen = render_at(&app, (80, 24));
+        let lines: Vec<&str> = screen.lines().collect();
+        let owed_row = lines
+            .iter()
+            .position(|line| line.contains("40000017") && line.contains("(5.00)"))
+            .unwrap_or_else(|| panic!("{lang:?}: {screen}"));
+        assert!(
+            lines[owed_row].contains(&format!(" {owed_state} ")),
+            "{lang:?}: {screen}"
+        );
+        assert!(
+            lines[owed_row + 1].contains(said[0]),
+            "{lang:?}: what it owes, under it: {screen}"
+        );
+        for words in &said[1..] {
+            assert!(screen.contains(words), "{lang:?}: {words}: {screen}");
+        }
+        // The recharge that failed and owes nothing keeps its reason and the note.
+        assert_eq!(
+            screen
+                .matches(&format!("— {}", lang.t("ic.failure_not_on_card")))
+                .count(),
+            1,
+            "{lang:?}: {screen}"
+        );
+        assert!(screen.contains(note), "{lang:?}: {screen}");
+        insta::assert_snapshot!(
+            format!("card_usage_records_owed_{lang:?}").to_lowercase(),
             screen
         );
     }

@@ -42,6 +42,7 @@ pub(crate) fn sample_details() -> CustomerDetails {
             balance: Money::from_cents(24_690),
             arrears: Money::ZERO,
             unpaid_bills: 0,
+            card_debts: 0,
             recent_transactions: vec![TransactionSummary {
                 at: at(20, 10),
                 kind: "card_purchase".into(),
@@ -443,12 +444,15 @@ fn a_crumb_names_the_customer_once() {
 /// after Back: never cut at 80 columns), and `P` asks as the close's step asks — the sum, how
 /// many purchases, the method (→ another) —, F2 pays it with a key made then (F2 again while
 /// it is on its way sends nothing), the receipt is kept and told, the details read again.
+/// s42-c: the account's line counts it in the arrears, as a card debt (before, only unpaid
+/// bills were: no arrears at all for a card meter's customer owing it).
 #[test]
 fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid_and_p_pays_it() {
-    for (lang, said, offered, asked, paid) in [
+    for (lang, said, arrears, offered, asked, paid) in [
         (
             Lang::En,
             "OWES 5.00: purchase #4 loaded unpaid; P pays it, or the next recharge",
+            " · arrears 5.00 (1 card debt(s))",
             "F3 Back  P Pay debt  m Modify",
             [
                 "Pay 5.00 owed for water a meter loaded unpaid",
@@ -459,6 +463,7 @@ fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid_and_p_pays_it() 
         (
             Lang::Zh,
             "欠款 5.00：第 4 笔购水已被水表充入而未付款；按 P 收款，或下次充值前先收",
+            " · 欠费 5.00（1 笔卡欠款）",
             "F3 返回  P 收欠款  m 修改",
             ["以微信支付收取", "水费 5.00"],
             "欠款 5.00 已收，收据 #2051。",
@@ -468,8 +473,11 @@ fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid_and_p_pays_it() 
         press(&mut app, KeyCode::Down);
         let sent = press(&mut app, KeyCode::Enter);
         let mut details = sample_details();
+        let owed = Money::from_cents(500);
+        details.account.arrears = owed;
+        details.account.card_debts = 1;
         if let Some(card) = details.card.as_mut() {
-            card.owed = Some(Money::from_cents(500));
+            card.owed = Some(owed);
             card.owed_seq = Some(4);
         }
         answer(
@@ -479,6 +487,11 @@ fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid_and_p_pays_it() 
         );
         let screen = render_at(&app, (80, 24));
         assert!(screen.contains(said), "{lang:?}: {screen}");
+        assert!(screen.contains(arrears), "{lang:?}: {screen}");
+        insta::assert_snapshot!(
+            format!("details_owing_card_debt_{lang:?}").to_lowercase(),
+            screen
+        );
         assert!(legend(&app).contains(offered), "{lang:?}: {}", legend(&app));
 
         let sent = press(&mut app, KeyCode::Char('P'));

@@ -5,7 +5,9 @@
 use crate::support::*;
 use chrono::{Datelike, Days, NaiveDate};
 use meterdesk::db::readings::AbnormalReading;
-use meterdesk::db::shifts::{MethodTakings, Report, ReportKind, ShiftRow, TakingsRow, Window};
+use meterdesk::db::shifts::{
+    ArrearsAge, MethodTakings, Report, ReportKind, ShiftRow, TakingsRow, Window,
+};
 use meterdesk::domain::money::Money;
 use meterdesk::screens::receipt::KeepReport;
 use meterdesk::screens::reports::{LoadReport, ReportRead, ReportsScreen, report_csv};
@@ -931,4 +933,86 @@ fn a_report_that_fits_a_taller_screen_scrolls_up_from_what_it_shows() {
     update(&mut app, Msg::Resize(80, 24));
     let screen = render(&app);
     assert!(screen.contains("rows 1–16 of 36"), "{screen}");
+}
+
+/// s42-c: the arrears by age counted unpaid bills only, so a card meter's customer owing water
+/// a meter loaded unpaid (sql/V163) owed nothing in it. The card debts have a column of their
+/// own beside the bills (the amount is both, the customers those owing either) and their total;
+/// the CSV writes them last, the columns of before in their places. Whole at 80×24 in both
+/// languages.
+#[test]
+fn the_arrears_by_age_count_the_card_debts_apart_from_the_bills() {
+    let age = |age: &str, bills, card_debts, customers, cents| ArrearsAge {
+        age: age.into(),
+        bills,
+        card_debts,
+        customers,
+        amount: Money::from_cents(cents),
+    };
+    let read = ReportRead {
+        kind: ReportKind::ArrearsByAge,
+        window: window(),
+        report: Report::ArrearsByAge(vec![
+            age("0-30", 3, 1, 4, 15_840),
+            age("31-90", 1, 0, 1, 4_000),
+            age("90+", 0, 2, 1, 1_200),
+        ]),
+    };
+    for (lang, heading, total) in [
+        (Lang::En, "Card debts", "Total"),
+        (Lang::Zh, "卡欠款", "合计"),
+    ] {
+        let (mut app, sent) = reports(lang);
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(ReportRead {
+                kind: ReportKind::Takings,
+                window: window(),
+                report: Report::Takings(vec![]),
+            }),
+        );
+        press(&mut app, KeyCode::Tab);
+        press(&mut app, KeyCode::Tab);
+        let sent = press(&mut app, KeyCode::Tab);
+        let asked = sent[0].1.of::<LoadReport>().expect("the arrears are read");
+        assert_eq!(asked.kind, ReportKind::ArrearsByAge);
+        answer(&mut app, &sent, Reply::screen(read.clone()));
+        let screen = render_at(&app, (80, 24));
+        let lines: Vec<&str> = screen.lines().collect();
+        assert!(
+            lines.iter().any(|line| line.contains(heading)),
+            "{lang:?}: {screen}"
+        );
+        // A rendered line is quoted, a note on wide characters after it.
+        let cells = |line: &str| {
+            let drawn = line.split('"').nth(1).unwrap_or_default();
+            drawn
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let row = |first: &str| {
+            lines
+                .iter()
+                .map(|line| cells(line))
+                .find(|cells| cells.first().is_some_and(|cell| cell == first))
+                .unwrap_or_else(|| panic!("{lang:?}, {first}: {screen}"))
+        };
+        assert_eq!(row("90+"), ["90+", "0", "2", "1", "12.00"], "{lang:?}");
+        assert_eq!(row(total), [total, "4", "3", "210.40"], "{lang:?}");
+        insta::assert_snapshot!(
+            format!("reports_arrears_card_debts_{lang:?}").to_lowercase(),
+            screen
+        );
+    }
+    let csv = report_csv(&read);
+    let csv: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        csv[..2],
+        [
+            "day,age_days,bills,customers,amount,card_debts",
+            "2026-12-03,0-30,3,4,158.40,1"
+        ]
+    );
 }

@@ -60,22 +60,35 @@ pub async fn usage_records(
                         SELECT FROM card_operation r
                         WHERE r.customer_id = op.customer_id AND r.kind = 'refund'
                           AND r.state = 'done' AND r.purchase_seq = op.purchase_seq
-                          AND r.id < op.id)) AS carries_refunded
+                          AND r.id < op.id)) AS carries_refunded,
+                    -- A debt of water a meter loaded unpaid (sql/V163). Paid, its recharge is
+                    -- done with the purchase on the debt's receipt (none: from the balance).
+                    w.amount AS debt_amount, t.receipt_no AS debt_receipt_no
              FROM card_operation op
              JOIN card ON card.id = op.card_id
              JOIN operator o ON o.id = op.operator_id
              LEFT JOIN ledger_transaction t ON t.id = op.transaction_id
+             LEFT JOIN card_recharge_owed w ON w.operation_id = op.id
              WHERE {condition}
              ORDER BY op.id DESC LIMIT $2"
         ),
         &[&id, &limit],
         |row| {
+            let state = OperationState::parse(row.get("state"))?;
+            // Paid once its recharge is done (nothing else settles a debt's recharge done).
+            let debt_of = |owed| match state {
+                OperationState::Done => UsageDebt::Paid {
+                    receipt_no: row.get("debt_receipt_no"),
+                },
+                _ => UsageDebt::Owed(owed),
+            };
             Ok(from_columns!(row => UsageRecord {
                 operation_id,
                 kind: OperationKind::parse(row.get("kind"))?,
-                state: OperationState::parse(row.get("state"))?,
+                state: state,
                 card_no, generation, purchase_seq, volume_litres, amount, operator, started_at,
                 finished_at, failure_reason, carries_refunded,
+                debt: row.get::<_, Option<Money>>("debt_amount").map(debt_of),
             }))
         },
     )

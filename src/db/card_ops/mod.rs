@@ -444,6 +444,19 @@ pub struct UsageRecord {
     /// A replacement whose carried purchase (`purchase_seq`, `volume_litres`) had been refunded:
     /// the new card carries it cancelled, no water.
     pub carries_refunded: bool,
+    /// A recharge a meter loaded unpaid (sql/V163): owed, or paid since.
+    pub debt: Option<UsageDebt>,
+}
+
+/// What a usage record says of a recharge whose purchase a meter loaded unpaid (settled failed
+/// from an old copy of its card, its money spent since): a debt of the customer's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageDebt {
+    /// Still owed (the recharge still failed): `amount`, taken before the next recharge.
+    Owed(Money),
+    /// Paid since (the recharge done): on its own receipt (`card_recharge_owed_pay`), or, with
+    /// none, taken from the balance by a later read of the card (`card_recharge_found_on_card`).
+    Paid { receipt_no: Option<i64> },
 }
 
 /// Whose usage records.
@@ -468,7 +481,7 @@ pub use begin::{begin, begin_decided, missing_purchase, missing_purchase_written
 use holder::*;
 pub use holder::{CardHolder, KnownCard, card_holder, card_owner, missing_on_card};
 pub use lists::{pending_operations, purchase_paid, usage_records};
-pub(crate) use owed::WATER_OWED;
+pub(crate) use owed::{DEBTS_OWED, WATER_OWED};
 pub use owed::{Owed, OwedPaid, owed, owes, pay_owed};
 use prices::*;
 pub use prices::{

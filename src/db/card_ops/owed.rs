@@ -36,11 +36,28 @@ pub(super) const OWED: &str = "SELECT w.operation_id AS owed_operation_id,
      WHERE w.customer_id = $1
      ORDER BY w.operation_id";
 
+/// The debts the customer of account `a` still owes ([`OWED`]'s, their recharge still failed):
+/// the FROM and WHERE of [`WATER_OWED`] and [`DEBTS_OWED`].
+macro_rules! owed_by_account {
+    () => {
+        " FROM card_recharge_owed w
+         JOIN card_operation o ON o.id = w.operation_id AND o.state = 'failed'
+         WHERE w.customer_id = a.customer_id"
+    };
+}
+
 /// What the customer of account `a` owes for water a meter loaded unpaid, as a subquery: the
-/// sum of [`OWED`]'s debts, zero when none. A transfer and a close wait for it (sql/V183, V184).
-pub(crate) const WATER_OWED: &str = "SELECT coalesce(sum(w.amount), 0) FROM card_recharge_owed w
-     JOIN card_operation o ON o.id = w.operation_id AND o.state = 'failed'
-     WHERE w.customer_id = a.customer_id";
+/// sum of [`OWED`]'s debts, zero when none. A transfer and a close wait for it (sql/V183, V184);
+/// the customer table counts it in a row's arrears.
+pub(crate) const WATER_OWED: &str =
+    concat!("SELECT coalesce(sum(w.amount), 0)", owed_by_account!());
+
+/// [`WATER_OWED`] and how many debts it sums, as a lateral subquery: columns `water_owed` and
+/// `card_debts` (the details' arrears line).
+pub(crate) const DEBTS_OWED: &str = concat!(
+    "SELECT coalesce(sum(w.amount), 0) AS water_owed, count(*) AS card_debts",
+    owed_by_account!()
+);
 
 /// The debts customer `customer_id` has not paid yet.
 pub async fn owed(client: &impl CachingClient, customer_id: i64) -> Result<Vec<Owed>, DbError> {

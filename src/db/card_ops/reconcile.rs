@@ -132,7 +132,8 @@ impl MeterSaw {
 }
 
 /// Compares the user card in `records` with the database and audits each difference
-/// (`card.discrepancy`). An operator without `card.read` is told nothing and nothing is
+/// (`card.discrepancy`), a debt of water a meter loaded unpaid only at the read that recorded it
+/// (every read still answers it). An operator without `card.read` is told nothing and nothing is
 /// audited, as with the write-back. Run after [`touch`] has resolved what was pending.
 pub async fn reconcile(
     client: &mut Client,
@@ -154,8 +155,8 @@ pub async fn reconcile(
             &[&card_no],
         )
         .await?;
-    let (customer_id, discrepancies) = match row {
-        None => (None, vec![Discrepancy::UnknownCard]),
+    let (customer_id, found) = match row {
+        None => (None, vec![(Discrepancy::UnknownCard, true)]),
         Some(row) => {
             let customer_id: i64 = row.get("customer_id");
             let found = differences(
@@ -170,7 +171,7 @@ pub async fn reconcile(
             (Some(customer_id), found)
         }
     };
-    for discrepancy in &discrepancies {
+    for (discrepancy, _) in found.iter().filter(|(_, audited)| *audited) {
         let mut detail = serde_json::json!({
             "kind": discrepancy.code(),
             "purchase_seq": discrepancy.sequence(),
@@ -189,9 +190,15 @@ pub async fn reconcile(
         .await?;
     }
     transaction.commit().await?;
-    Ok(discrepancies)
+    Ok(found
+        .into_iter()
+        .map(|(discrepancy, _)| discrepancy)
+        .collect())
 }
 
+/// The differences between the card and the books, each with whether this read audits it: all
+/// are, but a debt an earlier read recorded (sql/V163), which this read tells again and whose
+/// entries are that read's and the database's `card.owed` (s41-f's walk: one entry a read).
 async fn differences(
     tx: &Transaction<'_>,
     customer_id: i64,
@@ -199,21 +206,23 @@ async fn differences(
     records: &[Record; 3],
     void_reason: Option<String>,
     key: &MacKey,
-) -> Result<Vec<Discrepancy>, DbError> {
+) -> Result<Vec<(Discrepancy, bool)>, DbError> {
     let Some(holder) = holder(tx, customer_id, key).await? else {
         return Ok(Vec::new());
     };
     if holder.active() != Some(&card.issue) {
-        return Ok(vec![Discrepancy::VoidCard {
+        let void = Discrepancy::VoidCard {
             reason: void_reason,
-        }]);
+        };
+        return Ok(vec![(void, true)]);
     }
     let mut found = Vec::new();
     if let Some(missing) = holder.missing_purchase(card, key) {
-        found.push(Discrepancy::MissingPurchase {
+        let missing = Discrepancy::MissingPurchase {
             sequence: missing.record.sequence,
             refunded: missing.record.status == PurchaseStatus::Cancelled,
-        });
+        };
+        found.push((missing, true));
     }
     if let Some(purchase) = &card.purchase {
         found.extend(purchase_difference(tx, customer_id, card, purchase, records).await?);
@@ -228,9 +237,10 @@ async fn differences(
             )
             .await?;
         if let Some(newer) = newer {
-            found.push(Discrepancy::OlderImage {
+            let older = Discrepancy::OlderImage {
                 seen_at: newer.get("meter_read_at"),
-            });
+            };
+            found.push((older, true));
         }
     }
     Ok(found)
@@ -239,27 +249,33 @@ async fn differences(
 /// The card's purchase against the recharges journaled for it. Written here: a recharge (done
 /// or still pending), its refund, or a replacement carrying it. A failed recharge whose very
 /// record is on the card was settled from an old copy of the card: it is settled done now
-/// (sql/V41) if the balance still holds its money.
+/// (sql/V41) if the balance still holds its money. `false` with it: a debt an earlier read
+/// recorded, told again and not audited again.
 async fn purchase_difference(
     tx: &Transaction<'_>,
     customer_id: i64,
     card: &UserCard,
     purchase: &PurchaseRecord,
     records: &[Record; 3],
-) -> Result<Option<Discrepancy>, DbError> {
+) -> Result<Option<(Discrepancy, bool)>, DbError> {
     let record = &records[1];
     let row = tx
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM card_operation
                             WHERE customer_id = $1 AND purchase_seq = $2
                               AND volume_litres = $3 AND state <> 'failed') AS known,
-                    (SELECT op.id FROM card_operation op
-                     WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'failed'
-                       AND op.purchase_record_after = $4) AS failed_id,
-                    (SELECT t.receipt_no FROM card_operation op
-                     JOIN ledger_transaction t ON t.id = op.transaction_id
-                     WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'failed'
-                       AND op.purchase_record_after = $4) AS failed_receipt_no",
+                    failed.id AS failed_id, failed.receipt_no AS failed_receipt_no,
+                    failed.owed_before
+             FROM (VALUES (1)) one
+             LEFT JOIN LATERAL (
+                 SELECT op.id, t.receipt_no,
+                        EXISTS (SELECT FROM card_recharge_owed w WHERE w.operation_id = op.id)
+                            AS owed_before
+                 FROM card_operation op
+                 LEFT JOIN ledger_transaction t ON t.id = op.transaction_id
+                 WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'failed'
+                   AND op.purchase_record_after = $4
+             ) failed ON TRUE",
             &[
                 &customer_id,
                 &i64::from(purchase.sequence),
@@ -272,11 +288,13 @@ async fn purchase_difference(
         return Ok(None);
     }
     let Some(operation_id) = row.get::<_, Option<i64>>("failed_id") else {
-        return Ok(Some(Discrepancy::UnknownPurchase {
+        let unknown = Discrepancy::UnknownPurchase {
             sequence: purchase.sequence,
             litres: purchase.volume_litres,
-        }));
+        };
+        return Ok(Some((unknown, true)));
     };
+    let owed_before: bool = row.get("owed_before");
     // Read before the settle below points the operation at its new purchase row, which is on
     // no receipt.
     let receipt_no: Option<i64> = row.get("failed_receipt_no");
@@ -302,7 +320,7 @@ async fn purchase_difference(
         )
         .await?;
     }
-    Ok(Some(Discrepancy::FailedPurchaseFound {
+    let found = Discrepancy::FailedPurchaseFound {
         operation_id,
         sequence: purchase.sequence,
         litres: purchase.volume_litres,
@@ -311,7 +329,8 @@ async fn purchase_difference(
         receipt_no,
         meter,
         owed,
-    }))
+    };
+    Ok(Some((found, !(owed && owed_before))))
 }
 
 /// An audit row about card `card_no` (entity `card`): `detail` with the card and customer

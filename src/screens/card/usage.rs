@@ -14,7 +14,7 @@ use crate::app::screen::ScreenReply;
 use crate::app::state::MessageKind;
 use crate::app::{App, Hub};
 use crate::db::DbError;
-use crate::db::card_ops::{self, OperationKind, OperationState, UsageOf, UsageRecord};
+use crate::db::card_ops::{self, OperationKind, OperationState, UsageDebt, UsageOf, UsageRecord};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::text::{coded, fit, local};
@@ -78,10 +78,14 @@ pub(super) fn lines(
     );
     // Which notes the brackets need: a failed recharge's price is on the balance; a failed
     // refund paid nothing out and left nothing on the balance (sql/V78 reverses its credit).
+    // A recharge a meter loaded unpaid says what it owes on its own line instead.
     let failed_with = |refund: bool| {
         rows.is_some_and(|rows| {
-            rows.iter()
-                .any(|row| not_taken(row) && (row.kind == OperationKind::Refund) == refund)
+            rows.iter().any(|row| {
+                not_taken(row)
+                    && row.debt.is_none()
+                    && (row.kind == OperationKind::Refund) == refund
+            })
         })
     };
     let notes: Vec<&str> = [
@@ -92,14 +96,17 @@ pub(super) fn lines(
     .filter_map(|(shown, key)| shown.then_some(key))
     .collect();
     // Why an operation failed goes on a line of its own under its row: after the operator it
-    // was cut at 80 columns (s38-d on the rig: "李晓明 Li Xi…", the reason never seen).
+    // was cut at 80 columns (s38-d on the rig: "李晓明 Li Xi…", the reason never seen). A debt
+    // says itself there in place of the failure an old copy of the card reported.
     let rows = rows.map(|rows| {
         rows.iter()
             .flat_map(|row| {
-                let reason = row
-                    .failure_reason
-                    .as_ref()
-                    .map(|reason| coded(lang, "ic.failure_", reason))
+                let reason = debt_said(row, lang)
+                    .or_else(|| {
+                        row.failure_reason
+                            .as_ref()
+                            .map(|reason| coded(lang, "ic.failure_", reason))
+                    })
                     .or_else(|| carried_refunded(row, lang))
                     .map(|why| format!(" {} — {why}", " ".repeat(16)));
                 std::iter::once(row_line(lang, zone, row, card_cells)).chain(reason)
@@ -120,6 +127,20 @@ fn carried_refunded(row: &UsageRecord, lang: Lang) -> Option<String> {
     Some(lang.tf("ic.usage_carried_refunded", &[("seq", &seq)]))
 }
 
+/// A recharge whose purchase a meter loaded unpaid (sql/V163) says so under its row: what it
+/// owes, or how it was paid since (s41-f's walk: a plain failed row, then a plain done one).
+fn debt_said(row: &UsageRecord, lang: Lang) -> Option<String> {
+    Some(match row.debt? {
+        UsageDebt::Owed(amount) => lang.tf("ic.usage_owed", &[("amount", &amount)]),
+        UsageDebt::Paid {
+            receipt_no: Some(receipt),
+        } => lang.tf("ic.usage_owed_paid", &[("receipt", &receipt)]),
+        UsageDebt::Paid { receipt_no: None } => {
+            lang.t("ic.usage_owed_paid_from_balance").to_owned()
+        }
+    })
+}
+
 /// A failed operation's money was never taken (a failed recharge's price is on the balance):
 /// its amount reads in brackets, unsigned, not as paid.
 fn not_taken(row: &UsageRecord) -> bool {
@@ -137,12 +158,16 @@ fn row_line(lang: Lang, zone: FixedOffset, row: &UsageRecord, card_cells: u16) -
         false => volume_text(row.volume_litres),
     };
     let last = inert(&row.operator);
+    let state = match row.debt {
+        Some(UsageDebt::Owed(_)) => "ic.usage_state_owed",
+        _ => state_key(row.state),
+    };
     format!(
         " {} {} {} {} {} {} {last}",
         local(&row.started_at, zone),
         fit(&card_no(row.card_no), card_cells, false),
         fit(lang.t(kind_key(row.kind)), 9, false),
-        fit(lang.t(state_key(row.state)), 7, false),
+        fit(lang.t(state), 7, false),
         fit(&amount, 10, true),
         fit(&volume, 9, true),
     )
