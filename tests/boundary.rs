@@ -4194,6 +4194,72 @@ async fn a_meter_write_back_is_raised_and_a_debt_recorded_only_as_the_card_shows
     );
 }
 
+/// sql/V200: a meter write-back noted on a card's row is audited, naming the operator who
+/// noted it — a clerk's psql too, within V173's bounds (the database cannot tell a note typed
+/// by hand from one read off the card: the MAC needs the card key). The customer of
+/// `with_a_card`: purchases 6 and 8 done, the card's write-back at 7 with no generation. One
+/// seen before writes no entry; one refused writes nothing.
+#[tokio::test]
+async fn a_meter_write_back_noted_by_hand_is_audited_naming_the_clerk() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let card = "(SELECT card_no FROM card)";
+    let noted = |loaded: u32, generation: u8| {
+        format!("SELECT card_meter_noted({card}, {loaded}, {generation}::smallint)")
+    };
+    let entries = "SELECT coalesce(string_agg(
+                       concat_ws(' ', o.login, a.entity, a.entity_id = k.card_no,
+                                 a.detail ->> 'card_no' = k.card_no::text,
+                                 a.detail ->> 'customer_id',
+                                 a.detail #>> '{after,meter_loaded_seq}',
+                                 a.detail #>> '{after,meter_generation}',
+                                 coalesce(a.detail #>> '{before,meter_loaded_seq}', '-'),
+                                 coalesce(a.detail #>> '{before,meter_generation}', '-')),
+                       ', ' ORDER BY a.id), 'none')
+                   FROM audit_log a JOIN operator o ON o.id = a.operator_id, card k
+                   WHERE a.action = 'card.meter_noted'";
+    let before = written(&db);
+    refused_with(
+        &db,
+        "clerk",
+        &noted(9, 1),
+        "no such purchase or card was written for its customer",
+    );
+    assert_eq!(written(&db), before, "a refused note wrote something");
+    assert_eq!(allowed(&db, "super", entries), "none");
+
+    // By hand, within the bounds: noted, and told with the clerk's name.
+    allowed(&db, "clerk", &noted(8, 1));
+    let first = format!("clerk card t t {customer} 8 1 7 -");
+    assert_eq!(allowed(&db, "super", entries), first);
+    // Seen before, by anyone: nothing noted, nothing told.
+    allowed(&db, "clerk", &noted(8, 1));
+    allowed(&db, "super", &noted(7, 1));
+    assert_eq!(allowed(&db, "super", entries), first);
+
+    // Through a recharge's journal (its write-back arguments), the same: the supervisor's news
+    // of generation 2 is refused (never issued), the clerk's purchase 9 after it is noted.
+    let journal = |key: &str, loaded: u32, generation: u8| {
+        recharge_in_one_call(customer, account, key, 9, "2.00", 2_000, "1.00").replacen(
+            "'{}')",
+            &format!("'{{}}', {loaded}, {generation}::smallint)"),
+            1,
+        )
+    };
+    refused_with(
+        &db,
+        "super",
+        &journal("journal-9", 8, 2),
+        "no such purchase or card was written for its customer",
+    );
+    allowed(&db, "clerk", &journal("journal-9", 8, 1));
+    allowed(&db, "clerk", &noted(9, 1));
+    assert_eq!(
+        allowed(&db, "super", entries),
+        format!("{first}, clerk card t t {customer} 9 1 8 1")
+    );
+}
+
 /// The debt is recorded only by the read's function, for a recharge settled failed from a
 /// card whose journaled record is presented, the balance not covering it and a meter
 /// write-back at or past its purchase noted; paid only with its recharge settled done in the

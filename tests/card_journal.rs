@@ -1808,7 +1808,8 @@ async fn a_failed_recharge_found_on_its_card_after_the_balance_was_spent_is_left
 /// The card that took a recharge failed by an old copy, the balance spent since, swiped on the
 /// meter first: the read records the debt with the card's write-back (sql/V173), which
 /// `meterdesk check` finds signed with the card key and naming the purchase, and which it
-/// finds forged when it is not; the arrears list shows the customer owing it until it is paid.
+/// finds forged when it is not, and says unchecked when it was recorded before V173 kept one;
+/// the arrears list shows the customer owing it until it is paid.
 #[tokio::test]
 async fn a_debt_of_loaded_water_keeps_its_write_back_for_the_key_and_is_listed_in_the_arrears() {
     use meterdesk::db::arrears;
@@ -1882,6 +1883,31 @@ async fn a_debt_of_loaded_water_keeps_its_write_back_for_the_key_and_is_listed_i
         )]
     );
 
+    // A debt recorded before sql/V173 kept no write-back: `meterdesk check` says it could not
+    // check it, neither failing it as forged nor passing it in silence.
+    counter
+        .customer
+        .client
+        .batch_execute("UPDATE card_recharge_owed SET write_back = NULL")
+        .await
+        .unwrap();
+    let before_v173 = evidence(&counter, &key).await;
+    assert_eq!(
+        (before_v173.checked, before_v173.disagreements.len()),
+        (0, 0)
+    );
+    assert_eq!(
+        meterdesk::tools::check::report(&[before_v173]),
+        format!(
+            "PARTLY every debt of water a meter loaded unpaid was recorded from its purchase and \
+             a meter write-back that loaded it last, signed with the card key (0 checked, 0 \
+             disagree, 1 not checked)\n       not checked: debt of card operation {} (card \
+             {card_no}): recorded before its meter write-back was kept (sql/V173), so there is \
+             none to check it against\n",
+            begun.operation_id
+        )
+    );
+
     // Paid: no longer listed.
     counter
         .clerk
@@ -1895,6 +1921,112 @@ async fn a_debt_of_loaded_water_keeps_its_write_back_for_the_key_and_is_listed_i
         .await
         .unwrap();
     assert!(owing.rows.is_empty(), "{:?}", owing.rows);
+}
+
+/// A meter changes hands at the counter only by a transfer (domain.md: customer number, meter,
+/// account and card stay with the property; no operator moves a meter to another customer,
+/// and a closed customer's meter is removed for good, V1's `meter_guard`): the new owner's
+/// purchases follow the old owner's under the same customer, as the meter's do, so its genuine
+/// write-back is noted — each told with the clerk's name (sql/V200) — while one naming a
+/// purchase never journaled for the customer is refused (sql/V173).
+#[tokio::test]
+async fn a_meter_transferred_with_its_customer_has_its_write_back_noted_a_forged_one_refused() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("3")).await;
+    counter.swipe();
+    counter.touch().await;
+    transfer_now(&counter, "transfer-1", "Anna Schmidt").await;
+    counter.done(CLERK, &recharge_m3("2")).await;
+    counter.swipe();
+    counter.touch().await;
+    assert_eq!(
+        (
+            counter.meter.credit_litres,
+            counter.meter.last_loaded_sequence
+        ),
+        (5_000, 2)
+    );
+    assert_eq!(
+        counter
+            .scalar::<String>("SELECT meter_loaded_seq || ' ' || meter_generation FROM card")
+            .await,
+        "2 1"
+    );
+    assert_eq!(
+        counter
+            .scalar::<String>(
+                "SELECT string_agg(o.login || ' ' || (a.detail #>> '{after,meter_loaded_seq}'), ', '
+                                   ORDER BY a.id)
+                 FROM audit_log a JOIN operator o ON o.id = a.operator_id
+                 WHERE a.action = 'card.meter_noted'"
+            )
+            .await,
+        "clerk 1, clerk 2"
+    );
+    let card_no = i64::from(counter.user_card().issue.card_number);
+    let forged = counter
+        .clerk
+        .execute("SELECT card_meter_noted($1, 3, 1::smallint)", &[&card_no])
+        .await
+        .expect_err("a write-back of a purchase never journaled");
+    assert!(
+        forged.as_db_error().is_some_and(|error| error
+            .message()
+            .contains("no such purchase or card was written for its customer")),
+        "{forged:?}"
+    );
+}
+
+/// A card customer's meter replaced — by the owner only (no desk path changes a customer's
+/// meter, no operator may: `two_desks::change_meter`'s statements) — and the card replaced for
+/// the new meter: the new meter registers the replacement's generation and loads the purchase
+/// it carries, and that write-back is the customer's own, noted; one past it is refused.
+#[tokio::test]
+async fn a_meter_replaced_by_the_owner_has_the_replacement_cards_write_back_noted() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("3")).await;
+    counter.swipe();
+    counter.touch().await;
+    counter
+        .customer
+        .client
+        .batch_execute(&format!(
+            "INSERT INTO meter (meter_no, meter_type_id, status)
+                 SELECT 'WM-0099', meter_type_id, 'installed' FROM meter WHERE meter_no = '{METER}';
+             UPDATE customer SET meter_id = (SELECT id FROM meter WHERE meter_no = 'WM-0099')
+                 WHERE id = {};
+             UPDATE meter SET status = 'removed' WHERE meter_no = '{METER}';",
+            counter.customer.customer_id
+        ))
+        .await
+        .unwrap();
+    counter.meter = MeterState::new(MeterNumber::new("WM-0099").unwrap());
+    counter.replace_lost_card().await;
+    counter.swipe();
+    counter.touch().await;
+    assert_eq!(
+        counter
+            .scalar::<String>(
+                "SELECT meter_loaded_seq || ' ' || meter_generation FROM card
+                 WHERE state = 'active'"
+            )
+            .await,
+        "1 2"
+    );
+    let card_no = i64::from(counter.user_card().issue.card_number);
+    let forged = counter
+        .clerk
+        .execute("SELECT card_meter_noted($1, 2, 2::smallint)", &[&card_no])
+        .await
+        .expect_err("a write-back of a purchase never journaled");
+    assert!(
+        forged.as_db_error().is_some_and(|error| error
+            .message()
+            .contains("no such purchase or card was written for its customer")),
+        "{forged:?}"
+    );
 }
 
 /// Another installation's card, sealed with the same key (the demo's, on a shared rig): a

@@ -14,6 +14,8 @@ pub struct Check {
     pub rule: &'static str,
     pub checked: i64,
     pub disagreements: Vec<String>,
+    /// What the rule found and could not check, each in words: neither passed nor failed.
+    pub unchecked: Vec<String>,
 }
 
 /// The rules: (what is said, what is counted, the disagreements as one text each).
@@ -149,13 +151,15 @@ async fn run(
         rule,
         checked,
         disagreements,
+        unchecked: Vec::new(),
     })
 }
 
 /// The rule the database cannot check (it holds no card key): every debt of water a meter
 /// loaded unpaid was recorded from its recharge's purchase and a meter write-back saying that
 /// purchase was the last loaded, both signed with `key` for the debt's card (sql/V173 keeps
-/// the write-back; a debt recorded before it has none and is not counted).
+/// the write-back). A debt recorded before it has none to check: it is said unchecked, not
+/// failed as forged and not passed.
 pub async fn check_debt_evidence_with(
     client: &impl CachingClient,
     key: &MacKey,
@@ -165,11 +169,24 @@ pub async fn check_debt_evidence_with(
             "SELECT w.operation_id, w.card_no, o.purchase_seq, o.purchase_record_after,
                     w.write_back
              FROM card_recharge_owed w JOIN card_operation o ON o.id = w.operation_id
-             WHERE w.write_back IS NOT NULL
              ORDER BY w.operation_id",
             &[],
         )
         .await?;
+    let (rows, kept_none): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .partition(|row| row.get::<_, Option<Vec<u8>>>("write_back").is_some());
+    let unchecked = kept_none
+        .iter()
+        .map(|row| {
+            format!(
+                "debt of card operation {} (card {}): recorded before its meter write-back was \
+                 kept (sql/V173), so there is none to check it against",
+                row.get::<_, i64>("operation_id"),
+                row.get::<_, i64>("card_no")
+            )
+        })
+        .collect();
     let disagreements = rows
         .iter()
         .filter_map(|row| {
@@ -208,5 +225,6 @@ pub async fn check_debt_evidence_with(
                meter write-back that loaded it last, signed with the card key",
         checked: i64::try_from(rows.len()).unwrap_or(i64::MAX),
         disagreements,
+        unchecked,
     })
 }

@@ -36,24 +36,32 @@ pub async fn check_command(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One line per rule (`ok` or `FAILED`, what was checked), each disagreement under its rule.
+/// One line per rule (`ok`, `FAILED`, or `PARTLY` when it agrees but found what it could not
+/// check; what was checked), each disagreement and each thing not checked under its rule.
 pub fn report(checks: &[Check]) -> String {
     let mut text = String::new();
     for check in checks {
-        let verdict = if check.disagreements.is_empty() {
-            "ok    "
-        } else {
-            "FAILED"
+        let verdict = match (check.disagreements.is_empty(), check.unchecked.is_empty()) {
+            (false, _) => "FAILED",
+            (true, false) => "PARTLY",
+            (true, true) => "ok    ",
+        };
+        let not_checked = match check.unchecked.len() {
+            0 => String::new(),
+            count => format!(", {count} not checked"),
         };
         let _ = writeln!(
             text,
-            "{verdict} {} ({} checked, {} disagree)",
+            "{verdict} {} ({} checked, {} disagree{not_checked})",
             check.rule,
             check.checked,
             check.disagreements.len()
         );
         for disagreement in &check.disagreements {
             let _ = writeln!(text, "       {disagreement}");
+        }
+        for unchecked in &check.unchecked {
+            let _ = writeln!(text, "       not checked: {unchecked}");
         }
     }
     text

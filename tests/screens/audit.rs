@@ -353,6 +353,8 @@ fn roles_departments_and_cards_are_named_in_chinese() {
             // payment showed as "card.owed" and "card.owed_paid".
             named(-1, "card.owed", "card_operation", Some(2102)),
             named(-2, "card.owed_paid", "card_operation", Some(2102)),
+            // s42-e: a meter write-back noted on the card's row (sql/V200).
+            named(-3, "card.meter_noted", "card", Some(12345)),
         ],
         more_before: false,
         more_after: false,
@@ -368,6 +370,7 @@ fn roles_departments_and_cards_are_named_in_chinese() {
         "卡上找到失败充值",
         "记欠款：未付水费",
         "补收未付水费",
+        "记录水表回写",
     ] {
         assert!(screen.contains(name), "{name}: {screen}");
     }
@@ -378,6 +381,7 @@ fn roles_departments_and_cards_are_named_in_chinese() {
         "discrepancy",
         "found_on",
         "owed",
+        "meter_noted",
     ] {
         assert!(!screen.contains(raw), "{raw}: {screen}");
     }
