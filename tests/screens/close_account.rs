@@ -253,6 +253,36 @@ fn f2_on_water_owed_pays_it_with_a_method_once() {
     }
 }
 
+/// Walk s42-f (the rig, as the supervisor, en and zh): F2 F2 in one burst on the debt's step
+/// paid it before the question naming its sum and method was ever drawn — the second F2 waited
+/// behind the debts' read and answered the question that read brought. The sum is the desk's,
+/// not one typed (as a deposit paying bills): the question is answered only by a key pressed
+/// once it is seen; the keys typed before it are dropped and said.
+#[test]
+fn an_f2_typed_before_the_debt_is_shown_does_not_pay_it() {
+    for (lang, sum) in [(Lang::En, "Pay 5.00 owed"), (Lang::Zh, "水费 5.00")] {
+        let mut app = close_screen(supervisor(lang), Some(CloseBlocker::WaterOwed));
+        let sent = press(&mut app, KeyCode::F(2));
+        only::<LoadOwed>(&sent);
+        for _ in 0..5 {
+            assert!(press(&mut app, KeyCode::F(2)).is_empty(), "{lang:?}: waits");
+        }
+        let to_pay = OwedToPay {
+            owed: vec![debt()],
+            methods: vec![pay_method("cash", "Cash")],
+        };
+        let after = answer(&mut app, &sent, Reply::screen(to_pay));
+        assert!(
+            find::<PayOwed>(&after).is_empty(),
+            "{lang:?}: paid before the question was seen: {after:?}"
+        );
+        let asked = render(&app);
+        assert!(asked.contains(sum), "{lang:?}: the question stays: {asked}");
+        let sent = press(&mut app, KeyCode::F(2));
+        assert_eq!(only::<PayOwed>(&sent).operations, vec![77], "{lang:?}");
+    }
+}
+
 /// Esc backs out of the payment asked, nothing sent; paid meanwhile, F2 says so.
 #[test]
 fn a_debt_paid_meanwhile_is_said_and_a_payment_backed_out_of_sends_nothing() {
