@@ -4735,6 +4735,50 @@ fn a_recharge_confirmation_says_the_debt_it_takes_first_whole_at_80x24() {
     }
 }
 
+/// s42-f: a recharge typed in one burst ("r 120 F2 F2") for a customer owing water a meter
+/// loaded unpaid: the second F2 waited for the quote and confirmed 126.00 — the 120.00 typed and
+/// the 6.00 debt the desk added — before the confirmation saying so was drawn. With a debt the
+/// confirmation is answered only by a key pressed once it is seen (as a deposit paying bills);
+/// without one the burst still confirms what was typed.
+#[test]
+fn a_recharge_confirmation_adding_a_debt_is_not_answered_by_keys_typed_before_it() {
+    for (lang, owed, confirmed) in [
+        (Lang::En, vec![owed_debt()], false),
+        (Lang::Zh, vec![owed_debt()], false),
+        (Lang::En, Vec::new(), true),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        press(&mut app, KeyCode::Char('r'));
+        type_text(&mut app, "120");
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(press(&mut app, KeyCode::F(2)).is_empty(), "waits for the quote");
+        let with_debt = !owed.is_empty();
+        let after = answer(
+            &mut app,
+            &sent,
+            Reply::screen(Quoted {
+                quote: Ok(quote()),
+                max_credit: None,
+                facts: None,
+                owed,
+            }),
+        );
+        let written = after
+            .iter()
+            .any(|(_, request)| request.of::<WriteCard>().is_some());
+        assert_eq!(written, confirmed, "{lang:?}, debt {with_debt}: {after:?}");
+        if with_debt {
+            let screen = flat(&render(&app));
+            assert!(screen.contains("126.00"), "{lang:?}: the question stays: {screen}");
+            let sent = press(&mut app, KeyCode::F(2));
+            let WriteCard { owed, .. } = only(&sent);
+            assert_eq!(owed, &[2107], "{lang:?}: F2 once seen writes it");
+        }
+    }
+}
+
 /// The debt is paid with a payment method: the balance did not cover it when the card's read
 /// found it. A recharge from the balance is refused on the form, naming the sum.
 #[test]

@@ -257,7 +257,7 @@ fn f2_on_water_owed_pays_it_with_a_method_once() {
 /// paid it before the question naming its sum and method was ever drawn — the second F2 waited
 /// behind the debts' read and answered the question that read brought. The sum is the desk's,
 /// not one typed (as a deposit paying bills): the question is answered only by a key pressed
-/// once it is seen; the keys typed before it are dropped and said.
+/// once it is seen; the keys typed before it are dropped, as there.
 #[test]
 fn an_f2_typed_before_the_debt_is_shown_does_not_pay_it() {
     for (lang, sum) in [(Lang::En, "Pay 5.00 owed"), (Lang::Zh, "水费 5.00")] {
