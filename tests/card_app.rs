@@ -461,7 +461,7 @@ async fn a_recharge_on_a_card_that_refuses_the_pin_takes_no_money_through_the_ap
     press(&mut app, &services, KeyCode::F(2)).await;
     assert_eq!(
         message(&app),
-        "Nothing written or charged: the card refused this desk's PIN (2 tries left). Writes \
+        "Nothing written or charged: the card refused this desk's PIN (tries left: 2). Writes \
          stopped: fix the PIN, restart meterdesk.",
         "after {confirmation}"
     );

@@ -2621,7 +2621,7 @@ fn a_card_that_refuses_the_pin_before_the_money_is_told_nothing_was_charged() {
     for (lang, said) in [
         (
             Lang::En,
-            "Nothing written or charged: the card refused this desk's PIN (2 tries left). \
+            "Nothing written or charged: the card refused this desk's PIN (tries left: 2). \
              Writes stopped: fix the PIN, restart meterdesk.",
         ),
         (
@@ -2645,6 +2645,59 @@ fn a_card_that_refuses_the_pin_before_the_money_is_told_nothing_was_charged() {
             },
         );
         assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
+        let screen = render(&app);
+        let shown: String = message_rows(&screen).concat().split_whitespace().collect();
+        let whole: String = format!("! {said}").split_whitespace().collect();
+        assert_eq!(shown, whole, "{lang:?}: said whole at 80 columns");
+        let top = |screen: &str| screen.lines().take(4).collect::<Vec<_>>().join("\n");
+        assert_eq!(top(&screen), top(&confirmation), "the confirmation stays");
+    }
+}
+
+/// Walk s42-f (the rig, one card whose PIN the desk does not know, brought to desk after desk):
+/// its second refusal said "(1 tries left)"; and once blocked, "The card's issuer PIN is
+/// blocked." — without the words every other refusal before the money has, that nothing was
+/// written or charged, nor what to do. Each is said whole on the message line's two rows at
+/// 80×24 in both languages, the confirmation kept.
+#[test]
+fn a_card_refused_for_its_pin_before_the_money_says_its_tries_and_a_block_in_words() {
+    let cases = [
+        (
+            Lang::En,
+            Some(1),
+            "Nothing written or charged: the card refused this desk's PIN (tries left: 1). \
+             Writes stopped: fix the PIN, restart meterdesk.",
+        ),
+        (
+            Lang::En,
+            None,
+            "Nothing written or charged: the card's issuer PIN is blocked. The issuer must reset \
+             it before the card can be written.",
+        ),
+        (
+            Lang::Zh,
+            None,
+            "未写卡，也未收费：此卡的发卡方 PIN 已被锁定，须由发卡方重置后才能写卡。",
+        ),
+    ];
+    for (lang, tries_left, said) in cases {
+        let error = || match tries_left {
+            Some(tries_left) => CardError::WrongPin { tries_left },
+            None => CardError::PinBlocked,
+        };
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        recharge_quoted(&mut app);
+        let confirmation = render(&app);
+        let sent = press(&mut app, KeyCode::F(2));
+        update(
+            &mut app,
+            Msg::Reply {
+                id: sent[0].0,
+                outcome: Err(Failure::from(FlowError::Card(error()))),
+            },
+        );
+        assert_eq!(app.message.clone().unwrap().text, said, "{lang:?} {:?}", error());
         let screen = render(&app);
         let shown: String = message_rows(&screen).concat().split_whitespace().collect();
         let whole: String = format!("! {said}").split_whitespace().collect();
