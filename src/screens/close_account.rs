@@ -51,6 +51,9 @@ pub struct CloseAccountScreen {
     confirming: bool,
     /// The water a meter loaded unpaid, asked to be paid: F2 again pays it.
     paying: Option<Paying>,
+    /// Money moved here or on a step's screen above: the screen below reads again once this
+    /// one is left (walk s42-f: Details still said the debt paid here, `:arrears` listed it).
+    changed: bool,
 }
 
 /// The payment of the water a meter loaded unpaid the screen asks for.
@@ -196,6 +199,7 @@ pub fn start(row: &CustomerRow, hub: &mut Hub) {
         closing: None,
         confirming: false,
         paying: None,
+        changed: false,
     }));
 }
 
@@ -412,6 +416,13 @@ impl Screen for CloseAccountScreen {
         false
     }
 
+    /// The payment of the water owed holds a sum the desk read, not one typed: it is answered
+    /// only by a key pressed once it is seen, as a deposit paying bills is (walk s42-f: F2 F2
+    /// in one burst paid it before its question was drawn).
+    fn drops_type_ahead(&self) -> bool {
+        self.paying.is_some()
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         customer_crumb(self.row.customer_no, lang.t("close_account.title"))
     }
@@ -571,9 +582,20 @@ impl Screen for CloseAccountScreen {
         }
     }
 
+    /// Left after money moved: the screen below reads what it shows again.
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        if command == Command::Leave && self.changed {
+            hub.leave();
+            hub.notify(Notice::Reload);
+            return true;
+        }
+        false
+    }
+
     /// A step taken on a screen over this one: read where the close stands now.
     fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
         if *notice == Notice::Reload {
+            self.changed = true;
             self.load(hub);
         }
     }
@@ -593,6 +615,7 @@ impl Screen for CloseAccountScreen {
             self.ask_to_pay(to_pay, hub);
         } else if let Some(paid) = reply.of::<OwedPaidHere>() {
             self.paying = None;
+            self.changed = true;
             paid.tell(hub);
             self.load(hub);
         } else if let Some(answer) = reply.of::<ClosedAnswer>() {

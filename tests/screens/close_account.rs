@@ -329,8 +329,10 @@ fn the_arrears_list_is_read_again_after_a_debt_paid_above_it() {
     press(&mut app, KeyCode::Char(':'));
     type_text(&mut app, "arrears");
     let sent = press(&mut app, KeyCode::Enter);
+    let number = meterdesk::domain::customer_number::CustomerNumber::from_serial(1_002_345)
+        .expect("a customer number");
     let owing = Owing {
-        customer_no: 10_000_017,
+        customer_no: i64::from(number.value()),
         name: "张伟".into(),
         arrears: money("5.00"),
         bills: 0,
@@ -344,7 +346,7 @@ fn the_arrears_list_is_read_again_after_a_debt_paid_above_it() {
     });
     answer(&mut app, &sent, Reply::screen(page));
     let sent = press(&mut app, KeyCode::Enter);
-    let customer = row(1, 10_000_017, "张伟", "北京");
+    let customer = row(1, i64::from(number.value()), "张伟", "北京");
     let sent = answer(&mut app, &sent, Reply::screen(OwingCustomer(Some(customer))));
     let details = Found(Some(Box::new(crate::details::sample_details())));
     answer(&mut app, &sent, Reply::screen(details.clone()));

@@ -8,7 +8,7 @@ use deadpool_postgres::Client;
 use super::confirm::owed_told;
 use super::receipt::{Receipt, owed_receipt};
 use crate::app::requests::{Progress, Read, Services};
-use crate::app::screen::{Answer, Hub, ScreenReply, ScreenRequest};
+use crate::app::screen::{Answer, Hub, Notice, ScreenReply, ScreenRequest};
 use crate::cardflow;
 use crate::db::card_ops::{self, Owed};
 use crate::db::cards::PaymentMethod;
@@ -29,7 +29,8 @@ pub struct OwedToPay {
 }
 
 impl Read for LoadOwed {
-    /// The confirmation its answer opens takes the keys typed meanwhile.
+    /// The keys typed meanwhile wait for the question its answer opens, which drops them: it
+    /// is answered only once seen (`CloseAccountScreen::drops_type_ahead`).
     const HOLDS_INPUT: bool = true;
 
     async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
@@ -92,10 +93,12 @@ impl ScreenRequest for PayOwed {
         })
     }
 
-    /// Left meanwhile: the receipts are still kept and the payment told.
+    /// Left meanwhile: the receipts are still kept and the payment told, and the screen on
+    /// top reads what it shows again.
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(paid) = reply.of::<OwedPaidHere>() {
             paid.tell(hub);
+            hub.notify(Notice::Reload);
         }
     }
 }
