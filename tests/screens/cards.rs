@@ -2697,7 +2697,12 @@ fn a_card_refused_for_its_pin_before_the_money_says_its_tries_and_a_block_in_wor
                 outcome: Err(Failure::from(FlowError::Card(error()))),
             },
         );
-        assert_eq!(app.message.clone().unwrap().text, said, "{lang:?} {:?}", error());
+        assert_eq!(
+            app.message.clone().unwrap().text,
+            said,
+            "{lang:?} {:?}",
+            error()
+        );
         let screen = render(&app);
         let shown: String = message_rows(&screen).concat().split_whitespace().collect();
         let whole: String = format!("! {said}").split_whitespace().collect();
@@ -4806,7 +4811,10 @@ fn a_recharge_confirmation_adding_a_debt_is_not_answered_by_keys_typed_before_it
         press(&mut app, KeyCode::Char('r'));
         type_text(&mut app, "120");
         let sent = press(&mut app, KeyCode::F(2));
-        assert!(press(&mut app, KeyCode::F(2)).is_empty(), "waits for the quote");
+        assert!(
+            press(&mut app, KeyCode::F(2)).is_empty(),
+            "waits for the quote"
+        );
         let with_debt = !owed.is_empty();
         let after = answer(
             &mut app,
@@ -4824,7 +4832,10 @@ fn a_recharge_confirmation_adding_a_debt_is_not_answered_by_keys_typed_before_it
         assert_eq!(written, confirmed, "{lang:?}, debt {with_debt}: {after:?}");
         if with_debt {
             let screen = flat(&render(&app));
-            assert!(screen.contains("126.00"), "{lang:?}: the question stays: {screen}");
+            assert!(
+                screen.contains("126.00"),
+                "{lang:?}: the question stays: {screen}"
+            );
             let sent = press(&mut app, KeyCode::F(2));
             let WriteCard { owed, .. } = only(&sent);
             assert_eq!(owed, &[2107], "{lang:?}: F2 once seen writes it");

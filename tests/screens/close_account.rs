@@ -294,7 +294,11 @@ fn pay_the_debt(app: &mut App, then: Closing) {
     answer(app, &sent, Reply::screen(to_pay));
     let sent = press(app, KeyCode::F(2));
     only::<PayOwed>(&sent);
-    let after = answer(app, &sent, Reply::screen(OwedPaidHere(vec![debt_receipt()])));
+    let after = answer(
+        app,
+        &sent,
+        Reply::screen(OwedPaidHere(vec![debt_receipt()])),
+    );
     answer(app, &find::<LoadClosing>(&after), Reply::screen(Some(then)));
 }
 
@@ -347,12 +351,20 @@ fn the_arrears_list_is_read_again_after_a_debt_paid_above_it() {
     answer(&mut app, &sent, Reply::screen(page));
     let sent = press(&mut app, KeyCode::Enter);
     let customer = row(1, i64::from(number.value()), "张伟", "北京");
-    let sent = answer(&mut app, &sent, Reply::screen(OwingCustomer(Some(customer))));
+    let sent = answer(
+        &mut app,
+        &sent,
+        Reply::screen(OwingCustomer(Some(customer))),
+    );
     let details = Found(Some(Box::new(crate::details::sample_details())));
     answer(&mut app, &sent, Reply::screen(details.clone()));
     let sent = press(&mut app, KeyCode::Char('C'));
     let id = only::<LoadClosing>(&sent).customer_id;
-    answer(&mut app, &sent, Reply::screen(Some(closing(Some(CloseBlocker::WaterOwed)))));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Some(closing(Some(CloseBlocker::WaterOwed)))),
+    );
     let mut card = closing(Some(CloseBlocker::CardActive));
     card.card_no = Some(10_000_001);
     pay_the_debt(&mut app, card);

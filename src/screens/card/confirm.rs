@@ -212,10 +212,9 @@ impl From<FlowError> for Failure {
                 "card_by_hand.wrong_pin_nothing_taken",
                 tries_left,
             )),
-            FlowError::Card(CardError::PinBlocked) => Failure::Error(Problem::new(
-                "card_by_hand.pin_blocked_nothing_taken",
-                "",
-            )),
+            FlowError::Card(CardError::PinBlocked) => {
+                Failure::Error(Problem::new("card_by_hand.pin_blocked_nothing_taken", ""))
+            }
             FlowError::Card(error) => Failure::Error(card_problem(&error)),
             FlowError::Stopped(stopped) => Failure::Error(writes_stopped(stopped)),
         }
