@@ -2712,6 +2712,29 @@ fn a_card_refused_for_its_pin_before_the_money_says_its_tries_and_a_block_in_wor
     }
 }
 
+/// Walk s42-f (en, supervisor): a refund of 5.00 in cash refused for the card's PIN said
+/// "Nothing written or charged" — a refund charges nothing; the clerk at the till must read that
+/// nothing is paid out either. The words before the money say all three, for every operation.
+#[test]
+fn a_refund_refused_for_the_pin_says_nothing_was_paid_out() {
+    for (lang, said) in [
+        (Lang::En, "Nothing written, charged or paid out: the card refused"),
+        (Lang::Zh, "未写卡，也未收付款项：卡片拒绝了"),
+    ] {
+        let (mut app, sent) = refund_confirmed(lang);
+        let pin = || FlowError::Card(CardError::WrongPin { tries_left: 2 });
+        update(
+            &mut app,
+            Msg::Reply {
+                id: sent[0].0,
+                outcome: Err(Failure::from(pin())),
+            },
+        );
+        let told = app.message.clone().unwrap().text;
+        assert!(told.starts_with(said), "{lang:?}: {told}");
+    }
+}
+
 /// Session 23 by hand: after a card refused the desk's PIN, F6 on the next customer still
 /// showed the confirmation and "正在写卡…" before saying that card writes were stopped. Every
 /// command that would write a card now says so at once, sending nothing; reading cards and
