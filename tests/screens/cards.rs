@@ -2621,12 +2621,12 @@ fn a_card_that_refuses_the_pin_before_the_money_is_told_nothing_was_charged() {
     for (lang, said) in [
         (
             Lang::En,
-            "Nothing written or charged: the card refused this desk's PIN (tries left: 2). \
+            "Nothing written, charged or paid out: the card refused this desk's PIN (tries left: 2). \
              Writes stopped: fix the PIN, restart meterdesk.",
         ),
         (
             Lang::Zh,
-            "未写卡，也未收费：卡片拒绝了本柜台的发卡方 PIN（此卡还剩 2 次机会）。\
+            "未写卡，也未收付款项：卡片拒绝了本柜台的发卡方 PIN（此卡还剩 2 次机会）。\
              已停止写卡：请改正 PIN 后重新启动 meterdesk。",
         ),
     ] {
@@ -2665,19 +2665,19 @@ fn a_card_refused_for_its_pin_before_the_money_says_its_tries_and_a_block_in_wor
         (
             Lang::En,
             Some(1),
-            "Nothing written or charged: the card refused this desk's PIN (tries left: 1). \
+            "Nothing written, charged or paid out: the card refused this desk's PIN (tries left: 1). \
              Writes stopped: fix the PIN, restart meterdesk.",
         ),
         (
             Lang::En,
             None,
-            "Nothing written or charged: the card's issuer PIN is blocked. The issuer must reset \
+            "Nothing written, charged or paid out: the card's issuer PIN is blocked. The issuer must reset \
              it before the card can be written.",
         ),
         (
             Lang::Zh,
             None,
-            "未写卡，也未收费：此卡的发卡方 PIN 已被锁定，须由发卡方重置后才能写卡。",
+            "未写卡，也未收付款项：此卡的发卡方 PIN 已被锁定，须由发卡方重置后才能写卡。",
         ),
     ];
     for (lang, tries_left, said) in cases {
@@ -2718,7 +2718,10 @@ fn a_card_refused_for_its_pin_before_the_money_says_its_tries_and_a_block_in_wor
 #[test]
 fn a_refund_refused_for_the_pin_says_nothing_was_paid_out() {
     for (lang, said) in [
-        (Lang::En, "Nothing written, charged or paid out: the card refused"),
+        (
+            Lang::En,
+            "Nothing written, charged or paid out: the card refused",
+        ),
         (Lang::Zh, "未写卡，也未收付款项：卡片拒绝了"),
     ] {
         let (mut app, sent) = refund_confirmed(lang);

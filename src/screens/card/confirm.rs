@@ -868,9 +868,9 @@ mod tests {
         );
         let last_try = card_problem(&CardError::LastPinTries { tries_left: 1 });
         assert!(
-            last_try
-                .text(Lang::En)
-                .starts_with("Nothing was written or charged: this card has only 1 issuer PIN try"),
+            last_try.text(Lang::En).starts_with(
+                "Nothing written, charged or paid out: this card has only 1 issuer PIN try"
+            ),
             "{last_try:?}"
         );
         assert!(
