@@ -461,8 +461,8 @@ async fn a_recharge_on_a_card_that_refuses_the_pin_takes_no_money_through_the_ap
     press(&mut app, &services, KeyCode::F(2)).await;
     assert_eq!(
         message(&app),
-        "Nothing written or charged: the card refused this desk's PIN (2 tries left). Writes \
-         stopped: fix the PIN, restart meterdesk.",
+        "Nothing written, charged or paid out: the card refused this desk's PIN (tries left: 2). \
+         Writes stopped: fix the PIN, restart meterdesk.",
         "after {confirmation}"
     );
     let Some(screen) = app.screen.module::<CardScreen>() else {
@@ -924,7 +924,10 @@ async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
     app.card_pin = services.card_access.pin_refusal();
     press(&mut app, &services, KeyCode::F(2)).await;
     let told = message(&app);
-    assert!(told.starts_with("Nothing written or charged"), "{told}");
+    assert!(
+        told.starts_with("Nothing written, charged or paid out"),
+        "{told}"
+    );
     assert_eq!(
         books(&customer.client, customer.customer_id).await,
         books_before,

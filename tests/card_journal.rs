@@ -4077,10 +4077,16 @@ async fn a_card_debt_is_owed_on_the_table_the_details_and_the_arrears_by_age() {
         [none("0-30"), one_debt("31-90"), none("90+")]
     );
 
-    card_ops::pay_owed(&mut counter.clerk, begun.operation_id, "cash")
-        .await
-        .unwrap()
-        .expect("owed");
+    let paid = card_ops::pay_owed(
+        &mut counter.clerk,
+        "arrears-by-age-pays-owed",
+        CLERK,
+        &[begun.operation_id],
+        "cash",
+    )
+    .await
+    .unwrap();
+    assert_eq!(paid.len(), 1, "owed");
     assert_eq!(
         owed_as_said(&counter, today).await,
         (
@@ -4166,10 +4172,17 @@ async fn the_usage_records_carry_a_recharges_debt_owed_then_paid() {
             UsageDebt::Owed(owed)
         )]
     );
-    let paid = card_ops::pay_owed(&mut counter.clerk, begun.operation_id, "cash")
-        .await
-        .unwrap()
-        .expect("owed");
+    let [paid] = card_ops::pay_owed(
+        &mut counter.clerk,
+        "usage-records-pay-owed",
+        CLERK,
+        &[begun.operation_id],
+        "cash",
+    )
+    .await
+    .unwrap()
+    .try_into()
+    .expect("one debt owed");
     assert_eq!(
         debts(&counter).await,
         [(

@@ -12,7 +12,7 @@ use super::details::Details;
 use super::legend::{BACK, PAGING, framed, usual};
 use super::reference::common::read_or_loading;
 use crate::app::requests::Read;
-use crate::app::screen::{ScreenReply, ScreenRequest};
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
@@ -203,6 +203,14 @@ impl Screen for ArrearsScreen {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// A change saved on a screen above (a debt paid on the close, bills paid from Details):
+    /// the page is read again from its first row, so what was paid is not listed (walk s42-f).
+    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
+        if *notice == Notice::Reload {
+            self.on_command(Command::Refresh, hub);
         }
     }
 

@@ -48,6 +48,9 @@ pub struct CloseAccountScreen {
     confirming: bool,
     /// The water a meter loaded unpaid, paid on its step: asked, F2 again pays it.
     debt: DebtPayment,
+    /// Money moved here or on a step's screen above: the screen below reads again once this
+    /// one is left (walk s42-f: Details still said the debt paid here, `:arrears` listed it).
+    changed: bool,
 }
 
 customer_read!(
@@ -173,6 +176,7 @@ pub fn start(row: &CustomerRow, hub: &mut Hub) {
         closing: None,
         confirming: false,
         debt: DebtPayment::default(),
+        changed: false,
     }));
 }
 
@@ -338,6 +342,13 @@ impl Screen for CloseAccountScreen {
         false
     }
 
+    /// The payment of the water owed holds a sum the desk read, not one typed: it is answered
+    /// only by a key pressed once it is seen, as a deposit paying bills is (walk s42-f: F2 F2
+    /// in one burst paid it before its question was drawn).
+    fn drops_type_ahead(&self) -> bool {
+        self.debt.asking()
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         customer_crumb(self.row.customer_no, lang.t("close_account.title"))
     }
@@ -493,9 +504,20 @@ impl Screen for CloseAccountScreen {
         }
     }
 
+    /// Left after money moved: the screen below reads what it shows again.
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        if command == Command::Leave && self.changed {
+            hub.leave();
+            hub.notify(Notice::Reload);
+            return true;
+        }
+        false
+    }
+
     /// A step taken on a screen over this one: read where the close stands now.
     fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
         if *notice == Notice::Reload {
+            self.changed = true;
             self.load(hub);
         }
     }
@@ -504,7 +526,10 @@ impl Screen for CloseAccountScreen {
         match self.debt.on_reply(reply, hub) {
             Heard::Other => {}
             Heard::Asked => return,
-            Heard::Changed => return self.load(hub),
+            Heard::Changed => {
+                self.changed = true;
+                return self.load(hub);
+            }
         }
         if let Some(closing) = reply.of::<Option<Closing>>() {
             match closing {

@@ -117,6 +117,13 @@ impl Screen for Details {
         false
     }
 
+    /// The debt's payment holds a sum the desk read, not one typed: it is answered only by a
+    /// key pressed once it is seen (walk s42-f, on the close's step: F2 F2 in one burst paid it
+    /// before its question was drawn).
+    fn drops_type_ahead(&self) -> bool {
+        self.debt.asking()
+    }
+
     fn crumb(&self, _lang: Lang) -> String {
         format!("{:08}", self.row.customer_no)
     }

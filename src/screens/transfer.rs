@@ -352,6 +352,13 @@ impl Screen for TransferView {
             .is_some_and(|basic| basic.form.is_dirty())
     }
 
+    /// The debt's payment holds a sum the desk read, not one typed: it is answered only by a
+    /// key pressed once it is seen (walk s42-f, on the close's step: F2 F2 in one burst paid it
+    /// before its question was drawn).
+    fn drops_type_ahead(&self) -> bool {
+        self.debt.asking()
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         customer_crumb(self.customer_no, lang.t("screen.transfer"))
     }

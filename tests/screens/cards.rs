@@ -2624,12 +2624,12 @@ fn a_card_that_refuses_the_pin_before_the_money_is_told_nothing_was_charged() {
     for (lang, said) in [
         (
             Lang::En,
-            "Nothing written or charged: the card refused this desk's PIN (2 tries left). \
+            "Nothing written, charged or paid out: the card refused this desk's PIN (tries left: 2). \
              Writes stopped: fix the PIN, restart meterdesk.",
         ),
         (
             Lang::Zh,
-            "未写卡，也未收费：卡片拒绝了本柜台的发卡方 PIN（此卡还剩 2 次机会）。\
+            "未写卡，也未收付款项：卡片拒绝了本柜台的发卡方 PIN（此卡还剩 2 次机会）。\
              已停止写卡：请改正 PIN 后重新启动 meterdesk。",
         ),
     ] {
@@ -2654,6 +2654,90 @@ fn a_card_that_refuses_the_pin_before_the_money_is_told_nothing_was_charged() {
         assert_eq!(shown, whole, "{lang:?}: said whole at 80 columns");
         let top = |screen: &str| screen.lines().take(4).collect::<Vec<_>>().join("\n");
         assert_eq!(top(&screen), top(&confirmation), "the confirmation stays");
+    }
+}
+
+/// Walk s42-f (the rig, one card whose PIN the desk does not know, brought to desk after desk):
+/// its second refusal said "(1 tries left)"; and once blocked, "The card's issuer PIN is
+/// blocked." — without the words every other refusal before the money has, that nothing was
+/// written or charged, nor what to do. Each is said whole on the message line's two rows at
+/// 80×24 in both languages, the confirmation kept.
+#[test]
+fn a_card_refused_for_its_pin_before_the_money_says_its_tries_and_a_block_in_words() {
+    let cases = [
+        (
+            Lang::En,
+            Some(1),
+            "Nothing written, charged or paid out: the card refused this desk's PIN (tries left: 1). \
+             Writes stopped: fix the PIN, restart meterdesk.",
+        ),
+        (
+            Lang::En,
+            None,
+            "Nothing written, charged or paid out: the card's issuer PIN is blocked. The issuer must reset \
+             it before the card can be written.",
+        ),
+        (
+            Lang::Zh,
+            None,
+            "未写卡，也未收付款项：此卡的发卡方 PIN 已被锁定，须由发卡方重置后才能写卡。",
+        ),
+    ];
+    for (lang, tries_left, said) in cases {
+        let error = || match tries_left {
+            Some(tries_left) => CardError::WrongPin { tries_left },
+            None => CardError::PinBlocked,
+        };
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        recharge_quoted(&mut app);
+        let confirmation = render(&app);
+        let sent = press(&mut app, KeyCode::F(2));
+        update(
+            &mut app,
+            Msg::Reply {
+                id: sent[0].0,
+                outcome: Err(Failure::from(FlowError::Card(error()))),
+            },
+        );
+        assert_eq!(
+            app.message.clone().unwrap().text,
+            said,
+            "{lang:?} {:?}",
+            error()
+        );
+        let screen = render(&app);
+        let shown: String = message_rows(&screen).concat().split_whitespace().collect();
+        let whole: String = format!("! {said}").split_whitespace().collect();
+        assert_eq!(shown, whole, "{lang:?}: said whole at 80 columns");
+        let top = |screen: &str| screen.lines().take(4).collect::<Vec<_>>().join("\n");
+        assert_eq!(top(&screen), top(&confirmation), "the confirmation stays");
+    }
+}
+
+/// Walk s42-f (en, supervisor): a refund of 5.00 in cash refused for the card's PIN said
+/// "Nothing written or charged" — a refund charges nothing; the clerk at the till must read that
+/// nothing is paid out either. The words before the money say all three, for every operation.
+#[test]
+fn a_refund_refused_for_the_pin_says_nothing_was_paid_out() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            "Nothing written, charged or paid out: the card refused",
+        ),
+        (Lang::Zh, "未写卡，也未收付款项：卡片拒绝了"),
+    ] {
+        let (mut app, sent) = refund_confirmed(lang);
+        let pin = || FlowError::Card(CardError::WrongPin { tries_left: 2 });
+        update(
+            &mut app,
+            Msg::Reply {
+                id: sent[0].0,
+                outcome: Err(Failure::from(pin())),
+            },
+        );
+        let told = app.message.clone().unwrap().text;
+        assert!(told.starts_with(said), "{lang:?}: {told}");
     }
 }
 
@@ -4880,6 +4964,56 @@ fn a_recharge_refused_after_its_debt_was_paid_is_confirmed_again_without_it() {
     let sent = press(&mut app, KeyCode::F(2));
     let WriteCard { owed, .. } = only(&sent);
     assert!(owed.is_empty(), "{owed:?}");
+}
+
+/// s42-f: a recharge typed in one burst ("r 120 F2 F2") for a customer owing water a meter
+/// loaded unpaid: the second F2 waited for the quote and confirmed 126.00 — the 120.00 typed and
+/// the 6.00 debt the desk added — before the confirmation saying so was drawn. With a debt the
+/// confirmation is answered only by a key pressed once it is seen (as a deposit paying bills);
+/// without one the burst still confirms what was typed.
+#[test]
+fn a_recharge_confirmation_adding_a_debt_is_not_answered_by_keys_typed_before_it() {
+    for (lang, owed, confirmed) in [
+        (Lang::En, vec![owed_debt()], false),
+        (Lang::Zh, vec![owed_debt()], false),
+        (Lang::En, Vec::new(), true),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        press(&mut app, KeyCode::Char('r'));
+        type_text(&mut app, "120");
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(
+            press(&mut app, KeyCode::F(2)).is_empty(),
+            "waits for the quote"
+        );
+        let with_debt = !owed.is_empty();
+        let after = answer(
+            &mut app,
+            &sent,
+            Reply::screen(Quoted {
+                quote: Ok(quote()),
+                max_credit: None,
+                facts: None,
+                owed,
+            }),
+        );
+        let written = after
+            .iter()
+            .any(|(_, request)| request.of::<WriteCard>().is_some());
+        assert_eq!(written, confirmed, "{lang:?}, debt {with_debt}: {after:?}");
+        if with_debt {
+            let screen = flat(&render(&app));
+            assert!(
+                screen.contains("126.00"),
+                "{lang:?}: the question stays: {screen}"
+            );
+            let sent = press(&mut app, KeyCode::F(2));
+            let WriteCard { owed, .. } = only(&sent);
+            assert_eq!(owed, &[2107], "{lang:?}: F2 once seen writes it");
+        }
+    }
 }
 
 /// The debt is paid with a payment method: the balance did not cover it when the card's read

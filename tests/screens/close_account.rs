@@ -209,6 +209,141 @@ fn f2_on_water_owed_pays_it_with_a_method_once() {
     }
 }
 
+/// Walk s42-f (the rig, as the supervisor, en and zh): F2 F2 in one burst on the debt's step
+/// paid it before the question naming its sum and method was ever drawn — the second F2 waited
+/// behind the debts' read and answered the question that read brought. The sum is the desk's,
+/// not one typed (as a deposit paying bills): the question is answered only by a key pressed
+/// once it is seen; the keys typed before it are dropped, as there.
+#[test]
+fn an_f2_typed_before_the_debt_is_shown_does_not_pay_it() {
+    for (lang, sum) in [(Lang::En, "Pay 5.00 owed"), (Lang::Zh, "水费 5.00")] {
+        let mut app = close_screen(supervisor(lang), Some(CloseBlocker::WaterOwed));
+        let sent = press(&mut app, KeyCode::F(2));
+        only::<LoadOwed>(&sent);
+        for _ in 0..5 {
+            assert!(press(&mut app, KeyCode::F(2)).is_empty(), "{lang:?}: waits");
+        }
+        let to_pay = OwedToPay {
+            owed: vec![a_card_debt()],
+            methods: vec![method("cash", "Cash")],
+        };
+        let after = answer(&mut app, &sent, Reply::screen(to_pay));
+        assert!(
+            find::<PayOwed>(&after).is_empty(),
+            "{lang:?}: paid before the question was seen: {after:?}"
+        );
+        let asked = render(&app);
+        assert!(asked.contains(sum), "{lang:?}: the question stays: {asked}");
+        let sent = press(&mut app, KeyCode::F(2));
+        assert_eq!(only::<PayOwed>(&sent).operations, vec![77], "{lang:?}");
+    }
+}
+
+/// The debt paid on the close's step, as the screen pays it: F2 reads it, F2 pays, the steps
+/// read again answered with `then`.
+fn pay_the_debt(app: &mut App, then: Closing) {
+    let sent = press(app, KeyCode::F(2));
+    let to_pay = OwedToPay {
+        owed: vec![a_card_debt()],
+        methods: vec![method("cash", "Cash")],
+    };
+    answer(app, &sent, Reply::screen(to_pay));
+    let sent = press(app, KeyCode::F(2));
+    only::<PayOwed>(&sent);
+    let after = answer(
+        app,
+        &sent,
+        Reply::screen(OwedPaidHere(vec![a_card_debts_receipt()])),
+    );
+    answer(app, &find::<LoadClosing>(&after), Reply::screen(Some(then)));
+}
+
+/// Walk s42-f (supervisor, en): the debt paid on the close's step, F3 went back to the screen
+/// below as it was — Details still saying "OWES 5.00", `:arrears` still listing it: the close
+/// told nothing below it that money moved. Left after a payment it has the screen below read
+/// again; left with nothing done, nothing is read.
+#[test]
+fn leaving_the_close_after_paying_on_it_has_the_screen_below_read_again() {
+    for (paid, reads) in [(true, 1), (false, 0)] {
+        let mut app = close_screen(supervisor(Lang::En), Some(CloseBlocker::WaterOwed));
+        if paid {
+            let mut card = closing(Some(CloseBlocker::CardActive));
+            card.card_no = Some(10_000_001);
+            pay_the_debt(&mut app, card);
+        }
+        let back = press(&mut app, KeyCode::F(3));
+        assert!(app.screen.is::<CustomerTable>(), "paid {paid}");
+        assert_eq!(find::<Fetch>(&back).len(), reads, "paid {paid}: {back:?}");
+    }
+}
+
+/// The same walk from `:arrears`: Enter, `C` in Details, the debt paid, F3 F3: Details is read
+/// again, and the arrears list reads its page again once Details is left.
+#[test]
+fn the_arrears_list_is_read_again_after_a_debt_paid_above_it() {
+    use meterdesk::db::arrears::Owing;
+    use meterdesk::db::customers::{Page, PageAt};
+    use meterdesk::screens::arrears::{ArrearsScreen, LoadOwing, OwingCustomer, OwingPage};
+    use meterdesk::screens::details::Details;
+    let mut app = supervisor(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "arrears");
+    let sent = press(&mut app, KeyCode::Enter);
+    let number = meterdesk::domain::customer_number::CustomerNumber::from_serial(1_002_345)
+        .expect("a customer number");
+    let owing = Owing {
+        customer_no: i64::from(number.value()),
+        name: "张伟".into(),
+        arrears: money("5.00"),
+        bills: 0,
+        card_debts: 1,
+        oldest: Utc.with_ymd_and_hms(2026, 12, 5, 9, 0, 0).unwrap(),
+    };
+    let page = OwingPage(Page {
+        rows: vec![owing.clone()],
+        more_before: false,
+        more_after: false,
+    });
+    answer(&mut app, &sent, Reply::screen(page));
+    let sent = press(&mut app, KeyCode::Enter);
+    let customer = row(1, i64::from(number.value()), "张伟", "北京");
+    let sent = answer(
+        &mut app,
+        &sent,
+        Reply::screen(OwingCustomer(Some(customer))),
+    );
+    let details = Found(Some(Box::new(crate::details::sample_details())));
+    answer(&mut app, &sent, Reply::screen(details.clone()));
+    let sent = press(&mut app, KeyCode::Char('C'));
+    let id = only::<LoadClosing>(&sent).customer_id;
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Some(closing(Some(CloseBlocker::WaterOwed)))),
+    );
+    let mut card = closing(Some(CloseBlocker::CardActive));
+    card.card_no = Some(10_000_001);
+    pay_the_debt(&mut app, card);
+
+    let back = press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<Details>());
+    assert_eq!(
+        only::<LoadDetails>(&back),
+        &LoadDetails { customer_id: id },
+        "Details read again"
+    );
+    answer(&mut app, &back, Reply::screen(details));
+    let back = press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<ArrearsScreen>());
+    assert_eq!(
+        only::<LoadOwing>(&back),
+        &LoadOwing {
+            at: PageAt::From((&owing).into())
+        },
+        "the arrears read again from the page's first row"
+    );
+}
+
 /// Esc backs out of the payment asked, nothing sent; paid meanwhile, F2 says so.
 #[test]
 fn a_debt_paid_meanwhile_is_said_and_a_payment_backed_out_of_sends_nothing() {

@@ -226,6 +226,9 @@ impl From<FlowError> for Failure {
                 "card_by_hand.wrong_pin_nothing_taken",
                 tries_left,
             )),
+            FlowError::Card(CardError::PinBlocked) => {
+                Failure::Error(Problem::new("card_by_hand.pin_blocked_nothing_taken", ""))
+            }
             FlowError::Card(error) => Failure::Error(card_problem(&error)),
             FlowError::Stopped(stopped) => Failure::Error(writes_stopped(stopped)),
         }
@@ -896,9 +899,9 @@ mod tests {
         );
         let last_try = card_problem(&CardError::LastPinTries { tries_left: 1 });
         assert!(
-            last_try
-                .text(Lang::En)
-                .starts_with("Nothing was written or charged: this card has only 1 issuer PIN try"),
+            last_try.text(Lang::En).starts_with(
+                "Nothing written, charged or paid out: this card has only 1 issuer PIN try"
+            ),
             "{last_try:?}"
         );
         assert!(

@@ -14,7 +14,7 @@ use ratatui::text::{Line, Span};
 use super::confirm::owed_told;
 use super::receipt::{Receipt, owed_receipt};
 use crate::app::requests::{Progress, Read, Services};
-use crate::app::screen::{Answer, Hub, ScreenReply, ScreenRequest};
+use crate::app::screen::{Answer, Hub, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command};
 use crate::cardflow;
@@ -41,7 +41,8 @@ pub struct OwedToPay {
 }
 
 impl Read for LoadOwed {
-    /// The confirmation its answer opens takes the keys typed meanwhile.
+    /// The keys typed meanwhile wait for the question its answer opens, which drops them: it
+    /// is answered only once seen (each screen holding a [`DebtPayment`] drops them while it asks).
     const HOLDS_INPUT: bool = true;
 
     async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
@@ -109,10 +110,12 @@ impl ScreenRequest for PayOwed {
         })
     }
 
-    /// Left meanwhile: the receipts are still kept and the payment told.
+    /// Left meanwhile: the receipts are still kept and the payment told, and the screen on
+    /// top reads what it shows again.
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(paid) = reply.of::<OwedPaidHere>() {
             paid.tell(hub);
+            hub.notify(Notice::Reload);
         }
     }
 }

@@ -53,9 +53,16 @@ pub use usage::LoadUsage;
 
 impl Screen for CardScreen {
     /// "Go to recharge" after an opening is a question: an F2 pressed again while the card was
-    /// written must not answer it (and then price an empty form) before the clerk sees it.
+    /// written must not answer it (and then price an empty form) before the clerk sees it. A
+    /// recharge's confirmation that adds a debt (water a meter loaded unpaid) asks for more than
+    /// was typed: it too is answered only once seen (walk s42-f: "r 120 F2 F2" in one burst
+    /// charged the debt with the recharge before its confirmation was drawn).
     fn drops_type_ahead(&self) -> bool {
-        matches!(self.pane, CardPane::GoToRecharge { .. })
+        match &self.pane {
+            CardPane::GoToRecharge { .. } => true,
+            CardPane::Confirm(Confirm::Recharge { owed, .. }) => !owed.is_empty(),
+            _ => false,
+        }
     }
 
     fn key_waits(&self, key: &KeyEvent, app: &App) -> bool {
