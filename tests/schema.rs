@@ -2848,3 +2848,212 @@ async fn a_card_operations_rules_are_one_short_check_that_refuses_by_each_rules_
         .await
     );
 }
+
+/// Issue 14 (s42-a, sql/V187): a card's eleven rules of its own columns are one CHECK, a call of
+/// `md_card_row_rules`, read from under 1.5 KB of text at every statement writing a card (a
+/// recharge's meter write-back noted on it) where it read 7.7 KB. Each rule refuses what its
+/// constraint refused, by the constraint's own name, table, SQLSTATE and message, the first
+/// broken by the names' order, at an INSERT and at an UPDATE; a rule that comes out NULL lets
+/// the row pass, as a CHECK did.
+#[tokio::test]
+async fn a_cards_rules_are_one_short_check_that_refuses_by_each_rules_name() {
+    let client = with_fixture().await;
+    let checks = texts(
+        &client,
+        "SELECT conname || ' ' || length(conbin) FROM pg_constraint
+         WHERE conrelid = 'card'::regclass AND contype = 'c' ORDER BY 1",
+    )
+    .await;
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert!(checks[0].starts_with("card_check "), "{checks:?}");
+    let text: i64 = scalar(
+        &client,
+        "SELECT sum(length(conbin)) FROM pg_constraint
+         WHERE conrelid = 'card'::regclass AND contype = 'c'",
+    )
+    .await;
+    assert!(text < 1_500, "card's CHECKs: {checks:?}");
+
+    // A card voided as lost; each case changes some of its columns.
+    let card = |changes: &[(&str, &str)]| {
+        let mut columns = vec![
+            ("card_no", "1"),
+            ("business_model", "'meter_prepaid'"),
+            ("generation", "1"),
+            ("state", "'void'"),
+            ("blacklisted", "false"),
+            ("void_reason", "'lost'"),
+            ("voided_at", "now()"),
+            ("meter_loaded_seq", "NULL"),
+            ("meter_generation", "NULL"),
+        ];
+        for &(column, value) in changes {
+            columns
+                .iter_mut()
+                .find(|(name, _)| *name == column)
+                .unwrap_or_else(|| panic!("no column {column}"))
+                .1 = value;
+        }
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        let values: Vec<&str> = columns.iter().map(|(_, value)| *value).collect();
+        format!(
+            "INSERT INTO card (customer_id, issued_by, {}) VALUES (1, 1, {})",
+            names.join(", "),
+            values.join(", ")
+        )
+    };
+    let active = [
+        ("state", "'active'"),
+        ("void_reason", "NULL"),
+        ("voided_at", "NULL"),
+    ];
+    let refused_by = async |sql: &str, constraint: &str| {
+        let error = client.batch_execute(sql).await.expect_err(sql);
+        let server = error
+            .as_db_error()
+            .unwrap_or_else(|| panic!("{sql}: {error}"));
+        assert_eq!(
+            (server.code(), server.constraint(), server.table()),
+            (&SqlState::CHECK_VIOLATION, Some(constraint), Some("card")),
+            "{sql}: {}",
+            server.message()
+        );
+        assert_eq!(
+            server.message(),
+            format!("new row for relation \"card\" violates check constraint \"{constraint}\"")
+        );
+    };
+    for (sql, constraint) in [
+        (
+            card(&[("business_model", "'postpaid'")]),
+            "card_business_model_check",
+        ),
+        (card(&[("card_no", "0")]), "card_card_no_check"),
+        (card(&[("card_no", "4294967296")]), "card_card_no_check"),
+        // Two rules broken (the number, the generation): the first by name.
+        (
+            card(&[("card_no", "0"), ("generation", "0")]),
+            "card_card_no_check",
+        ),
+        // Active ⇔ not voided, ⇔ no reason.
+        (card(&[active[0], active[1]]), "card_check"),
+        (card(&[("voided_at", "NULL")]), "card_check"),
+        (card(&[("void_reason", "NULL")]), "card_check1"),
+        // An active card is not blacklisted.
+        (
+            card(&[active[0], active[1], active[2], ("blacklisted", "true")]),
+            "card_check2",
+        ),
+        (card(&[("generation", "0")]), "card_generation_check"),
+        (card(&[("generation", "256")]), "card_generation_check"),
+        (
+            card(&[("meter_generation", "-1")]),
+            "card_meter_generation_check",
+        ),
+        (
+            card(&[("meter_generation", "256")]),
+            "card_meter_generation_check",
+        ),
+        (
+            card(&[("meter_loaded_seq", "-1")]),
+            "card_meter_loaded_seq_check",
+        ),
+        (
+            card(&[("meter_loaded_seq", "4294967296")]),
+            "card_meter_loaded_seq_check",
+        ),
+        (
+            card(&[("void_reason", "'not_issued'"), ("blacklisted", "true")]),
+            "card_not_issued_is_not_blacklisted",
+        ),
+        (card(&[("state", "'lost'")]), "card_state_check"),
+        (
+            card(&[("void_reason", "'stolen'")]),
+            "card_void_reason_check",
+        ),
+    ] {
+        refused_by(&sql, constraint).await;
+    }
+
+    // What the rules take is taken: each reason, a blacklisted void card, a recycled one, the
+    // ranges' ends, and the active card.
+    let reasons = [
+        "'lost'",
+        "'damaged'",
+        "'replaced'",
+        "'account_closed'",
+        "'returned'",
+        "'not_issued'",
+    ];
+    let numbers: Vec<(String, String)> = (0..reasons.len())
+        .map(|at| ((10 + at).to_string(), (2 + at).to_string()))
+        .collect();
+    let mut taken: Vec<String> = reasons
+        .iter()
+        .zip(&numbers)
+        .map(|(reason, (no, generation))| {
+            card(&[
+                ("card_no", no.as_str()),
+                ("generation", generation.as_str()),
+                ("void_reason", reason),
+            ])
+        })
+        .collect();
+    taken.extend([
+        card(&[
+            ("card_no", "4294967295"),
+            ("generation", "255"),
+            ("blacklisted", "true"),
+            ("meter_loaded_seq", "4294967295"),
+            ("meter_generation", "255"),
+        ]),
+        card(&[
+            ("card_no", "20"),
+            ("generation", "20"),
+            ("state", "'recycled'"),
+            ("void_reason", "'returned'"),
+            ("meter_loaded_seq", "0"),
+            ("meter_generation", "0"),
+        ]),
+        card(&[
+            active[0],
+            active[1],
+            active[2],
+            ("card_no", "21"),
+            ("generation", "21"),
+        ]),
+    ]);
+    for sql in &taken {
+        client
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+    // An UPDATE is asked the same rules: the meter's write-back out of range, a card voided
+    // without its time, refused; the write-back noted, taken.
+    for (set, constraint) in [
+        ("meter_generation = 256", "card_meter_generation_check"),
+        ("meter_loaded_seq = -1", "card_meter_loaded_seq_check"),
+        ("state = 'void', void_reason = 'lost'", "card_check"),
+    ] {
+        refused_by(
+            &format!("UPDATE card SET {set} WHERE card_no = 21"),
+            constraint,
+        )
+        .await;
+    }
+    client
+        .batch_execute(
+            "UPDATE card SET meter_loaded_seq = 5, meter_generation = 21 WHERE card_no = 21",
+        )
+        .await
+        .unwrap();
+    // A rule that comes out NULL passes: every one for a row of nothing.
+    assert!(
+        scalar::<bool>(
+            &client,
+            "SELECT md_card_row_rules(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
+        )
+        .await
+    );
+}

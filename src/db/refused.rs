@@ -207,6 +207,10 @@ pub const NOT_SAID: &[(&str, &str)] = &[
         "a card operation's own rules (md_card_operation_row_rules, sql/V186): its rows are the database's functions', from records and kinds the desk's card plan made",
     ),
     (
+        "card_check",
+        "a card's own rules (md_card_row_rules, sql/V187): its rows are the card journal's, written by the desk's code (db::card_ops) and the database's functions",
+    ),
+    (
         "meter_reading_idempotency_key_check",
         "the exactly-once keys are made by the desk, never empty nor over 200 characters",
     ),
