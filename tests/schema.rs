@@ -2094,9 +2094,10 @@ async fn nan_and_infinity_are_refused_in_every_numeric_column_of_every_table() {
 /// was stored as an `ARRAY[…]` of one node a name, which PostgreSQL reads again from text and
 /// folds at every INSERT and UPDATE; each is now one array constant under its own name, with
 /// the same list, validated as before. No CHECK of the schema's tables keeps a list of names
-/// node by node, the lists are the ones the constraints had (the bills' and card operations',
-/// spelled out; the ledger's are `md_ledger_row_rules`' since sql/V179), and a value outside a
-/// list, or a row the list's rule refuses, is refused by the same constraint as before.
+/// node by node, the lists are the ones the constraints had (the bills', spelled out; the
+/// ledger's are `md_ledger_row_rules`' since sql/V179, the card operations'
+/// `md_card_operation_row_rules`' since sql/V186), and a value outside a list, or a row the
+/// list's rule refuses, is refused by the same constraint as before.
 #[tokio::test]
 async fn every_list_of_names_a_check_keeps_is_one_constant_and_refuses_as_before() {
     let client = with_fixture().await;
@@ -2121,18 +2122,7 @@ async fn every_list_of_names_a_check_keeps_is_one_constant_and_refuses_as_before
     .await;
     assert_eq!(
         constants,
-        [
-            "bill_status_check true: CHECK ((status = ANY ('{unpaid,paid,void}'::text[])))",
-            "card_operation_check3 true: CHECK (((kind <> ALL ('{recharge,refund}'::text[])) \
-             OR (purchase_seq IS NOT NULL)))",
-            "card_operation_failure_reason_known true: CHECK ((failure_reason = ANY \
-             ('{not_on_card,settled_without_card,pin_refused,pin_blocked,pin_last_try,\
-             card_refused}'::text[])))",
-            "card_operation_kind_check true: CHECK ((kind = ANY \
-             ('{open,recharge,refund,replace,recycle}'::text[])))",
-            "card_operation_state_check true: CHECK ((state = ANY \
-             ('{pending,done,failed}'::text[])))",
-        ]
+        ["bill_status_check true: CHECK ((status = ANY ('{unpaid,paid,void}'::text[])))",]
     );
     for (sql, constraint) in [
         (
@@ -2540,4 +2530,530 @@ async fn a_ledger_rows_rules_are_one_short_check_that_refuses_by_each_rules_name
             }
         }
     }
+}
+
+/// Issue 14 (s42-a, sql/V186): a card operation's rules of its own columns — V1's fourteen but
+/// its key's, V5's plan and V175's reasons — are one CHECK, a call of
+/// `md_card_operation_row_rules`, which PostgreSQL reads from under 2.5 KB of text at every
+/// journal INSERT and settle UPDATE where it read 10 KB. Each rule refuses what its constraint
+/// refused, by the constraint's own name, table, SQLSTATE and message, the first broken by the
+/// names' order, at an INSERT and at an UPDATE; a rule that comes out NULL lets the row pass,
+/// as a CHECK did. The key's own check (V179's) is asked after them.
+#[tokio::test]
+async fn a_card_operations_rules_are_one_short_check_that_refuses_by_each_rules_name() {
+    let client = with_fixture().await;
+    client
+        .batch_execute(
+            "INSERT INTO card (card_no, customer_id, generation, issued_by)
+             VALUES (10000001, 1, 1, 1)",
+        )
+        .await
+        .unwrap();
+    let checks = texts(
+        &client,
+        "SELECT conname || ' ' || length(conbin) FROM pg_constraint
+         WHERE conrelid = 'card_operation'::regclass AND contype = 'c' ORDER BY 1",
+    )
+    .await;
+    let names: Vec<&str> = checks
+        .iter()
+        .map(|check| check.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "card_operation_check",
+            "card_operation_idempotency_key_check"
+        ]
+    );
+    let text: i64 = scalar(
+        &client,
+        "SELECT sum(length(conbin)) FROM pg_constraint
+         WHERE conrelid = 'card_operation'::regclass AND contype = 'c'",
+    )
+    .await;
+    assert!(text < 2_500, "card_operation's CHECKs: {checks:?}");
+
+    // A recharge settled done; each case changes some of its columns.
+    let record = |bytes: usize| format!("decode(repeat('00', {bytes}), 'hex')");
+    let (whole, short) = (record(32), record(31));
+    let operation = |changes: &[(&str, &str)], key: &str| {
+        let mut columns = vec![
+            ("kind", "'recharge'"),
+            ("state", "'done'"),
+            ("purchase_seq", "1"),
+            ("volume_litres", "1000"),
+            ("issue_record_before", "NULL"),
+            ("issue_record_after", "NULL"),
+            ("purchase_record_before", "NULL"),
+            ("purchase_record_after", whole.as_str()),
+            ("finished_at", "now()"),
+            ("failure_reason", "NULL"),
+            ("replaced_card_id", "NULL"),
+            ("plan", "NULL"),
+        ];
+        for &(column, value) in changes {
+            columns
+                .iter_mut()
+                .find(|(name, _)| *name == column)
+                .unwrap_or_else(|| panic!("no column {column}"))
+                .1 = value;
+        }
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        let values: Vec<&str> = columns.iter().map(|(_, value)| *value).collect();
+        format!(
+            "INSERT INTO card_operation (customer_id, card_id, operator_id, idempotency_key, {})
+             VALUES (1, 1, 1, '{key}', {})",
+            names.join(", "),
+            values.join(", ")
+        )
+    };
+    let pending = [
+        ("state", "'pending'"),
+        ("finished_at", "NULL"),
+        ("plan", "'{}'"),
+    ];
+    let refusals: Vec<(String, &str)> = vec![
+        // Pending ⇔ not finished.
+        (
+            operation(&[("finished_at", "NULL")], "a"),
+            "card_operation_check",
+        ),
+        (
+            operation(&[("state", "'pending'"), ("plan", "'{}'")], "b"),
+            "card_operation_check",
+        ),
+        // A failed one says why.
+        (
+            operation(&[("state", "'failed'")], "c"),
+            "card_operation_check1",
+        ),
+        // Two rules broken (the reason, the kind): the first by name.
+        (
+            operation(&[("state", "'failed'"), ("kind", "'gift'")], "d"),
+            "card_operation_check1",
+        ),
+        // A replace names the card replaced, and only a replace does.
+        (
+            operation(&[("kind", "'replace'")], "e"),
+            "card_operation_check2",
+        ),
+        (
+            operation(&[("kind", "'open'"), ("replaced_card_id", "1")], "f"),
+            "card_operation_check2",
+        ),
+        // A recharge and a refund write a purchase.
+        (
+            operation(&[("purchase_seq", "NULL")], "g"),
+            "card_operation_check3",
+        ),
+        (
+            operation(&[("kind", "'refund'"), ("purchase_seq", "NULL")], "h"),
+            "card_operation_check3",
+        ),
+        // A pending one knows what the card should hold.
+        (
+            operation(
+                &[
+                    pending[0],
+                    pending[1],
+                    pending[2],
+                    ("purchase_record_after", "NULL"),
+                ],
+                "i",
+            ),
+            "card_operation_check4",
+        ),
+        (
+            operation(&[("state", "'failed'"), ("failure_reason", "'tired'")], "j"),
+            "card_operation_failure_reason_known",
+        ),
+        (
+            operation(&[("issue_record_after", short.as_str())], "k"),
+            "card_operation_issue_record_after_check",
+        ),
+        (
+            operation(&[("issue_record_before", short.as_str())], "l"),
+            "card_operation_issue_record_before_check",
+        ),
+        (
+            operation(&[("kind", "'gift'")], "m"),
+            "card_operation_kind_check",
+        ),
+        (
+            operation(&[pending[0], pending[1]], "n"),
+            "card_operation_pending_has_plan",
+        ),
+        (
+            operation(&[("purchase_record_after", short.as_str())], "o"),
+            "card_operation_purchase_record_after_check",
+        ),
+        (
+            operation(&[("purchase_record_before", short.as_str())], "p"),
+            "card_operation_purchase_record_before_check",
+        ),
+        (
+            operation(&[("purchase_seq", "0")], "q"),
+            "card_operation_purchase_seq_check",
+        ),
+        (
+            operation(&[("purchase_seq", "4294967296")], "r"),
+            "card_operation_purchase_seq_check",
+        ),
+        (
+            operation(&[("state", "'lost'")], "s"),
+            "card_operation_state_check",
+        ),
+        (
+            operation(&[("volume_litres", "-1")], "t"),
+            "card_operation_volume_litres_check",
+        ),
+        (
+            operation(&[("volume_litres", "4294967296")], "u"),
+            "card_operation_volume_litres_check",
+        ),
+        (operation(&[], ""), "card_operation_idempotency_key_check"),
+        (
+            operation(&[], &"k".repeat(201)),
+            "card_operation_idempotency_key_check",
+        ),
+        // The key's check is asked after the rules (before V186 it came before the kind's).
+        (
+            operation(&[("kind", "'gift'")], ""),
+            "card_operation_kind_check",
+        ),
+    ];
+    let refused_by = async |sql: &str, constraint: &str| {
+        let error = client.batch_execute(sql).await.expect_err(sql);
+        let server = error
+            .as_db_error()
+            .unwrap_or_else(|| panic!("{sql}: {error}"));
+        assert_eq!(
+            (server.code(), server.constraint(), server.table()),
+            (
+                &SqlState::CHECK_VIOLATION,
+                Some(constraint),
+                Some("card_operation")
+            ),
+            "{sql}: {}",
+            server.message()
+        );
+        assert_eq!(
+            server.message(),
+            format!(
+                "new row for relation \"card_operation\" violates check constraint \"{constraint}\""
+            )
+        );
+    };
+    for (sql, constraint) in &refusals {
+        refused_by(sql, constraint).await;
+    }
+
+    // What the rules take is taken: NULL where a rule does not ask, the ranges' ends, a key
+    // of 200, each reason, an open, a replace, a pending operation with its plan.
+    let mut taken = vec![
+        operation(
+            &[("purchase_seq", "4294967295"), ("volume_litres", "0")],
+            "v",
+        ),
+        operation(
+            &[("purchase_seq", "2"), ("volume_litres", "4294967295")],
+            &"k".repeat(200),
+        ),
+        operation(
+            &[
+                ("kind", "'open'"),
+                ("purchase_seq", "NULL"),
+                ("volume_litres", "NULL"),
+                ("issue_record_before", whole.as_str()),
+                ("issue_record_after", whole.as_str()),
+                ("purchase_record_before", whole.as_str()),
+                ("purchase_record_after", "NULL"),
+            ],
+            "w",
+        ),
+        operation(
+            &[
+                ("kind", "'replace'"),
+                ("purchase_seq", "NULL"),
+                ("replaced_card_id", "1"),
+            ],
+            "x",
+        ),
+    ];
+    let reasons = [
+        "not_on_card",
+        "settled_without_card",
+        "pin_refused",
+        "pin_blocked",
+        "pin_last_try",
+        "card_refused",
+    ];
+    let quoted: Vec<String> = reasons.iter().map(|reason| format!("'{reason}'")).collect();
+    for (at, reason) in quoted.iter().enumerate() {
+        let seq = (10 + at).to_string();
+        taken.push(operation(
+            &[
+                ("state", "'failed'"),
+                ("failure_reason", reason.as_str()),
+                ("purchase_seq", seq.as_str()),
+            ],
+            &format!("y{at}"),
+        ));
+    }
+    taken.push(operation(
+        &[pending[0], pending[1], pending[2], ("purchase_seq", "3")],
+        "z",
+    ));
+    for sql in &taken {
+        client
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+    // The settle's UPDATE is asked the same rules: done without its finish, failed without
+    // its reason or with one not known are refused; done, finished, is taken.
+    for (set, constraint) in [
+        ("state = 'done'", "card_operation_check"),
+        (
+            "state = 'failed', finished_at = now()",
+            "card_operation_check1",
+        ),
+        (
+            "state = 'failed', finished_at = now(), failure_reason = 'tired'",
+            "card_operation_failure_reason_known",
+        ),
+        ("plan = NULL", "card_operation_pending_has_plan"),
+    ] {
+        refused_by(
+            &format!("UPDATE card_operation SET {set} WHERE idempotency_key = 'z'"),
+            constraint,
+        )
+        .await;
+    }
+    client
+        .batch_execute(
+            "UPDATE card_operation SET state = 'done', finished_at = now()
+             WHERE idempotency_key = 'z'",
+        )
+        .await
+        .unwrap();
+    // A rule that comes out NULL passes: every one for a row of nothing.
+    assert!(
+        scalar::<bool>(
+            &client,
+            "SELECT md_card_operation_row_rules(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                                NULL, NULL, NULL, NULL)"
+        )
+        .await
+    );
+}
+
+/// Issue 14 (s42-a, sql/V187): a card's eleven rules of its own columns are one CHECK, a call of
+/// `md_card_row_rules`, read from under 1.5 KB of text at every statement writing a card (a
+/// recharge's meter write-back noted on it) where it read 7.7 KB. Each rule refuses what its
+/// constraint refused, by the constraint's own name, table, SQLSTATE and message, the first
+/// broken by the names' order, at an INSERT and at an UPDATE; a rule that comes out NULL lets
+/// the row pass, as a CHECK did.
+#[tokio::test]
+async fn a_cards_rules_are_one_short_check_that_refuses_by_each_rules_name() {
+    let client = with_fixture().await;
+    let checks = texts(
+        &client,
+        "SELECT conname || ' ' || length(conbin) FROM pg_constraint
+         WHERE conrelid = 'card'::regclass AND contype = 'c' ORDER BY 1",
+    )
+    .await;
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert!(checks[0].starts_with("card_check "), "{checks:?}");
+    let text: i64 = scalar(
+        &client,
+        "SELECT sum(length(conbin)) FROM pg_constraint
+         WHERE conrelid = 'card'::regclass AND contype = 'c'",
+    )
+    .await;
+    assert!(text < 1_500, "card's CHECKs: {checks:?}");
+
+    // A card voided as lost; each case changes some of its columns.
+    let card = |changes: &[(&str, &str)]| {
+        let mut columns = vec![
+            ("card_no", "1"),
+            ("business_model", "'meter_prepaid'"),
+            ("generation", "1"),
+            ("state", "'void'"),
+            ("blacklisted", "false"),
+            ("void_reason", "'lost'"),
+            ("voided_at", "now()"),
+            ("meter_loaded_seq", "NULL"),
+            ("meter_generation", "NULL"),
+        ];
+        for &(column, value) in changes {
+            columns
+                .iter_mut()
+                .find(|(name, _)| *name == column)
+                .unwrap_or_else(|| panic!("no column {column}"))
+                .1 = value;
+        }
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        let values: Vec<&str> = columns.iter().map(|(_, value)| *value).collect();
+        format!(
+            "INSERT INTO card (customer_id, issued_by, {}) VALUES (1, 1, {})",
+            names.join(", "),
+            values.join(", ")
+        )
+    };
+    let active = [
+        ("state", "'active'"),
+        ("void_reason", "NULL"),
+        ("voided_at", "NULL"),
+    ];
+    let refused_by = async |sql: &str, constraint: &str| {
+        let error = client.batch_execute(sql).await.expect_err(sql);
+        let server = error
+            .as_db_error()
+            .unwrap_or_else(|| panic!("{sql}: {error}"));
+        assert_eq!(
+            (server.code(), server.constraint(), server.table()),
+            (&SqlState::CHECK_VIOLATION, Some(constraint), Some("card")),
+            "{sql}: {}",
+            server.message()
+        );
+        assert_eq!(
+            server.message(),
+            format!("new row for relation \"card\" violates check constraint \"{constraint}\"")
+        );
+    };
+    for (sql, constraint) in [
+        (
+            card(&[("business_model", "'postpaid'")]),
+            "card_business_model_check",
+        ),
+        (card(&[("card_no", "0")]), "card_card_no_check"),
+        (card(&[("card_no", "4294967296")]), "card_card_no_check"),
+        // Two rules broken (the number, the generation): the first by name.
+        (
+            card(&[("card_no", "0"), ("generation", "0")]),
+            "card_card_no_check",
+        ),
+        // Active ⇔ not voided, ⇔ no reason.
+        (card(&[active[0], active[1]]), "card_check"),
+        (card(&[("voided_at", "NULL")]), "card_check"),
+        (card(&[("void_reason", "NULL")]), "card_check1"),
+        // An active card is not blacklisted.
+        (
+            card(&[active[0], active[1], active[2], ("blacklisted", "true")]),
+            "card_check2",
+        ),
+        (card(&[("generation", "0")]), "card_generation_check"),
+        (card(&[("generation", "256")]), "card_generation_check"),
+        (
+            card(&[("meter_generation", "-1")]),
+            "card_meter_generation_check",
+        ),
+        (
+            card(&[("meter_generation", "256")]),
+            "card_meter_generation_check",
+        ),
+        (
+            card(&[("meter_loaded_seq", "-1")]),
+            "card_meter_loaded_seq_check",
+        ),
+        (
+            card(&[("meter_loaded_seq", "4294967296")]),
+            "card_meter_loaded_seq_check",
+        ),
+        (
+            card(&[("void_reason", "'not_issued'"), ("blacklisted", "true")]),
+            "card_not_issued_is_not_blacklisted",
+        ),
+        (card(&[("state", "'lost'")]), "card_state_check"),
+        (
+            card(&[("void_reason", "'stolen'")]),
+            "card_void_reason_check",
+        ),
+    ] {
+        refused_by(&sql, constraint).await;
+    }
+
+    // What the rules take is taken: each reason, a blacklisted void card, a recycled one, the
+    // ranges' ends, and the active card.
+    let reasons = [
+        "'lost'",
+        "'damaged'",
+        "'replaced'",
+        "'account_closed'",
+        "'returned'",
+        "'not_issued'",
+    ];
+    let numbers: Vec<(String, String)> = (0..reasons.len())
+        .map(|at| ((10 + at).to_string(), (2 + at).to_string()))
+        .collect();
+    let mut taken: Vec<String> = reasons
+        .iter()
+        .zip(&numbers)
+        .map(|(reason, (no, generation))| {
+            card(&[
+                ("card_no", no.as_str()),
+                ("generation", generation.as_str()),
+                ("void_reason", reason),
+            ])
+        })
+        .collect();
+    taken.extend([
+        card(&[
+            ("card_no", "4294967295"),
+            ("generation", "255"),
+            ("blacklisted", "true"),
+            ("meter_loaded_seq", "4294967295"),
+            ("meter_generation", "255"),
+        ]),
+        card(&[
+            ("card_no", "20"),
+            ("generation", "20"),
+            ("state", "'recycled'"),
+            ("void_reason", "'returned'"),
+            ("meter_loaded_seq", "0"),
+            ("meter_generation", "0"),
+        ]),
+        card(&[
+            active[0],
+            active[1],
+            active[2],
+            ("card_no", "21"),
+            ("generation", "21"),
+        ]),
+    ]);
+    for sql in &taken {
+        client
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+    // An UPDATE is asked the same rules: the meter's write-back out of range, a card voided
+    // without its time, refused; the write-back noted, taken.
+    for (set, constraint) in [
+        ("meter_generation = 256", "card_meter_generation_check"),
+        ("meter_loaded_seq = -1", "card_meter_loaded_seq_check"),
+        ("state = 'void', void_reason = 'lost'", "card_check"),
+    ] {
+        refused_by(
+            &format!("UPDATE card SET {set} WHERE card_no = 21"),
+            constraint,
+        )
+        .await;
+    }
+    client
+        .batch_execute(
+            "UPDATE card SET meter_loaded_seq = 5, meter_generation = 21 WHERE card_no = 21",
+        )
+        .await
+        .unwrap();
+    // A rule that comes out NULL passes: every one for a row of nothing.
+    assert!(
+        scalar::<bool>(
+            &client,
+            "SELECT md_card_row_rules(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
+        )
+        .await
+    );
 }

@@ -203,6 +203,14 @@ pub const NOT_SAID: &[(&str, &str)] = &[
         "a ledger row's own rules (md_ledger_row_rules, sql/V179): its rows are the database's functions', from amounts and keys the desk checked",
     ),
     (
+        "card_operation_check",
+        "a card operation's own rules (md_card_operation_row_rules, sql/V186): its rows are the database's functions', from records and kinds the desk's card plan made",
+    ),
+    (
+        "card_check",
+        "a card's own rules (md_card_row_rules, sql/V187): its rows are the card journal's, written by the desk's code (db::card_ops) and the database's functions",
+    ),
+    (
         "meter_reading_idempotency_key_check",
         "the exactly-once keys are made by the desk, never empty nor over 200 characters",
     ),
