@@ -2,7 +2,7 @@
 
 use crate::support::insert_card as insert;
 use crate::support::*;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate};
 use meterdesk::app::card_status::{CardRead, CardSeen, ReadCard, ReadFor};
 use meterdesk::app::state::{MessageKind, Problem};
 use meterdesk::card::apdu::{ApduError, CardCause};
@@ -2618,53 +2618,25 @@ fn a_card_that_refused_the_pin_is_told_whole_at_80_columns() {
 /// written; the money is on the balance, no cash back"). The PIN is presented before anything
 /// is paid or journaled (cardflow): the write fails before it, and the message says nothing
 /// was written or charged, the tries left and what to do, whole on the message line's two rows
-/// at 80×24 in both languages; the confirmation stays.
+/// at 80×24 in both languages; the confirmation stays. Walk s42-f (the rig, one card whose PIN
+/// the desk does not know, brought to desk after desk): its second refusal said "(1 tries
+/// left)"; and once blocked, "The card's issuer PIN is blocked." — without the words every
+/// other refusal before the money has, that nothing was written or charged, nor what to do.
 #[test]
-fn a_card_that_refuses_the_pin_before_the_money_is_told_nothing_was_charged() {
-    for (lang, said) in [
+fn a_card_refused_for_its_pin_before_the_money_is_told_nothing_was_charged_its_tries_and_a_block() {
+    let cases = [
         (
             Lang::En,
+            Some(2),
             "Nothing written, charged or paid out: the card refused this desk's PIN (tries left: 2). \
              Writes stopped: fix the PIN, restart meterdesk.",
         ),
         (
             Lang::Zh,
+            Some(2),
             "未写卡，也未收付款项：卡片拒绝了本柜台的发卡方 PIN（此卡还剩 2 次机会）。\
              已停止写卡：请改正 PIN 后重新启动 meterdesk。",
         ),
-    ] {
-        let mut app = signed_in(lang);
-        insert(&mut app, seen_user(user_card(5)));
-        recharge_quoted(&mut app);
-        let confirmation = render(&app);
-        let sent = press(&mut app, KeyCode::F(2));
-        update(
-            &mut app,
-            Msg::Reply {
-                id: sent[0].0,
-                outcome: Err(Failure::from(FlowError::Card(CardError::WrongPin {
-                    tries_left: 2,
-                }))),
-            },
-        );
-        assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
-        let screen = render(&app);
-        let shown: String = message_rows(&screen).concat().split_whitespace().collect();
-        let whole: String = format!("! {said}").split_whitespace().collect();
-        assert_eq!(shown, whole, "{lang:?}: said whole at 80 columns");
-        let top = |screen: &str| screen.lines().take(4).collect::<Vec<_>>().join("\n");
-        assert_eq!(top(&screen), top(&confirmation), "the confirmation stays");
-    }
-}
-
-/// Walk s42-f (the rig, one card whose PIN the desk does not know, brought to desk after desk):
-/// its second refusal said "(1 tries left)"; and once blocked, "The card's issuer PIN is
-/// blocked." — without the words every other refusal before the money has, that nothing was
-/// written or charged, nor what to do. Each is said whole on the message line's two rows at
-/// 80×24 in both languages, the confirmation kept.
-#[test]
-fn a_card_refused_for_its_pin_before_the_money_says_its_tries_and_a_block_in_words() {
-    let cases = [
         (
             Lang::En,
             Some(1),
@@ -4224,6 +4196,32 @@ fn a_refund_written_onto_a_copy_older_than_its_purchase_says_what_the_copy_showe
     }
 }
 
+/// A usage record of operation `operation_id` on card `CARD` (generation 1) by 王芳, started and
+/// finished at `at`, moving no water nor money: each test says the rest.
+fn usage_record(
+    operation_id: i64,
+    kind: OperationKind,
+    state: OperationState,
+    at: DateTime<Utc>,
+) -> UsageRecord {
+    UsageRecord {
+        operation_id,
+        kind,
+        state,
+        card_no: i64::from(CARD),
+        generation: 1,
+        purchase_seq: None,
+        volume_litres: None,
+        amount: None,
+        operator: "王芳".into(),
+        started_at: at,
+        finished_at: Some(at),
+        failure_reason: None,
+        carries_refunded: false,
+        debt: None,
+    }
+}
+
 /// s36-d: the usage records showed a failed recharge's amount as a done one's (-6.00), as if
 /// taken. A failed one's reads in brackets, unsigned, with the note under the table; a done
 /// one's as before.
@@ -4245,20 +4243,10 @@ fn the_usage_records_show_a_failed_recharges_amount_as_not_taken() {
         let sent = press(&mut app, KeyCode::Char('u'));
         let at = Utc.with_ymd_and_hms(2026, 12, 6, 0, 1, 0).unwrap();
         let record = |operation_id, state, cents| UsageRecord {
-            operation_id,
-            kind: OperationKind::Recharge,
-            state,
-            card_no: i64::from(CARD),
-            generation: 1,
             purchase_seq: Some(operation_id),
             volume_litres: Some(3_000),
             amount: Some(Decimal::new(cents, 2)),
-            operator: "王芳".into(),
-            started_at: at,
-            finished_at: Some(at),
-            failure_reason: None,
-            carries_refunded: false,
-            debt: None,
+            ..usage_record(operation_id, OperationKind::Recharge, state, at)
         };
         answer(
             &mut app,
@@ -4308,20 +4296,10 @@ fn the_usage_records_say_a_failed_refund_paid_nothing() {
         let sent = press(&mut app, KeyCode::Char('u'));
         let at = Utc.with_ymd_and_hms(2026, 12, 6, 2, 58, 0).unwrap();
         let record = |operation_id, kind, state, cents| UsageRecord {
-            operation_id,
-            kind,
-            state,
-            card_no: i64::from(CARD),
-            generation: 1,
             purchase_seq: Some(1),
             volume_litres: Some(50_000),
             amount: Some(Decimal::new(cents, 2)),
-            operator: "王芳".into(),
-            started_at: at,
-            finished_at: Some(at),
-            failure_reason: None,
-            carries_refunded: false,
-            debt: None,
+            ..usage_record(operation_id, kind, state, at)
         };
         answer(
             &mut app,
@@ -4362,20 +4340,12 @@ fn the_usage_records_notes_name_the_failed_recharge_and_the_failed_refund_apart(
         let sent = press(&mut app, KeyCode::Char('u'));
         let at = Utc.with_ymd_and_hms(2026, 12, 6, 5, 37, 0).unwrap();
         let record = |operation_id, kind, state, cents| UsageRecord {
-            operation_id,
-            kind,
-            state,
-            card_no: i64::from(CARD),
-            generation: 1,
             purchase_seq: Some(operation_id),
             volume_litres: Some(5_000),
             amount: Some(Decimal::new(cents, 2)),
             operator: "李晓明".into(),
-            started_at: at,
-            finished_at: Some(at),
             failure_reason: Some("not_on_card".into()),
-            carries_refunded: false,
-            debt: None,
+            ..usage_record(operation_id, kind, state, at)
         };
         answer(
             &mut app,
@@ -4411,20 +4381,12 @@ fn the_usage_records_say_why_an_operation_failed_at_80x24() {
             &mut app,
             &sent,
             Reply::screen(vec![UsageRecord {
-                operation_id: 2100,
-                kind: OperationKind::Recharge,
-                state: OperationState::Failed,
-                card_no: i64::from(CARD),
-                generation: 1,
                 purchase_seq: Some(4),
                 volume_litres: Some(5_000),
                 amount: Some(Decimal::new(-1000, 2)),
                 operator: "李晓明 Li Xiaoming".into(),
-                started_at: at,
-                finished_at: Some(at),
                 failure_reason: Some("not_on_card".into()),
-                carries_refunded: false,
-                debt: None,
+                ..usage_record(2100, OperationKind::Recharge, OperationState::Failed, at)
             }]),
         );
         let screen = render_at(&app, (80, 24));
@@ -4466,20 +4428,17 @@ fn the_usage_records_say_why_the_card_refused_at_80x24() {
         let records = (2100..)
             .zip(reasons)
             .map(|(operation_id, reason)| UsageRecord {
-                operation_id,
-                kind: OperationKind::Recharge,
-                state: OperationState::Failed,
-                card_no: i64::from(CARD),
-                generation: 1,
                 purchase_seq: Some(operation_id - 2096),
                 volume_litres: Some(5_000),
                 amount: Some(Decimal::new(-1000, 2)),
                 operator: "李晓明 Li Xiaoming".into(),
-                started_at: at,
-                finished_at: Some(at),
                 failure_reason: Some(reason.into()),
-                carries_refunded: false,
-                debt: None,
+                ..usage_record(
+                    operation_id,
+                    OperationKind::Recharge,
+                    OperationState::Failed,
+                    at,
+                )
             })
             .collect::<Vec<_>>();
         answer(&mut app, &sent, Reply::screen(records));
@@ -4531,20 +4490,13 @@ fn the_usage_records_say_a_recharge_loaded_unpaid_owed_then_paid_at_80x24() {
         let sent = press(&mut app, KeyCode::Char('u'));
         let at = Utc.with_ymd_and_hms(2026, 12, 6, 5, 37, 0).unwrap();
         let record = |operation_id, state, debt| UsageRecord {
-            operation_id,
-            kind: OperationKind::Recharge,
-            state,
-            card_no: i64::from(CARD),
-            generation: 1,
             purchase_seq: Some(operation_id - 2096),
             volume_litres: Some(5_000),
             amount: Some(Decimal::new(-500, 2)),
             operator: "李晓明".into(),
-            started_at: at,
-            finished_at: Some(at),
             failure_reason: (state == OperationState::Failed).then(|| "not_on_card".into()),
-            carries_refunded: false,
             debt,
+            ..usage_record(operation_id, OperationKind::Recharge, state, at)
         };
         let owed = UsageDebt::Owed(Money::from_cents(500));
         let paid = |receipt_no| Some(UsageDebt::Paid { receipt_no });
