@@ -130,7 +130,10 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
         .await?;
         eprintln!();
     }
-    let in_stock = stock_meters(&client, options.desks).await?.in_stock;
+    let mut last_no = last_delivered_number(&client).await?;
+    let in_stock = stock_meters(&client, options.desks, &mut last_no)
+        .await?
+        .in_stock;
     let settings = client
         .query_one(
             "SELECT current_setting('max_connections') AS max_connections,
@@ -146,14 +149,14 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
         .get("pid");
     let postmaster = cpu::postmaster_of(backend);
     println!(
-        "meterdesk soak: {} desks ({} supervisors), {:.0} s, {}, {customers} customers, \
+        "meterdesk soak: {} desks ({} supervisors), {} s, {}, {customers} customers, \
          {in_stock} meters in stock; server max_connections {max_connections}, pool of {} per \
          desk",
         options.desks,
         (0..options.desks)
             .filter(|index| index % SUPERVISOR_EVERY == SUPERVISOR_AT)
             .count(),
-        options.duration.as_secs_f64(),
+        options.duration.as_secs(),
         if options.think {
             "clerk's pauses"
         } else {
@@ -202,7 +205,10 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
         .iter()
         .map(|row| Arrival::new(row.get("customer_no"), row.get("phone"), row.get("name")))
         .collect();
-    let stock_keeper = owner.get().await.map_err(db::DbError::from)?;
+    let stock_keeper = StockKeeper {
+        client: owner.get().await.map_err(db::DbError::from)?,
+        last_no,
+    };
     let served = serve(
         target,
         options,
@@ -271,10 +277,28 @@ struct Stock {
     delivered: i64,
 }
 
+/// Where the run's deliveries of meters are numbered: `9` and eleven digits, after the highest
+/// such number. Read once a run: the meter table is scanned for it.
+async fn last_delivered_number(client: &tokio_postgres::Client) -> anyhow::Result<i64> {
+    let row = client
+        .query_one(
+            "SELECT coalesce(max(meter_no::bigint), 900000000000) AS no
+             FROM meter WHERE meter_no ~ '^9[0-9]{11}$'",
+            &[],
+        )
+        .await
+        .context("reading the meters delivered before")?;
+    Ok(row.get("no"))
+}
+
 /// Delivers meters to the stock, as a utility receives them, up to [`STOCK_PER_DESK`] for
-/// each desk of every meter type (a new customer's type takes some of them only), numbered `9` and eleven digits after the highest
-/// such number.
-async fn stock_meters(client: &tokio_postgres::Client, desks: usize) -> anyhow::Result<Stock> {
+/// each desk of every meter type (a new customer's type takes some of them only), numbered on
+/// from `last_no`, which it moves past them.
+async fn stock_meters(
+    client: &tokio_postgres::Client,
+    desks: usize,
+    last_no: &mut i64,
+) -> anyhow::Result<Stock> {
     let wanted = desks as i64 * STOCK_PER_DESK;
     let row = client
         .query_one(
@@ -288,37 +312,42 @@ async fn stock_meters(client: &tokio_postgres::Client, desks: usize) -> anyhow::
                  FROM stock, generate_series(1, $1 - stock.meters)
              ), delivered AS (
                  INSERT INTO meter (meter_no, meter_type_id)
-                 SELECT (last.no + missing.n)::text, missing.id
-                 FROM missing,
-                      (SELECT coalesce(max(meter_no::bigint), 900000000000) AS no
-                       FROM meter WHERE meter_no ~ '^9[0-9]{11}$') AS last
+                 SELECT ($2 + missing.n)::text, missing.id FROM missing
                  RETURNING 1
              )
              SELECT (SELECT sum(meters)::bigint FROM stock) AS in_stock,
                     (SELECT count(*) FROM delivered) AS delivered",
-            &[&wanted],
+            &[&wanted, &*last_no],
         )
         .await
         .context("delivering meters to the stock")?;
     let delivered: i64 = row.get("delivered");
+    *last_no += delivered;
     Ok(Stock {
         in_stock: row.get::<_, i64>("in_stock") + delivered,
         delivered,
     })
 }
 
-/// Tops the stock up until `until`; how many meters it delivered.
-async fn keep_meters_in_stock(
+/// The owner's connection that keeps the stock while the desks run, and the last number it
+/// delivered.
+struct StockKeeper {
     client: deadpool_postgres::Object,
-    desks: usize,
-    until: Instant,
-) -> anyhow::Result<i64> {
-    let mut delivered = 0;
-    while Instant::now() < until {
-        tokio::time::sleep(RESTOCK_EVERY).await;
-        delivered += stock_meters(&client, desks).await?.delivered;
+    last_no: i64,
+}
+
+impl StockKeeper {
+    /// Tops the stock up until `until`; how many meters it delivered.
+    async fn keep(mut self, desks: usize, until: Instant) -> anyhow::Result<i64> {
+        let mut delivered = 0;
+        while Instant::now() < until {
+            tokio::time::sleep(RESTOCK_EVERY).await;
+            delivered += stock_meters(&self.client, desks, &mut self.last_no)
+                .await?
+                .delivered;
+        }
+        Ok(delivered)
     }
-    Ok(delivered)
 }
 
 /// Signs every desk in, lets them serve for the run's duration at once, and tallies them and
@@ -330,7 +359,7 @@ async fn serve(
     operators: &[Operator],
     arrivals: Arc<[Arrival]>,
     postmaster: Option<u32>,
-    stock_keeper: deadpool_postgres::Object,
+    stock_keeper: StockKeeper,
 ) -> anyhow::Result<(Tally, Duration, Spent, i64)> {
     let mut desks = Vec::with_capacity(operators.len());
     for (index, operator) in operators.iter().enumerate() {
@@ -356,7 +385,7 @@ async fn serve(
         .into_iter()
         .map(|desk| tokio::spawn(desk.run(until)))
         .collect();
-    let keeper = tokio::spawn(keep_meters_in_stock(stock_keeper, operators.len(), until));
+    let keeper = tokio::spawn(stock_keeper.keep(operators.len(), until));
     let mut tally = Tally::default();
     for desk in running {
         tally.merge(desk.await.context("a desk's task")?);
