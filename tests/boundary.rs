@@ -8,7 +8,7 @@ mod support;
 use std::process::Command;
 
 use meterdesk::db::embedded::BinSearch;
-use meterdesk::db::session::Sessions;
+use meterdesk::db::session::{Sessions, password_verifier};
 use meterdesk::db::{Deadlines, HealthProbe};
 use support::card_desk::{CLERK, SUPERVISOR, card_customer, open_customer};
 use support::pg::{TEST_PASSWORD, TestDb, cluster, give_password};
@@ -4436,5 +4436,88 @@ async fn a_clerk_can_neither_make_nor_clear_a_debt_of_loaded_water_nor_move_mone
         &db,
         "clerk",
         &recharge_in_one_call(customer, account, "next-10", 10, "2.00", 2_000, "1.00"),
+    );
+}
+
+/// sql/V221: a password is handed to the server only as a whole SCRAM-SHA-256 verifier. V13's
+/// test, `NOT LIKE 'SCRAM-SHA-256$%'`, let NULL through, and `PASSWORD NULL` took the password
+/// away: the clerk's `operator_change_own_password(NULL)` left a role no one signs in as,
+/// its forced change cleared and `operator.change_password` written; a text that only starts
+/// like a verifier the server took as a clear-text password. As the clerk (their own) and the
+/// administrator (another's, a new operator's): refused in V13's words, nothing changed.
+#[tokio::test]
+async fn a_password_is_set_only_as_a_whole_verifier() {
+    let (db, _) = desk().await;
+    let owner = db.pool.get().await.unwrap();
+    owner
+        .execute(
+            "UPDATE operator SET must_change_password = true WHERE id = $1",
+            &[&CLERK],
+        )
+        .await
+        .unwrap();
+    let entries = "SELECT count(*) FROM audit_log WHERE action LIKE 'operator.%'";
+    let before = allowed(&db, "super", entries);
+    let verifier = password_verifier("chosen-at-the-desk");
+    for bad in [
+        "NULL".to_owned(),
+        "'SCRAM-SHA-256$chosen-in-clear'".to_owned(),
+        format!("'{}'", &verifier[..verifier.len() - 1]),
+        format!("'{}'", verifier.replacen("$4096:", "$0:", 1)),
+        format!("'{verifier} '"),
+    ] {
+        let words = "a password is set as a SCRAM-SHA-256 verifier";
+        refused_with(
+            &db,
+            "clerk",
+            &format!("SELECT operator_change_own_password({bad})"),
+            words,
+        );
+        refused_with(
+            &db,
+            "admin",
+            &format!("SELECT operator_reset_password({SUPERVISOR}, {bad})"),
+            words,
+        );
+        refused_with(
+            &db,
+            "admin",
+            &format!(
+                "SELECT operator_create('newcomer', 'Newcomer', (SELECT min(id) FROM department),
+                                        ARRAY['clerk'], {bad})"
+            ),
+            words,
+        );
+    }
+    // The clerk and the supervisor still sign in with their passwords; the clerk still must
+    // change theirs; no operator was made; nothing was told.
+    assert_eq!(
+        allowed(
+            &db,
+            "clerk",
+            "SELECT must_change_password FROM operator WHERE db_role = session_user"
+        ),
+        "t"
+    );
+    assert_eq!(
+        allowed(
+            &db,
+            "super",
+            "SELECT count(*) FROM operator WHERE login = 'newcomer'"
+        ),
+        "0"
+    );
+    assert_eq!(allowed(&db, "super", entries), before);
+    // A whole verifier, as the desk makes it, is taken: the old password no longer signs in.
+    allowed(
+        &db,
+        "clerk",
+        &format!("SELECT operator_change_own_password('{verifier}')"),
+    );
+    let old = psql(&db, "clerk", "SELECT 1");
+    assert!(
+        !old.ok && old.said.contains("password authentication failed"),
+        "{}",
+        old.said
     );
 }
