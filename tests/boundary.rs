@@ -7,6 +7,7 @@ mod support;
 
 use std::process::Command;
 
+use meterdesk::db::books;
 use meterdesk::db::embedded::BinSearch;
 use meterdesk::db::session::{Sessions, password_verifier};
 use meterdesk::db::{Deadlines, HealthProbe};
@@ -4519,5 +4520,86 @@ async fn a_password_is_set_only_as_a_whole_verifier() {
         !old.ok && old.said.contains("password authentication failed"),
         "{}",
         old.said
+    );
+}
+
+/// sql/V222: no debt of water a meter loaded unpaid is recorded on a closed customer, who is
+/// read-only (V24) and whose account moves no money: `card_recharge_owed_pay` could never take
+/// it, and the arrears would count it for ever. V184 refused the close while a debt was owed;
+/// the debt after the close was the clerk's psql's to record, the card's write-back noted by
+/// hand first. The customer of `failed_by_a_copy_and_spent`, the rest of its balance paid out
+/// and its card returned, closed by the supervisor. One recorded before V222 (written here by
+/// the owner) is told by `meterdesk check`.
+#[tokio::test]
+async fn no_debt_is_recorded_on_a_closed_customer() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    failed_by_a_copy_and_spent(&db, account, customer).await;
+    let mut owner = db.pool.get().await.unwrap();
+    owner
+        .batch_execute(&format!(
+            "SELECT ledger_post({account}, 'refund', -2.00, NULL, NULL, 'cash', NULL, 'spent-1');
+             UPDATE card SET state = 'recycled', void_reason = 'returned', voided_at = now();"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        allowed(
+            &db,
+            "super",
+            &format!("SELECT customer_close({customer}, 'close-1')")
+        ),
+        "closed"
+    );
+    let op: i64 = allowed(
+        &db,
+        "clerk",
+        "SELECT id FROM card_operation WHERE idempotency_key = 'recharge-9'",
+    )
+    .parse()
+    .unwrap();
+    let before = written(&db);
+    refused_with(
+        &db,
+        "clerk",
+        &format!(
+            "SELECT card_recharge_found_loaded({op}, decode(repeat('00', 32), 'hex'), {})",
+            write_back(9)
+        ),
+        "the customer is closed: no debt is recorded on it",
+    );
+    assert_eq!(written(&db), before, "a refused debt wrote something");
+    assert_eq!(
+        allowed(&db, "super", "SELECT count(*) FROM card_recharge_owed"),
+        "0"
+    );
+
+    owner
+        .batch_execute(&format!(
+            "INSERT INTO card_recharge_owed (operation_id, customer_id, card_no, amount)
+             SELECT {op}, {customer}, card_no, 4.00 FROM card"
+        ))
+        .await
+        .unwrap();
+    let customer_no: i64 = owner
+        .query_one(
+            "SELECT customer_no FROM customer WHERE id = $1",
+            &[&customer],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let told: Vec<String> = books::check(&mut owner)
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|check| check.disagreements)
+        .collect();
+    assert_eq!(
+        told,
+        [format!(
+            "debt of card operation {op}: owed by customer {customer_no}, closed: its account \
+             moves no money"
+        )]
     );
 }

@@ -84,8 +84,9 @@ const RULES: [(&str, &str, &str); 6] = [
          ORDER BY t.id",
     ),
     (
-        "every debt of water a meter loaded unpaid is its failed recharge's sum, and every \
-         payment of one paid its recharge, settled done with that water",
+        "every debt of water a meter loaded unpaid is its failed recharge's sum, owed by no \
+         closed customer, and every payment of one paid its recharge, settled done with that \
+         water",
         "SELECT (SELECT count(*) FROM card_recharge_owed)
                 + (SELECT count(*) FROM ledger_transaction
                    WHERE kind = 'deposit' AND idempotency_key LIKE 'card-op:%:owed') AS checked",
@@ -93,12 +94,18 @@ const RULES: [(&str, &str, &str); 6] = [
                        CASE WHEN o.kind IS DISTINCT FROM 'recharge' THEN 'not a recharge'
                             WHEN t.amount IS DISTINCT FROM -w.amount
                                 THEN 'owes ' || w.amount || ', its purchase was ' || -t.amount
-                            ELSE 'another customer''s recharge' END) AS disagreement
+                            WHEN o.customer_id <> w.customer_id
+                                THEN 'another customer''s recharge'
+                            ELSE 'owed by customer ' || c.customer_no
+                                 || ', closed: its account moves no money' END) AS disagreement
          FROM card_recharge_owed w
          LEFT JOIN card_operation o ON o.id = w.operation_id
          LEFT JOIN ledger_transaction t ON t.id = o.transaction_id
+         LEFT JOIN customer c ON c.id = w.customer_id
          WHERE o.kind IS DISTINCT FROM 'recharge' OR t.amount IS DISTINCT FROM -w.amount
             OR o.customer_id <> w.customer_id
+            -- Still owed (its recharge failed) by a customer closed since (sql/V222).
+            OR (o.state = 'failed' AND c.status = 'closed')
          UNION ALL
          SELECT format('payment %s (%s, %s): %s', d.id, d.idempotency_key, d.amount,
                        CASE WHEN w.operation_id IS NULL THEN 'no debt recorded'
