@@ -4603,3 +4603,36 @@ async fn no_debt_is_recorded_on_a_closed_customer() {
         )]
     );
 }
+
+/// What a session of an operator names first on its search_path (a temporary table of the
+/// supervisor's, whom sql/V159 lets make them for the meter import; the schema's own names,
+/// by their schema) cannot stand in for what a function of the owner's reads: every SECURITY
+/// DEFINER function of the schema sets `search_path = public, pg_temp` — but
+/// `current_operator_id`, whose one statement names its table and operator with their schemas
+/// (sql/V180) — and none is PUBLIC's to call: an operator's EXECUTE is the operators' group's.
+/// Asked of the catalog, so a migration that adds one without them fails here.
+#[tokio::test]
+async fn every_definer_function_pins_its_search_path_and_none_is_publics() {
+    let (db, _) = desk().await;
+    let unpinned = allowed(
+        &db,
+        "clerk",
+        "SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text)
+         FROM pg_proc p
+         WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef
+           AND NOT coalesce(p.proconfig @> ARRAY['search_path=public, pg_temp'], false)",
+    );
+    assert_eq!(unpinned, "current_operator_id()");
+    let publics = allowed(
+        &db,
+        "clerk",
+        "SELECT count(*) FROM pg_proc p
+         WHERE p.pronamespace = 'public'::regnamespace
+           AND NOT EXISTS (SELECT FROM pg_depend d
+                           WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                             AND d.deptype = 'e')
+           AND (p.proacl IS NULL
+                OR EXISTS (SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0))",
+    );
+    assert_eq!(publics, "0", "functions PUBLIC may call");
+}
