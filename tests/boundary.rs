@@ -4636,3 +4636,60 @@ async fn every_definer_function_pins_its_search_path_and_none_is_publics() {
     );
     assert_eq!(publics, "0", "functions PUBLIC may call");
 }
+
+/// What a clerk's psql can still write that no desk writes: a receipt with nothing on it — a
+/// number of `receipt_no_seq` issued to the session (V116's rule), for any customer, in the
+/// clerk's name, and no ledger row. It moves no money and a reprint finds nothing on it, but it
+/// is counted among the clerk's receipts in the shift's X and Z reports. Every receipt the desk
+/// writes carries the money it was written for (but a payment of bills of 0.00 only), so
+/// `meterdesk check` tells one that carries none.
+#[tokio::test]
+async fn meterdesk_check_tells_a_receipt_with_nothing_on_it() {
+    let (db, _) = desk().await;
+    let (cash, cash_customer) = counter_account(&db).await;
+    let empty = allowed(
+        &db,
+        "clerk",
+        &format!(
+            "INSERT INTO receipt (receipt_no, customer_id, operator_id)
+             VALUES (nextval('receipt_no_seq'), {cash_customer}, 0) RETURNING receipt_no"
+        ),
+    );
+    // Beside a receipt the desk writes (a deposit, with its ledger row), which is not told.
+    allowed(
+        &db,
+        "clerk",
+        &at_the_counter(cash, "deposit", "5.00", "cash", "paid-in"),
+    );
+    let mut owner = db.pool.get().await.unwrap();
+    // And a payment of bills of 0.00 only, as `bill_pay` writes it: its receipt, kept with its
+    // key, and no ledger row (a bill of 0.00 posts none).
+    owner
+        .batch_execute(&format!(
+            "INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 VALUES (nextval('receipt_no_seq'), {cash_customer}, {CLERK});
+             INSERT INTO bill_payment_applied VALUES ('zero-bills', currval('receipt_no_seq'));"
+        ))
+        .await
+        .unwrap();
+    let customer_no: i64 = owner
+        .query_one(
+            "SELECT customer_no FROM customer WHERE id = $1",
+            &[&cash_customer],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let told: Vec<String> = books::check(&mut owner)
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|check| check.disagreements)
+        .collect();
+    assert_eq!(
+        told,
+        [format!(
+            "receipt {empty} (customer {customer_no}, operator clerk): no ledger row is on it"
+        )]
+    );
+}

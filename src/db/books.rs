@@ -19,7 +19,7 @@ pub struct Check {
 }
 
 /// The rules: (what is said, what is counted, the disagreements as one text each).
-const RULES: [(&str, &str, &str); 6] = [
+const RULES: [(&str, &str, &str); 7] = [
     (
         "every account's balance equals the sum of its ledger",
         "SELECT count(*) AS checked FROM account",
@@ -70,6 +70,22 @@ const RULES: [(&str, &str, &str); 6] = [
               (SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS last
                FROM receipt_no_seq) s
          WHERE copies > 1 OR receipt_no > last ORDER BY receipt_no",
+    ),
+    (
+        // Every receipt the desk writes carries the money it was written for, but a payment of
+        // bills of 0.00 only (`bill_pay`, which keeps its receipt in `bill_payment_applied`);
+        // one with nothing on it is an operator's psql's (its number issued to the session,
+        // sql/V116).
+        "every receipt carries a ledger row, or is a payment of bills of 0.00",
+        "SELECT count(*) AS checked FROM receipt",
+        "SELECT format('receipt %s (customer %s, operator %s): no ledger row is on it',
+                       r.receipt_no, c.customer_no, coalesce(o.login, '-')) AS disagreement
+         FROM receipt r
+         LEFT JOIN customer c ON c.id = r.customer_id
+         LEFT JOIN operator o ON o.id = r.operator_id
+         WHERE NOT EXISTS (SELECT FROM ledger_transaction t WHERE t.receipt_no = r.receipt_no)
+           AND NOT EXISTS (SELECT FROM bill_payment_applied p WHERE p.receipt_no = r.receipt_no)
+         ORDER BY r.receipt_no",
     ),
     (
         "every receipt number on the ledger is a receipt of the account's customer",
