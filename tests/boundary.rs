@@ -4693,3 +4693,29 @@ async fn meterdesk_check_tells_a_receipt_with_nothing_on_it() {
         )]
     );
 }
+
+/// A large object is the server's, not the desk's: PostgreSQL lets any role make them (EXECUTE
+/// for PUBLIC on `lo_creat`, `lo_create`, `lo_from_bytea`, and libpq's client-side
+/// `lo_import` through them), of up to 4 TB each, kept for good in `pg_largeobject` where no
+/// screen, report nor `meterdesk check` looks. s43-f's clerk made one from psql in one line. The
+/// desk never makes one; the embedded cluster's superuser takes the three from PUBLIC at every
+/// start, as it does the session locks above. Tried as each operator; the server-side
+/// `lo_import` of a file was the superuser's already.
+#[tokio::test]
+async fn no_operator_makes_a_large_object() {
+    let (db, _) = desk().await;
+    for login in ["clerk", "super", "admin"] {
+        for sql in [
+            "SELECT lo_creat(-1)",
+            "SELECT lo_create(0)",
+            "SELECT lo_from_bytea(0, decode(repeat('00', 1000), 'hex'))",
+        ] {
+            refused_with(&db, login, sql, "permission denied for function");
+        }
+        refused(&db, login, "SELECT lo_import('/etc/hostname')");
+    }
+    assert_eq!(
+        allowed(&db, "super", "SELECT count(*) FROM pg_largeobject_metadata"),
+        "0"
+    );
+}
