@@ -19,7 +19,7 @@ pub struct Check {
 }
 
 /// The rules: (what is said, what is counted, the disagreements as one text each).
-const RULES: [(&str, &str, &str); 6] = [
+const RULES: [(&str, &str, &str); 7] = [
     (
         "every account's balance equals the sum of its ledger",
         "SELECT count(*) AS checked FROM account",
@@ -72,6 +72,22 @@ const RULES: [(&str, &str, &str); 6] = [
          WHERE copies > 1 OR receipt_no > last ORDER BY receipt_no",
     ),
     (
+        // Every receipt the desk writes carries the money it was written for, but a payment of
+        // bills of 0.00 only (`bill_pay`, which keeps its receipt in `bill_payment_applied`);
+        // one with nothing on it is an operator's psql's (its number issued to the session,
+        // sql/V116).
+        "every receipt carries a ledger row, or is a payment of bills of 0.00",
+        "SELECT count(*) AS checked FROM receipt",
+        "SELECT format('receipt %s (customer %s, operator %s): no ledger row is on it',
+                       r.receipt_no, c.customer_no, coalesce(o.login, '-')) AS disagreement
+         FROM receipt r
+         LEFT JOIN customer c ON c.id = r.customer_id
+         LEFT JOIN operator o ON o.id = r.operator_id
+         WHERE NOT EXISTS (SELECT FROM ledger_transaction t WHERE t.receipt_no = r.receipt_no)
+           AND NOT EXISTS (SELECT FROM bill_payment_applied p WHERE p.receipt_no = r.receipt_no)
+         ORDER BY r.receipt_no",
+    ),
+    (
         "every receipt number on the ledger is a receipt of the account's customer",
         "SELECT count(*) AS checked FROM ledger_transaction WHERE receipt_no IS NOT NULL",
         "SELECT format('ledger row %s: receipt %s %s', t.id, t.receipt_no,
@@ -84,8 +100,9 @@ const RULES: [(&str, &str, &str); 6] = [
          ORDER BY t.id",
     ),
     (
-        "every debt of water a meter loaded unpaid is its failed recharge's sum, and every \
-         payment of one paid its recharge, settled done with that water",
+        "every debt of water a meter loaded unpaid is its failed recharge's sum, owed by no \
+         closed customer, and every payment of one paid its recharge, settled done with that \
+         water",
         "SELECT (SELECT count(*) FROM card_recharge_owed)
                 + (SELECT count(*) FROM ledger_transaction
                    WHERE kind = 'deposit' AND idempotency_key LIKE 'card-op:%:owed') AS checked",
@@ -93,12 +110,18 @@ const RULES: [(&str, &str, &str); 6] = [
                        CASE WHEN o.kind IS DISTINCT FROM 'recharge' THEN 'not a recharge'
                             WHEN t.amount IS DISTINCT FROM -w.amount
                                 THEN 'owes ' || w.amount || ', its purchase was ' || -t.amount
-                            ELSE 'another customer''s recharge' END) AS disagreement
+                            WHEN o.customer_id <> w.customer_id
+                                THEN 'another customer''s recharge'
+                            ELSE 'owed by customer ' || c.customer_no
+                                 || ', closed: its account moves no money' END) AS disagreement
          FROM card_recharge_owed w
          LEFT JOIN card_operation o ON o.id = w.operation_id
          LEFT JOIN ledger_transaction t ON t.id = o.transaction_id
+         LEFT JOIN customer c ON c.id = w.customer_id
          WHERE o.kind IS DISTINCT FROM 'recharge' OR t.amount IS DISTINCT FROM -w.amount
             OR o.customer_id <> w.customer_id
+            -- Still owed (its recharge failed) by a customer closed since (sql/V222).
+            OR (o.state = 'failed' AND c.status = 'closed')
          UNION ALL
          SELECT format('payment %s (%s, %s): %s', d.id, d.idempotency_key, d.amount,
                        CASE WHEN w.operation_id IS NULL THEN 'no debt recorded'

@@ -58,6 +58,14 @@ const SESSION_LOCKS: &str = "pg_advisory_lock(bigint), pg_advisory_lock(integer,
      pg_try_advisory_lock(bigint), pg_try_advisory_lock(integer, integer), \
      pg_try_advisory_lock_shared(bigint), pg_try_advisory_lock_shared(integer, integer)";
 
+/// PostgreSQL's functions that make a large object, EXECUTE for PUBLIC out of the box (libpq's
+/// client-side `lo_import` makes one through them): any role could store objects of up to
+/// 4 TB each in `pg_largeobject`, kept for good where no screen, report nor `meterdesk check`
+/// looks (s43-f's clerk, from psql). The desk never makes one, nor does the owner. Taken from
+/// PUBLIC in the application database at every start; the server-side `lo_import` of a file
+/// is the superuser's already.
+const LARGE_OBJECT_MAKERS: &str = "lo_creat(integer), lo_create(oid), lo_from_bytea(oid, bytea)";
+
 /// The port only names the socket file (`.s.PGSQL.5432`): the server opens no TCP port.
 const SOCKET_PORT: u16 = 5432;
 
@@ -714,20 +722,22 @@ impl Cluster {
 
     /// What only the superuser may give or take in the application database, given again at
     /// every start of the server (an installation made before keeps up): the owner's reading
-    /// of the operators' sessions (sql/V160), and the session locks, the owner's alone
-    /// ([`SESSION_LOCKS`]). Only by the call that started the server, not by every call that
+    /// of the operators' sessions (sql/V160), the session locks, the owner's alone
+    /// ([`SESSION_LOCKS`]), and the making of large objects, nobody's
+    /// ([`LARGE_OBJECT_MAKERS`]). Only by the call that started the server, not by every call that
     /// found it running (a test's `CREATE DATABASE … TEMPLATE` refuses while anyone is
     /// connected to the template).
     fn keep_the_superusers_grants(&self) -> Result<(), EmbeddedError> {
         self.psql_in(
             APP_DATABASE,
-            "keeping the session locks to the owner",
+            "keeping the session locks to the owner and large objects to nobody",
             &format!(
                 "DO $$ BEGIN
                      IF NOT pg_is_in_recovery() THEN
                          GRANT pg_signal_backend, pg_read_all_stats TO {OWNER_ROLE};
                          REVOKE EXECUTE ON FUNCTION {SESSION_LOCKS} FROM PUBLIC;
                          GRANT EXECUTE ON FUNCTION {SESSION_LOCKS} TO {OWNER_ROLE};
+                         REVOKE EXECUTE ON FUNCTION {LARGE_OBJECT_MAKERS} FROM PUBLIC;
                      END IF;
                  END $$;"
             ),
