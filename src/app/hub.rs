@@ -1432,6 +1432,23 @@ pub(super) fn held_dropped(app: &mut App) -> Message {
     }
 }
 
+/// Drops the keys typed ahead of what the screen on top shows to be read before it is answered
+/// ([`Screen::drops_type_ahead`]: a sum the desk worked out, a password shown once), and says how
+/// many after what the message line says — the question itself when it is asked there, which
+/// stays.
+pub(super) fn drop_type_ahead_unread(app: &mut App) {
+    let count = std::mem::take(&mut app.type_ahead).len();
+    if count == 0 {
+        return;
+    }
+    let dropped = app.tf("keyboard.ahead_dropped", &[("count", &count)]);
+    let (kind, text) = match app.message.take() {
+        Some(line) => (line.kind, format!("{} {dropped}", line.text)),
+        None => (MessageKind::Info, dropped),
+    };
+    say(app, kind, text);
+}
+
 /// How long an error stays on the message line against a key "not available here": less than
 /// a clerk takes to read it, more than a burst of keys typed ahead takes to arrive.
 pub const READ_TIME: TimeDelta = TimeDelta::seconds(1);

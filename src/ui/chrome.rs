@@ -59,10 +59,35 @@ pub fn popup(
         .border_set(theme.border())
         .title(Span::styled(format!(" {title} "), theme.title()));
     clear(frame, boxed);
+    // Broken where Chinese breaks too (ratatui's wrap breaks only at spaces: "（1" / "笔购水）").
+    let room = usize::from(boxed.width.saturating_sub(2));
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .flat_map(|line| broken(line, room))
+        .collect();
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim }).block(block),
         boxed,
     );
+}
+
+/// `line` in lines of at most `room` cells broken as [`text_lines`] breaks (between Chinese
+/// characters, never between a count and its measure word), when it is one span too long; a
+/// line of several spans is left to the paragraph's wrap.
+fn broken(line: Line<'_>, room: usize) -> Vec<Line<'_>> {
+    let [span] = line.spans.as_slice() else {
+        return vec![line];
+    };
+    if width(&span.content) <= room {
+        return vec![line];
+    }
+    text_lines(&span.content, room)
+        .into_iter()
+        .map(|piece| Line {
+            spans: vec![Span::styled(piece.to_owned(), span.style)],
+            ..line.clone()
+        })
+        .collect()
 }
 
 /// Draws `lines` cut to the width instead of wrapped, so the layout stays one fact per line;
