@@ -1116,6 +1116,13 @@ impl Hub<'_> {
         say(self.app, kind, text);
     }
 
+    /// Drops the keys typed ahead of a question just asked, to be read before it is answered,
+    /// and says how many after it (see [`Screen::drops_type_ahead`], which does it for a
+    /// screen on top).
+    pub fn drop_type_ahead_unread(&mut self) {
+        drop_type_ahead_unread(self.app);
+    }
+
     /// Refuses `key`, an edit or a save, because the save of the screen being called waits
     /// for the database (what was sent is what will be saved). The message line quotes all
     /// that was typed and refused since it last said something else: nothing typed vanishes

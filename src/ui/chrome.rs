@@ -606,6 +606,8 @@ mod tests {
                     .map(|(_, _, raw)| raw.clone())
                     .unwrap_or_else(|| panic!("{wanted} in the catalogue"))
             };
+            let sections: toml::Table = toml::from_str(catalogue).expect("well-formed");
+            let ahead_dropped = filled("", sections["keyboard"]["ahead_dropped"].as_str().unwrap());
             let more = more_mark(lang);
             for (key, refusal, _) in &said {
                 let mut together = vec![
@@ -618,12 +620,9 @@ mod tests {
                         &text("msg.waiting_keys_dropped").replace("{failure}", refusal),
                     ),
                 ];
-                if key.starts_with("basic.id_elsewhere") {
-                    let space = if lang == "en" { " " } else { "" };
-                    together.push(format!(
-                        "{refusal}{space}{}",
-                        filled("", &text("basic.id_elsewhere_keys"))
-                    ));
+                // A question asked on the line with the keys typed before it dropped after it.
+                if key.starts_with("basic.id_elsewhere") || key.starts_with("bills.confirm_pay") {
+                    together.push(format!("{refusal} {ahead_dropped}"));
                 }
                 for text in together {
                     let text = format!("! {text}");
