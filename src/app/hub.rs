@@ -1449,11 +1449,19 @@ pub(super) fn drop_type_ahead_unread(app: &mut App) {
         return;
     }
     let dropped = app.tf("keyboard.ahead_dropped", &[("count", &count)]);
-    let (kind, text) = match app.message.take() {
-        Some(line) => (line.kind, format!("{} {dropped}", line.text)),
-        None => (MessageKind::Info, dropped),
+    let Some(line) = &mut app.message else {
+        return say(app, MessageKind::Info, dropped);
     };
-    say(app, kind, text);
+    // One message with what the line says, kept once for `:messages`.
+    let last_said = app.said.back_mut().filter(|said| said.message == *line);
+    line.text = format!("{} {dropped}", line.text);
+    match last_said {
+        Some(said) => said.message = line.clone(),
+        None => {
+            let line = line.clone();
+            keep_for_messages(app, line);
+        }
+    }
 }
 
 /// How long an error stays on the message line against a key "not available here": less than

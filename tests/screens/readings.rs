@@ -513,6 +513,14 @@ fn paying_from_the_balance_is_confirmed_only_by_a_key_pressed_once_seen() {
             .contains("cancels 3 key(s) typed before this was shown were dropped: read it first."),
         "{screen}"
     );
+    // Kept once for `:messages`, as the line says it.
+    let kept: Vec<_> = app
+        .said
+        .iter()
+        .filter(|said| said.message.text.starts_with("Pay 2 bill(s)"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(Some(&kept[0].message), app.message.as_ref());
     let sent = press(&mut app, KeyCode::F(2));
     assert_eq!(only::<PayBills>(&sent).bill_ids, [2, 3]);
 }
