@@ -269,18 +269,16 @@ mod tests {
     /// A count keeps its Chinese measure word on its line (s43-d: "（1" / "笔购水）").
     #[test]
     fn a_count_keeps_its_measure_word_on_its_line() {
-        assert_eq!(
-            split_line("水费 5.00（1 笔购水）", 14),
-            ("水费 5.00（", "1 笔购水）")
-        );
-        assert_eq!(split_line("键入的 5 个键", 9), ("键入的", "5 个键"));
-        assert_eq!(split_line("键入的 5 个键", 10), ("键入的", "5 个键"));
-        assert_eq!(split_line("Pay 5 bills", 6), ("Pay 5", "bills"));
-        // A key keeps its name too.
-        assert_eq!(
-            split_line("收款 · 按 F2 收款", 13),
-            ("收款 · 按", "F2 收款")
-        );
+        for (text, max, first, rest) in [
+            ("水费 5.00（1 笔购水）", 14, "水费 5.00（", "1 笔购水）"),
+            ("键入的 5 个键", 9, "键入的", "5 个键"),
+            ("键入的 5 个键", 10, "键入的", "5 个键"),
+            ("Pay 5 bills", 6, "Pay 5", "bills"),
+            // A key keeps its name too.
+            ("收款 · 按 F2 收款", 13, "收款 · 按", "F2 收款"),
+        ] {
+            assert_eq!(split_line(text, max), (first, rest), "{text} in {max}");
+        }
     }
 
     #[test]
