@@ -1116,6 +1116,13 @@ impl Hub<'_> {
         say(self.app, kind, text);
     }
 
+    /// Drops the keys typed ahead of a question just asked, to be read before it is answered,
+    /// and says how many after it (see [`Screen::drops_type_ahead`], which does it for a
+    /// screen on top).
+    pub fn drop_type_ahead_unread(&mut self) {
+        drop_type_ahead_unread(self.app);
+    }
+
     /// Refuses `key`, an edit or a save, because the save of the screen being called waits
     /// for the database (what was sent is what will be saved). The message line quotes all
     /// that was typed and refused since it last said something else: nothing typed vanishes
@@ -1429,6 +1436,31 @@ pub(super) fn held_dropped(app: &mut App) -> Message {
     Message {
         kind: MessageKind::Info,
         text: app.tf("keyboard.held_dropped", &[("count", &count)]),
+    }
+}
+
+/// Drops the keys typed ahead of what the screen on top shows to be read before it is answered
+/// ([`Screen::drops_type_ahead`]: a sum the desk worked out, a password shown once), and says how
+/// many after what the message line says — the question itself when it is asked there, which
+/// stays.
+pub(super) fn drop_type_ahead_unread(app: &mut App) {
+    let count = std::mem::take(&mut app.type_ahead).len();
+    if count == 0 {
+        return;
+    }
+    let dropped = app.tf("keyboard.ahead_dropped", &[("count", &count)]);
+    let Some(line) = &mut app.message else {
+        return say(app, MessageKind::Info, dropped);
+    };
+    // One message with what the line says, kept once for `:messages`.
+    let last_said = app.said.back_mut().filter(|said| said.message == *line);
+    line.text = format!("{} {dropped}", line.text);
+    match last_said {
+        Some(said) => said.message = line.clone(),
+        None => {
+            let line = line.clone();
+            keep_for_messages(app, line);
+        }
     }
 }
 

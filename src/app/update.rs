@@ -138,7 +138,7 @@ fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) -> bool {
         // Also a screen or pane a key replayed just brought on top: the keys behind it were
         // typed before it was seen.
         if top_drops_type_ahead(app) {
-            app.type_ahead.clear();
+            drop_type_ahead_unread(app);
         }
         let Some(&typed) = app.type_ahead.front() else {
             return replayed;

@@ -5,6 +5,7 @@ use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
 
 use super::DbError;
+use super::receipts::ReceiptRecord;
 use super::rows::{from_columns, read_all};
 use crate::domain::money::Money;
 use tokio_postgres::Row;
@@ -122,7 +123,12 @@ pub async fn receipt_facts(
     // pending one resolved) says the balance its own rows left, not the account's now.
     Ok(super::receipts::receipt(client, receipt_no)
         .await?
-        .map(|record| ReceiptFacts {
+        .map(ReceiptFacts::from))
+}
+
+impl From<ReceiptRecord> for ReceiptFacts {
+    fn from(record: ReceiptRecord) -> ReceiptFacts {
+        ReceiptFacts {
             issued_at: record.issued_at,
             operator: record.operator,
             customer_no: record.customer_no,
@@ -130,7 +136,8 @@ pub async fn receipt_facts(
             meter_no: record.meter_no,
             method: record.method,
             balance: record.balance_after,
-        }))
+        }
+    }
 }
 
 /// The most credit a customer's meter holds, from a setting card written for it.

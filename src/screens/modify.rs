@@ -89,34 +89,24 @@ pub fn id_number(info: &BasicInfo) -> Option<&str> {
 
 /// Says that the identity number is also on the customers of `answer`, before the save: a
 /// person may hold several premises (domain.md), so F2 again saves it; the clerk who mistyped
-/// it corrects it. The keys typed behind the F2 are dropped, and counted: the F2 the clerk
-/// pressed twice out of habit must not answer what they have not read.
+/// it corrects it. The keys typed behind the F2 are dropped, and counted after it: the F2 the
+/// clerk pressed twice out of habit must not answer what they have not read.
 /// `key`: the catalogue text that says it, naming what F2 again does (saves, opens).
 pub fn say_id_elsewhere(answer: &IdHolders, key: &str, hub: &mut Hub) {
-    let lang = hub.app.lang;
     let holders: Vec<String> = answer
         .holders
         .iter()
         .map(|holder| format!("{:08} {}", holder.customer_no, inert(&holder.name)))
         .collect();
-    let mut text = hub.app.tf(
+    let text = hub.app.tf(
         key,
         &[
             ("id", &answer.id_document_no),
-            ("holders", &lang.list(&holders)),
+            ("holders", &hub.app.lang.list(&holders)),
         ],
     );
-    let dropped = std::mem::take(&mut hub.app.type_ahead).len();
-    if dropped > 0 {
-        if lang == crate::i18n::Lang::En {
-            text.push(' ');
-        }
-        text.push_str(
-            &hub.app
-                .tf("basic.id_elsewhere_keys", &[("count", &dropped)]),
-        );
-    }
     hub.say(MessageKind::Info, text);
+    hub.drop_type_ahead_unread();
 }
 
 /// Saves the changed information over the version read, with the idempotency key made on F2;

@@ -59,10 +59,35 @@ pub fn popup(
         .border_set(theme.border())
         .title(Span::styled(format!(" {title} "), theme.title()));
     clear(frame, boxed);
+    // Broken where Chinese breaks too (ratatui's wrap breaks only at spaces: "（1" / "笔购水）").
+    let room = usize::from(boxed.width.saturating_sub(2));
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .flat_map(|line| broken(line, room))
+        .collect();
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim }).block(block),
         boxed,
     );
+}
+
+/// `line` in lines of at most `room` cells broken as [`text_lines`] breaks (between Chinese
+/// characters, never between a count and its measure word), when it is one span too long; a
+/// line of several spans is left to the paragraph's wrap.
+fn broken(line: Line<'_>, room: usize) -> Vec<Line<'_>> {
+    let [span] = line.spans.as_slice() else {
+        return vec![line];
+    };
+    if width(&span.content) <= room {
+        return vec![line];
+    }
+    text_lines(&span.content, room)
+        .into_iter()
+        .map(|piece| Line {
+            spans: vec![Span::styled(piece.to_owned(), span.style)],
+            ..line.clone()
+        })
+        .collect()
 }
 
 /// Draws `lines` cut to the width instead of wrapped, so the layout stays one fact per line;
@@ -581,6 +606,8 @@ mod tests {
                     .map(|(_, _, raw)| raw.clone())
                     .unwrap_or_else(|| panic!("{wanted} in the catalogue"))
             };
+            let sections: toml::Table = toml::from_str(catalogue).expect("well-formed");
+            let ahead_dropped = filled("", sections["keyboard"]["ahead_dropped"].as_str().unwrap());
             let more = more_mark(lang);
             for (key, refusal, _) in &said {
                 let mut together = vec![
@@ -593,12 +620,9 @@ mod tests {
                         &text("msg.waiting_keys_dropped").replace("{failure}", refusal),
                     ),
                 ];
-                if key.starts_with("basic.id_elsewhere") {
-                    let space = if lang == "en" { " " } else { "" };
-                    together.push(format!(
-                        "{refusal}{space}{}",
-                        filled("", &text("basic.id_elsewhere_keys"))
-                    ));
+                // A question asked on the line with the keys typed before it dropped after it.
+                if key.starts_with("basic.id_elsewhere") || key.starts_with("bills.confirm_pay") {
+                    together.push(format!("{refusal} {ahead_dropped}"));
                 }
                 for text in together {
                     let text = format!("! {text}");

@@ -106,14 +106,18 @@ pub fn wrap(text: &str, max: usize) -> Vec<String> {
 pub fn split_line(text: &str, max: usize) -> (&str, &str) {
     let mut used = 0;
     let mut previous_wide = false;
+    // The two characters before `c`: a count and its measure word are not parted at the space
+    // between them, nor after it.
+    let (mut before, mut previous) = (None, None);
     // The last place a line may end: the first line's end and where the rest begins.
     let mut last_break: Option<(usize, usize)> = None;
     for (index, c) in text.char_indices() {
         let w = c.width().unwrap_or(0);
         let wide = w > 1;
-        if index > 0 && c == ' ' {
+        let after_count = previous == Some(' ') && binds_count(before, Some(c));
+        if index > 0 && c == ' ' && !binds_count(previous, text[index + 1..].chars().next()) {
             last_break = Some((index, index + 1));
-        } else if index > 0 && (wide || previous_wide) && !closes(c) {
+        } else if index > 0 && (wide || previous_wide) && !closes(c) && !after_count {
             last_break = Some((index, index));
         }
         if used + w > max {
@@ -121,9 +125,16 @@ pub fn split_line(text: &str, max: usize) -> (&str, &str) {
             return (&text[..end], &text[rest..]);
         }
         previous_wide = wide;
+        (before, previous) = (previous, Some(c));
         used += w;
     }
     (text, "")
+}
+
+/// Whether a space between `before` and `after` keeps a count with its Chinese measure word
+/// ("1 笔", "5 个"; a key with its name, "F2 收款"): a line never breaks there.
+fn binds_count(before: Option<char>, after: Option<char>) -> bool {
+    before.is_some_and(|c| c.is_ascii_digit()) && after.is_some_and(|c| c.width() == Some(2))
 }
 
 /// Chinese punctuation that ends what comes before it, which no line starts with.
@@ -253,6 +264,21 @@ mod tests {
         assert_eq!(split_line("开卡。读卡", 4), ("开", "卡。读卡"));
         assert_eq!(split_line("余额（元）：12", 8), ("余额（", "元）：12"));
         assert_eq!(lines("读卡、开卡、充值", 6), ["读卡、", "开卡、", "充值"]);
+    }
+
+    /// A count keeps its Chinese measure word on its line (s43-d: "（1" / "笔购水）").
+    #[test]
+    fn a_count_keeps_its_measure_word_on_its_line() {
+        for (text, max, first, rest) in [
+            ("水费 5.00（1 笔购水）", 14, "水费 5.00（", "1 笔购水）"),
+            ("键入的 5 个键", 9, "键入的", "5 个键"),
+            ("键入的 5 个键", 10, "键入的", "5 个键"),
+            ("Pay 5 bills", 6, "Pay 5", "bills"),
+            // A key keeps its name too.
+            ("收款 · 按 F2 收款", 13, "收款 · 按", "F2 收款"),
+        ] {
+            assert_eq!(split_line(text, max), (first, rest), "{text} in {max}");
+        }
     }
 
     #[test]

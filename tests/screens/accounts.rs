@@ -2110,12 +2110,12 @@ fn an_id_number_on_another_customer_is_said_before_modify_saves() {
         (
             Lang::En,
             "ID No. 440305198601218432 is also on customer 10000004 韩强平. F2 again saves it; or correct it.",
-            "The 1 keys typed after F2 were dropped.",
+            "1 key(s) typed before this was shown were dropped: read it first.",
         ),
         (
             Lang::Zh,
             "证件号 440305198601218432 也在客户 10000004 韩强平 名下。再按 F2 保存，或改正证件号。",
-            "按 F2 之后键入的 1 个键已丢弃。",
+            "以上内容显示前键入的 1 个键已丢弃：请先看清。",
         ),
     ] {
         let mut app = modifying_the_household_size(lang);

@@ -4961,6 +4961,12 @@ fn a_recharge_confirmation_adding_a_debt_is_not_answered_by_keys_typed_before_it
                 screen.contains("126.00"),
                 "{lang:?}: the question stays: {screen}"
             );
+            // The F2 typed before it is dropped with a word (s43-d), as everywhere.
+            let dropped = match lang {
+                Lang::En => "1 key(s) typed before this was shown were dropped: read it first.",
+                _ => "以上内容显示前键入的 1 个键已丢弃：请先看清。",
+            };
+            assert!(screen.contains(&flat(dropped)), "{lang:?}: {screen}");
             let sent = press(&mut app, KeyCode::F(2));
             let WriteCard { owed, .. } = only(&sent);
             assert_eq!(owed, &[2107], "{lang:?}: F2 once seen writes it");

@@ -213,10 +213,22 @@ fn f2_on_water_owed_pays_it_with_a_method_once() {
 /// paid it before the question naming its sum and method was ever drawn — the second F2 waited
 /// behind the debts' read and answered the question that read brought. The sum is the desk's,
 /// not one typed (as a deposit paying bills): the question is answered only by a key pressed
-/// once it is seen; the keys typed before it are dropped, as there.
+/// once it is seen; the keys typed before it are dropped, as there, and the message line says
+/// how many (s43-d: they went without a word). The Chinese question keeps "1 笔" on one row.
 #[test]
 fn an_f2_typed_before_the_debt_is_shown_does_not_pay_it() {
-    for (lang, sum) in [(Lang::En, "Pay 5.00 owed"), (Lang::Zh, "水费 5.00")] {
+    for (lang, sum, dropped) in [
+        (
+            Lang::En,
+            "Pay 5.00 owed",
+            "5 key(s) typed before this was shown were dropped: read it first.",
+        ),
+        (
+            Lang::Zh,
+            "水费 5.00",
+            "以上内容显示前键入的 5 个键已丢弃：请先看清。",
+        ),
+    ] {
         let mut app = close_screen(supervisor(lang), Some(CloseBlocker::WaterOwed));
         let sent = press(&mut app, KeyCode::F(2));
         only::<LoadOwed>(&sent);
@@ -232,8 +244,13 @@ fn an_f2_typed_before_the_debt_is_shown_does_not_pay_it() {
             find::<PayOwed>(&after).is_empty(),
             "{lang:?}: paid before the question was seen: {after:?}"
         );
-        let asked = render(&app);
+        let asked = render_at(&app, (80, 24));
         assert!(asked.contains(sum), "{lang:?}: the question stays: {asked}");
+        assert_eq!(app.message.clone().unwrap().text, dropped, "{lang:?}");
+        if lang == Lang::Zh {
+            assert!(asked.contains("（1 笔购水）"), "one row: {asked}");
+        }
+        insta::assert_snapshot!(format!("close_account_debt_keys_dropped_{lang:?}"), asked);
         let sent = press(&mut app, KeyCode::F(2));
         assert_eq!(only::<PayOwed>(&sent).operations, vec![77], "{lang:?}");
     }

@@ -504,7 +504,23 @@ fn paying_from_the_balance_is_confirmed_only_by_a_key_pressed_once_seen() {
         next.iter().all(|(_, r)| r.of::<PayBills>().is_none()),
         "nothing paid: {next:?}"
     );
-    assert!(render(&app).contains("Pay 2 bill(s), 200.00 in all"));
+    // The question stays on the message line; the 3 F2s behind the one that asked it are
+    // dropped, and it says so after it, whole at 80×24 (s43-d).
+    let screen = render_at(&app, (80, 24));
+    assert!(screen.contains("Pay 2 bill(s), 200.00 in all"), "{screen}");
+    assert!(
+        screen
+            .contains("cancels 3 key(s) typed before this was shown were dropped: read it first."),
+        "{screen}"
+    );
+    // Kept once for `:messages`, as the line says it.
+    let kept: Vec<_> = app
+        .said
+        .iter()
+        .filter(|said| said.message.text.starts_with("Pay 2 bill(s)"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(Some(&kept[0].message), app.message.as_ref());
     let sent = press(&mut app, KeyCode::F(2));
     assert_eq!(only::<PayBills>(&sent).bill_ids, [2, 3]);
 }

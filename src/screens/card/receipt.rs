@@ -16,7 +16,7 @@ use crate::cardflow::SystemCardSeen;
 use crate::db::card_ops::{
     self, Begun, ClearedCredit, Discrepancy, OperationKind, OperationState, Settled,
 };
-use crate::db::cards::PaymentMethod;
+use crate::db::cards::{PaymentMethod, ReceiptFacts};
 use crate::db::receipts::{self, ReceiptRecord};
 use crate::db::{DbError, cards};
 use crate::domain::money::{Money, Volume};
@@ -153,23 +153,48 @@ impl Receipt {
         let [credit] = record.lines.as_slice() else {
             return None;
         };
+        let (amount, volume) = (credit.amount, credit.volume.unwrap_or(Volume::ZERO));
         Some(Receipt {
-            kind: ReceiptKind::ClearCredit,
-            receipt_no: record.receipt_no,
-            at: record.issued_at,
-            operator: record.operator,
-            customer_no: record.customer_no,
-            name: record.name,
-            meter_no: record.meter_no,
+            method: None,
+            ..Receipt::recorded(
+                ReceiptKind::ClearCredit,
+                record.receipt_no,
+                card_no,
+                ReceiptFacts::from(record),
+                amount,
+                volume,
+            )
+        })
+    }
+
+    /// Receipt `receipt_no` of `kind` for card `card_no` as the database recorded it (`facts`:
+    /// who, when, for whom, how it was paid, the balance its rows left) for `amount` and
+    /// `volume`: no price, VAT nor money handed back, which only a recharge sold here knows.
+    fn recorded(
+        kind: ReceiptKind,
+        receipt_no: i64,
+        card_no: u32,
+        facts: ReceiptFacts,
+        amount: Money,
+        volume: Volume,
+    ) -> Receipt {
+        Receipt {
+            kind,
+            receipt_no,
+            at: facts.issued_at,
+            operator: facts.operator,
+            customer_no: facts.customer_no,
+            name: facts.name,
+            meter_no: facts.meter_no,
             card_no,
-            amount: credit.amount,
-            volume: credit.volume.unwrap_or(Volume::ZERO),
+            amount,
+            volume,
             tiers: Vec::new(),
             vat: None,
             not_taken: Money::ZERO,
-            method: None,
-            balance: record.balance_after,
-        })
+            method: facts.method,
+            balance: facts.balance,
+        }
     }
 }
 
@@ -286,23 +311,14 @@ pub(super) async fn owed_receipt(
     let Some(purchase) = &begun.purchase else {
         return Ok(None);
     };
-    Ok(Some(Receipt {
-        kind: ReceiptKind::Owed,
-        receipt_no: paid.receipt_no,
-        at: facts.issued_at,
-        operator: facts.operator,
-        customer_no: facts.customer_no,
-        name: facts.name,
-        meter_no: facts.meter_no,
-        card_no: begun.card_no,
-        amount: paid.amount,
-        volume: Volume::from_litres(purchase.litres),
-        tiers: Vec::new(),
-        vat: None,
-        not_taken: Money::ZERO,
-        method: facts.method,
-        balance: facts.balance,
-    }))
+    Ok(Some(Receipt::recorded(
+        ReceiptKind::Owed,
+        paid.receipt_no,
+        begun.card_no,
+        facts,
+        paid.amount,
+        Volume::from_litres(purchase.litres),
+    )))
 }
 
 /// The receipt `receipt_no` of a recharge or refund finished here (`Settled::receipt_no`): the
@@ -327,21 +343,17 @@ pub(super) async fn receipt_of(
     };
     let quote = purchase.quote.as_ref();
     Ok(Some(Receipt {
-        kind,
-        receipt_no,
-        at: facts.issued_at,
-        operator: facts.operator,
-        customer_no: facts.customer_no,
-        name: facts.name,
-        meter_no: facts.meter_no,
-        card_no: begun.card_no,
-        amount: Money::round_half_up(purchase.amount),
-        volume: Volume::from_litres(purchase.litres),
         tiers: quote.map(|q| q.charge.tiers.clone()).unwrap_or_default(),
         vat: quote.map(|q| q.charge.vat),
         not_taken: quote.map_or(Money::ZERO, |q| Money::round_half_up(q.not_taken)),
-        method: facts.method,
-        balance: facts.balance,
+        ..Receipt::recorded(
+            kind,
+            receipt_no,
+            begun.card_no,
+            facts,
+            Money::round_half_up(purchase.amount),
+            Volume::from_litres(purchase.litres),
+        )
     }))
 }
 
@@ -469,6 +481,19 @@ mod tests {
         }
     }
 
+    /// [`receipt`] paid in cash, with no VAT and nothing handed back.
+    fn paid_in_cash() -> Receipt {
+        Receipt {
+            vat: None,
+            not_taken: Money::ZERO,
+            method: Some(PaymentMethod {
+                code: "cash".into(),
+                name: "Cash".into(),
+            }),
+            ..receipt()
+        }
+    }
+
     fn text(receipt: &Receipt, zone: FixedOffset) -> String {
         receipt_text(Lang::En, zone, receipt, 40)
     }
@@ -497,16 +522,7 @@ mod tests {
     #[test]
     fn nothing_handed_back_and_no_vat_leave_their_lines_out() {
         let utc = FixedOffset::east_opt(0).unwrap();
-        let receipt = Receipt {
-            vat: None,
-            not_taken: Money::ZERO,
-            method: Some(PaymentMethod {
-                code: "cash".into(),
-                name: "Cash".into(),
-            }),
-            ..receipt()
-        };
-        let text = text(&receipt, utc);
+        let text = text(&paid_in_cash(), utc);
         assert!(!text.contains(Lang::En.t("receipt.vat")), "{text}");
         assert!(!text.contains(Lang::En.t("receipt.not_taken")), "{text}");
         assert!(text.contains("Cash"), "{text}");
@@ -528,13 +544,7 @@ mod tests {
         let receipt = Receipt {
             kind: ReceiptKind::Owed,
             tiers: Vec::new(),
-            vat: None,
-            not_taken: Money::ZERO,
-            method: Some(PaymentMethod {
-                code: "cash".into(),
-                name: "Cash".into(),
-            }),
-            ..receipt()
+            ..paid_in_cash()
         };
         for (lang, says) in [
             (
@@ -575,10 +585,7 @@ mod tests {
     fn a_clear_card_credit_and_a_refund_say_what_they_are_in_both_languages() {
         let utc = FixedOffset::east_opt(0).unwrap();
         let en = |key| Lang::En.t(key);
-        let cash = Some(PaymentMethod {
-            code: "cash".into(),
-            name: "Cash".into(),
-        });
+        let cash = paid_in_cash().method;
         let cases = [
             (
                 ReceiptKind::ClearCredit,
@@ -613,10 +620,8 @@ mod tests {
             let receipt = Receipt {
                 kind,
                 tiers: Vec::new(),
-                vat: None,
-                not_taken: Money::ZERO,
                 method,
-                ..receipt()
+                ..paid_in_cash()
             };
             let text = text(&receipt, utc);
             for words in says {
