@@ -4111,20 +4111,9 @@ async fn a_card_debt_is_owed_on_the_table_the_details_and_the_arrears_by_age() {
 async fn a_debts_card_read_again_tells_it_and_audits_it_once() {
     let mut counter = Counter::new().await;
     owing_water_a_meter_loaded_unpaid(&mut counter).await;
-    let entries = async |counter: &Counter| {
-        counter
-            .scalar::<String>(
-                "SELECT string_agg(action || coalesce(' ' || (detail ->> 'kind'), ''), ', '
-                                   ORDER BY id)
-                 FROM audit_log
-                 WHERE action = 'card.owed'
-                    OR detail ->> 'kind' = 'failed_purchase_found'",
-            )
-            .await
-    };
-    let recorded = entries(&counter).await;
+    let recorded = debt_entries(&counter).await;
     assert_eq!(
-        recorded, "card.owed, card.discrepancy failed_purchase_found",
+        recorded, "card.owed, card.discrepancy failed_purchase_found loaded",
         "the read that recorded the debt"
     );
     for _ in 0..2 {
@@ -4138,7 +4127,69 @@ async fn a_debts_card_read_again_tells_it_and_audits_it_once() {
             "read again, the debt is told: {read:?}"
         );
     }
-    assert_eq!(entries(&counter).await, recorded, "read again twice");
+    assert_eq!(debt_entries(&counter).await, recorded, "read again twice");
+}
+
+/// The audit entries of a debt: the database's `card.owed` and the finding's
+/// `card.discrepancy`, in the order written.
+async fn debt_entries(counter: &Counter) -> String {
+    counter
+        .scalar::<String>(
+            "SELECT string_agg(action || coalesce(' ' || (detail ->> 'kind'), '')
+                               || coalesce(' ' || (detail ->> 'meter'), ''), ', ' ORDER BY id)
+             FROM audit_log
+             WHERE action = 'card.owed' OR detail ->> 'kind' = 'failed_purchase_found'",
+        )
+        .await
+}
+
+/// s42-c's "Found, not fixed" (s43-c, sql/V209): two desks reading a debt's card for the first
+/// time at the same moment both audited what they found — each had asked whether the debt was
+/// recorded before either recorded it, outside its lock; the debt's own `card.owed` was once.
+/// Both reads here have read the card's purchase and wait at the account the hand holds; let
+/// go, each answers the debt, and the debt is audited once: `card.owed` and the finding.
+#[tokio::test]
+async fn two_desks_reading_a_debts_card_first_at_once_audit_the_finding_once() {
+    let mut counter = Counter::new().await;
+    let (begun, took_it) = recharge_settled_failed_from_an_old_copy(&mut counter).await;
+    counter.done(CLERK, &recharge_m3_from_balance("12")).await;
+    counter.card = took_it;
+    counter.swipe();
+    counter.touch().await;
+    let hand = counter.customer.db.pool.get().await.unwrap();
+    hand.batch_execute(&format!(
+        "BEGIN;
+         SELECT FROM account WHERE customer_id = {} FOR UPDATE",
+        counter.customer.customer_id
+    ))
+    .await
+    .unwrap();
+    let mut reads = Vec::new();
+    for _ in 0..2 {
+        let (mut desk, pid) = clerk_connection(&counter).await;
+        let card = counter.card;
+        reads.push(tokio::spawn(async move {
+            card_ops::reconcile(&mut desk, CLERK, &card, &key_()).await
+        }));
+        waiting_for_a_lock(&hand, pid).await;
+    }
+    hand.batch_execute("ROLLBACK").await.unwrap();
+    for read in reads {
+        let read = read.await.unwrap().unwrap();
+        assert!(
+            read.iter().any(|difference| matches!(
+                difference,
+                Discrepancy::FailedPurchaseFound { operation_id, owed: true, .. }
+                    if *operation_id == begun.operation_id
+            )),
+            "each desk is told the debt: {read:?}"
+        );
+    }
+    assert_eq!(
+        debt_entries(&counter).await,
+        "card.owed, card.discrepancy failed_purchase_found loaded",
+        "one debt, audited once"
+    );
 }
 
 /// s41-f's walk: the usage records showed the recharge a meter loaded unpaid as a plain failed
