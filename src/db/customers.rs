@@ -1405,8 +1405,8 @@ pub struct CardSummary {
     /// Whether the meter has reported loading that purchase at the last swipe read at the
     /// counter. None when there is no purchase.
     pub last_purchase_loaded: Option<bool>,
-    /// What the customer owes for water a meter loaded unpaid (sql/V163), taken before the
-    /// next recharge; None when nothing is owed.
+    /// What the customer owes for water a meter loaded unpaid (sql/V163): paid in the details,
+    /// and before a recharge, a transfer or the account's close; None when nothing is owed.
     pub owed: Option<Money>,
     /// The first purchase owed for.
     pub owed_seq: Option<i64>,

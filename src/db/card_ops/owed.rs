@@ -2,8 +2,9 @@
 //! old copy of its card, whose money the balance spent since, whose purchase the card that took
 //! the write brought to the meter. Recorded by the database when that card is read
 //! ([`reconcile`](super::reconcile), `card_recharge_found_loaded`), listed here for the
-//! recharge's quote and the supervisor, and paid before the customer's next recharge
-//! ([`pay_owed`]): until then the database refuses the customer's recharges (SQLSTATE MD430).
+//! recharge's quote and the supervisor, and paid ([`pay_owed`]) in the details, by a recharge's
+//! F2, on the transfer form or at the account's close: until then the database refuses the
+//! customer's recharges (SQLSTATE MD430), transfer and close.
 
 use super::*;
 use crate::db::applied_write::{Outcome, write_once};
