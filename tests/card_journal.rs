@@ -4103,6 +4103,92 @@ async fn a_card_debt_is_owed_on_the_table_the_details_and_the_arrears_by_age() {
     );
 }
 
+/// What customer `counter`'s owes as each place says it today: the customer table's row, the
+/// details (sum, card debts), `:arrears` (its row's sum and card debts; none without a row) and
+/// the arrears by age (all buckets: sum, card debts).
+async fn owed_everywhere(counter: &Counter) -> (Money, [(Money, i64); 3]) {
+    use meterdesk::db::arrears;
+    let today = chrono::Utc::now()
+        .with_timezone(&server_zone(counter).await)
+        .date_naive();
+    let (row, (details, _, details_debts), ages) = owed_as_said(counter, today).await;
+    let listed = arrears::page(&**counter.clerk, &PageAt::First, 10)
+        .await
+        .unwrap()
+        .rows
+        .into_iter()
+        .find(|owing| owing.customer_no == i64::from(counter.customer.customer_no))
+        .map_or((Money::ZERO, 0), |owing| (owing.arrears, owing.card_debts));
+    let aged = ages.iter().fold((Money::ZERO, 0), |(sum, debts), age| {
+        (sum + age.4, debts + age.2)
+    });
+    (row, [(details, details_debts), listed, aged])
+}
+
+/// s42-c's "Found, not fixed" (s43-c): `:arrears` spelled "a debt still owed" its own way beside
+/// the one of the customer table, the details and the quote — the recharge's state probed by key
+/// where the others joined it. One definition now (`card_ops::STILL_OWED`), and the four places
+/// that say what a customer owes agree on a debt owed, the same debt paid, and another paid by
+/// the close's step before the account is closed.
+#[tokio::test]
+async fn a_card_debt_owed_paid_or_paid_at_the_close_is_said_alike_everywhere() {
+    let mut counter = Counter::new().await;
+    let (begun, owed) = owing_water_a_meter_loaded_unpaid(&mut counter).await;
+    assert_eq!(
+        owed_everywhere(&counter).await,
+        (owed, [(owed, 1); 3]),
+        "owed"
+    );
+    let nothing = (Money::ZERO, [(Money::ZERO, 0); 3]);
+    card_ops::pay_owed(
+        &mut counter.clerk,
+        "paid",
+        CLERK,
+        &[begun.operation_id],
+        "cash",
+    )
+    .await
+    .unwrap();
+    assert_eq!(owed_everywhere(&counter).await, nothing, "paid");
+
+    // The close's step (`DebtPayment` on the close, as the screen sends it), then the close.
+    let mut counter = Counter::new().await;
+    let (begun, owed) = owing_water_a_meter_loaded_unpaid(&mut counter).await;
+    counter.done(CLERK, &Request::Recycle).await;
+    assert_eq!(
+        owed_everywhere(&counter).await,
+        (owed, [(owed, 1); 3]),
+        "owed at the close"
+    );
+    let close = PayOwed {
+        idempotency_key: "close-step".into(),
+        operator_id: SUPERVISOR,
+        customer_id: counter.customer.customer_id,
+        operations: vec![begun.operation_id],
+        method: "cash".into(),
+    };
+    let services = support::services(&counter.customer.db.pool_of("super"));
+    let reply = execute(&services, AppRequest(Box::new(close)))
+        .await
+        .unwrap();
+    assert!(reply.0.of::<OwedPaidHere>().is_some(), "paid at the close");
+    assert_eq!(
+        closing::close(
+            &*counter.supervisor,
+            "close-paid",
+            counter.customer.customer_id
+        )
+        .await
+        .unwrap(),
+        CloseOutcome::Closed
+    );
+    assert_eq!(
+        owed_everywhere(&counter).await,
+        nothing,
+        "paid at the close, closed"
+    );
+}
+
 /// s41-f's walk: every read of the card that carries a debt of water a meter loaded unpaid
 /// audited another `card.discrepancy` — four entries in the walk for one debt. The read that
 /// records the debt audits what it found and the database its `card.owed`, once; every read
