@@ -4191,8 +4191,9 @@ async fn a_card_debt_owed_paid_or_paid_at_the_close_is_said_alike_everywhere() {
 
 /// s41-f's walk: every read of the card that carries a debt of water a meter loaded unpaid
 /// audited another `card.discrepancy` — four entries in the walk for one debt. The read that
-/// records the debt audits what it found and the database its `card.owed`, once; every read
-/// after it still answers the debt (the desk's words on the screen) and audits nothing more.
+/// records the debt leaves what it found and the debt's `card.owed`, once (the database writes
+/// both, sql/V209); every read after it still answers the debt (the desk's words on the
+/// screen) and audits nothing more.
 #[tokio::test]
 async fn a_debts_card_read_again_tells_it_and_audits_it_once() {
     let mut counter = Counter::new().await;
