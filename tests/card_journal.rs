@@ -4103,6 +4103,57 @@ async fn a_card_debt_is_owed_on_the_table_the_details_and_the_arrears_by_age() {
     );
 }
 
+/// Found beside s42-c's item (s43-c): a failed recharge found on the card that took it, its money
+/// still on the balance, read by two desks at once. Both read the recharge failed before the
+/// account's lock; the first took it back, and the second's `card_recharge_found_on_card`,
+/// finding it done, refused: the read failed ("permission denied: only a failed recharge…").
+/// Now a read that finds a failed recharge on the card takes the account first and reads it
+/// again: the second finds it settled and has nothing to tell; it is taken back once.
+#[tokio::test]
+async fn two_desks_reading_a_failed_recharges_card_at_once_take_it_back_once() {
+    let mut counter = Counter::new().await;
+    let (begun, took_it) = recharge_settled_failed_from_an_old_copy(&mut counter).await;
+    counter.card = took_it;
+    let hand = counter.customer.db.pool.get().await.unwrap();
+    hand.batch_execute(&format!(
+        "BEGIN;
+         SELECT FROM account WHERE customer_id = {} FOR UPDATE",
+        counter.customer.customer_id
+    ))
+    .await
+    .unwrap();
+    let mut reads = Vec::new();
+    for _ in 0..2 {
+        let (mut desk, pid) = clerk_connection(&counter).await;
+        let card = counter.card;
+        reads.push(tokio::spawn(async move {
+            card_ops::reconcile(&mut desk, CLERK, &card, &key_()).await
+        }));
+        waiting_for_a_lock(&hand, pid).await;
+    }
+    hand.batch_execute("ROLLBACK").await.unwrap();
+    let mut told = Vec::new();
+    for read in reads {
+        told.extend(read.await.unwrap().expect("each read answers"));
+    }
+    assert!(
+        matches!(
+            told.as_slice(),
+            [Discrepancy::FailedPurchaseFound { operation_id, taken_back: true, .. }]
+                if *operation_id == begun.operation_id
+        ),
+        "taken back by one read, nothing left for the other: {told:?}"
+    );
+    let books = counter.books().await;
+    assert_eq!((books.balance, books.litres_sold), (Decimal::ZERO, 12_000));
+    assert_eq!(
+        counter
+            .scalar::<i64>("SELECT count(*) FROM audit_log WHERE action = 'card.found_on_card'")
+            .await,
+        1
+    );
+}
+
 /// What customer `counter`'s owes as each place says it today: the customer table's row, the
 /// details (sum, card debts), `:arrears` (its row's sum and card debts; none without a row) and
 /// the arrears by age (all buckets: sum, card debts).

@@ -260,30 +260,23 @@ async fn purchase_difference(
     records: &[Record; 3],
 ) -> Result<Option<Discrepancy>, DbError> {
     let record = &records[1];
-    let row = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM card_operation
-                            WHERE customer_id = $1 AND purchase_seq = $2
-                              AND volume_litres = $3 AND state <> 'failed') AS known,
-                    failed.id AS failed_id, failed.receipt_no AS failed_receipt_no
-             FROM (VALUES (1)) one
-             LEFT JOIN LATERAL (
-                 SELECT op.id, t.receipt_no
-                 FROM card_operation op
-                 LEFT JOIN ledger_transaction t ON t.id = op.transaction_id
-                 WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'failed'
-                   AND op.purchase_record_after = $4
-             ) failed ON TRUE",
-            &[
-                &customer_id,
-                &i64::from(purchase.sequence),
-                &i64::from(purchase.volume_litres),
-                &record.as_slice(),
-            ],
-        )
-        .await?;
+    let mut row = journaled(tx, customer_id, purchase, record).await?;
     if row.get("known") {
         return Ok(None);
+    }
+    if row.get::<_, Option<i64>>("failed_id").is_some() {
+        // A failed recharge's record, settled below under the account: the account first (the
+        // order of every card write, sql/V181), then read again — another desk reading the same
+        // card at once may have settled it meanwhile, and then there is nothing to tell.
+        tx.execute(
+            "SELECT FROM account WHERE customer_id = $1 FOR UPDATE",
+            &[&customer_id],
+        )
+        .await?;
+        row = journaled(tx, customer_id, purchase, record).await?;
+        if row.get("known") {
+            return Ok(None);
+        }
     }
     let Some(operation_id) = row.get::<_, Option<i64>>("failed_id") else {
         let unknown = Discrepancy::UnknownPurchase {
@@ -328,6 +321,39 @@ async fn purchase_difference(
         owed,
     };
     Ok(Some(found))
+}
+
+/// Whether the card's `purchase` (its `record`) is one customer `customer_id`'s journal holds
+/// (`known`: a recharge done or pending, its refund, a replacement carrying it), else the failed
+/// recharge whose journaled record it is, if any (`failed_id`, and the receipt it was sold on).
+async fn journaled(
+    tx: &Transaction<'_>,
+    customer_id: i64,
+    purchase: &PurchaseRecord,
+    record: &Record,
+) -> Result<Row, DbError> {
+    Ok(tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM card_operation
+                            WHERE customer_id = $1 AND purchase_seq = $2
+                              AND volume_litres = $3 AND state <> 'failed') AS known,
+                    failed.id AS failed_id, failed.receipt_no AS failed_receipt_no
+             FROM (VALUES (1)) one
+             LEFT JOIN LATERAL (
+                 SELECT op.id, t.receipt_no
+                 FROM card_operation op
+                 LEFT JOIN ledger_transaction t ON t.id = op.transaction_id
+                 WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'failed'
+                   AND op.purchase_record_after = $4
+             ) failed ON TRUE",
+            &[
+                &customer_id,
+                &i64::from(purchase.sequence),
+                &i64::from(purchase.volume_litres),
+                &record.as_slice(),
+            ],
+        )
+        .await?)
 }
 
 /// An audit row about card `card_no` (entity `card`): `detail` with the card and customer
