@@ -4103,28 +4103,155 @@ async fn a_card_debt_is_owed_on_the_table_the_details_and_the_arrears_by_age() {
     );
 }
 
+/// Found beside s42-c's item (s43-c): a failed recharge found on the card that took it, its money
+/// still on the balance, read by two desks at once. Both read the recharge failed before the
+/// account's lock; the first took it back, and the second's `card_recharge_found_on_card`,
+/// finding it done, refused: the read failed ("permission denied: only a failed recharge…").
+/// Now a read that finds a failed recharge on the card takes the account first and reads it
+/// again: the second finds it settled and has nothing to tell; it is taken back once.
+#[tokio::test]
+async fn two_desks_reading_a_failed_recharges_card_at_once_take_it_back_once() {
+    let mut counter = Counter::new().await;
+    let (begun, took_it) = recharge_settled_failed_from_an_old_copy(&mut counter).await;
+    counter.card = took_it;
+    let hand = counter.customer.db.pool.get().await.unwrap();
+    hand.batch_execute(&format!(
+        "BEGIN;
+         SELECT FROM account WHERE customer_id = {} FOR UPDATE",
+        counter.customer.customer_id
+    ))
+    .await
+    .unwrap();
+    let mut reads = Vec::new();
+    for _ in 0..2 {
+        let (mut desk, pid) = clerk_connection(&counter).await;
+        let card = counter.card;
+        reads.push(tokio::spawn(async move {
+            card_ops::reconcile(&mut desk, CLERK, &card, &key_()).await
+        }));
+        waiting_for_a_lock(&hand, pid).await;
+    }
+    hand.batch_execute("ROLLBACK").await.unwrap();
+    let mut told = Vec::new();
+    for read in reads {
+        told.extend(read.await.unwrap().expect("each read answers"));
+    }
+    assert!(
+        matches!(
+            told.as_slice(),
+            [Discrepancy::FailedPurchaseFound { operation_id, taken_back: true, .. }]
+                if *operation_id == begun.operation_id
+        ),
+        "taken back by one read, nothing left for the other: {told:?}"
+    );
+    let books = counter.books().await;
+    assert_eq!((books.balance, books.litres_sold), (Decimal::ZERO, 12_000));
+    assert_eq!(
+        counter
+            .scalar::<i64>("SELECT count(*) FROM audit_log WHERE action = 'card.found_on_card'")
+            .await,
+        1
+    );
+}
+
+/// What customer `counter`'s owes as each place says it today: the customer table's row, the
+/// details (sum, card debts), `:arrears` (its row's sum and card debts; none without a row) and
+/// the arrears by age (all buckets: sum, card debts).
+async fn owed_everywhere(counter: &Counter) -> (Money, [(Money, i64); 3]) {
+    use meterdesk::db::arrears;
+    let today = chrono::Utc::now()
+        .with_timezone(&server_zone(counter).await)
+        .date_naive();
+    let (row, (details, _, details_debts), ages) = owed_as_said(counter, today).await;
+    let listed = arrears::page(&**counter.clerk, &PageAt::First, 10)
+        .await
+        .unwrap()
+        .rows
+        .into_iter()
+        .find(|owing| owing.customer_no == i64::from(counter.customer.customer_no))
+        .map_or((Money::ZERO, 0), |owing| (owing.arrears, owing.card_debts));
+    let aged = ages.iter().fold((Money::ZERO, 0), |(sum, debts), age| {
+        (sum + age.4, debts + age.2)
+    });
+    (row, [(details, details_debts), listed, aged])
+}
+
+/// s42-c's "Found, not fixed" (s43-c): `:arrears` spelled "a debt still owed" its own way beside
+/// the one of the customer table, the details and the quote — the recharge's state probed by key
+/// where the others joined it. One definition now (`card_ops::STILL_OWED`), and the four places
+/// that say what a customer owes agree on a debt owed, the same debt paid, and another paid by
+/// the close's step before the account is closed.
+#[tokio::test]
+async fn a_card_debt_owed_paid_or_paid_at_the_close_is_said_alike_everywhere() {
+    let mut counter = Counter::new().await;
+    let (begun, owed) = owing_water_a_meter_loaded_unpaid(&mut counter).await;
+    assert_eq!(
+        owed_everywhere(&counter).await,
+        (owed, [(owed, 1); 3]),
+        "owed"
+    );
+    let nothing = (Money::ZERO, [(Money::ZERO, 0); 3]);
+    card_ops::pay_owed(
+        &mut counter.clerk,
+        "paid",
+        CLERK,
+        &[begun.operation_id],
+        "cash",
+    )
+    .await
+    .unwrap();
+    assert_eq!(owed_everywhere(&counter).await, nothing, "paid");
+
+    // The close's step (`DebtPayment` on the close, as the screen sends it), then the close.
+    let mut counter = Counter::new().await;
+    let (begun, owed) = owing_water_a_meter_loaded_unpaid(&mut counter).await;
+    counter.done(CLERK, &Request::Recycle).await;
+    assert_eq!(
+        owed_everywhere(&counter).await,
+        (owed, [(owed, 1); 3]),
+        "owed at the close"
+    );
+    let close = PayOwed {
+        idempotency_key: "close-step".into(),
+        operator_id: SUPERVISOR,
+        customer_id: counter.customer.customer_id,
+        operations: vec![begun.operation_id],
+        method: "cash".into(),
+    };
+    let services = support::services(&counter.customer.db.pool_of("super"));
+    let reply = execute(&services, AppRequest(Box::new(close)))
+        .await
+        .unwrap();
+    assert!(reply.0.of::<OwedPaidHere>().is_some(), "paid at the close");
+    assert_eq!(
+        closing::close(
+            &*counter.supervisor,
+            "close-paid",
+            counter.customer.customer_id
+        )
+        .await
+        .unwrap(),
+        CloseOutcome::Closed
+    );
+    assert_eq!(
+        owed_everywhere(&counter).await,
+        nothing,
+        "paid at the close, closed"
+    );
+}
+
 /// s41-f's walk: every read of the card that carries a debt of water a meter loaded unpaid
 /// audited another `card.discrepancy` — four entries in the walk for one debt. The read that
-/// records the debt audits what it found and the database its `card.owed`, once; every read
-/// after it still answers the debt (the desk's words on the screen) and audits nothing more.
+/// records the debt leaves what it found and the debt's `card.owed`, once (the database writes
+/// both, sql/V209); every read after it still answers the debt (the desk's words on the
+/// screen) and audits nothing more.
 #[tokio::test]
 async fn a_debts_card_read_again_tells_it_and_audits_it_once() {
     let mut counter = Counter::new().await;
     owing_water_a_meter_loaded_unpaid(&mut counter).await;
-    let entries = async |counter: &Counter| {
-        counter
-            .scalar::<String>(
-                "SELECT string_agg(action || coalesce(' ' || (detail ->> 'kind'), ''), ', '
-                                   ORDER BY id)
-                 FROM audit_log
-                 WHERE action = 'card.owed'
-                    OR detail ->> 'kind' = 'failed_purchase_found'",
-            )
-            .await
-    };
-    let recorded = entries(&counter).await;
+    let recorded = debt_entries(&counter).await;
     assert_eq!(
-        recorded, "card.owed, card.discrepancy failed_purchase_found",
+        recorded, "card.owed, card.discrepancy failed_purchase_found loaded",
         "the read that recorded the debt"
     );
     for _ in 0..2 {
@@ -4138,7 +4265,69 @@ async fn a_debts_card_read_again_tells_it_and_audits_it_once() {
             "read again, the debt is told: {read:?}"
         );
     }
-    assert_eq!(entries(&counter).await, recorded, "read again twice");
+    assert_eq!(debt_entries(&counter).await, recorded, "read again twice");
+}
+
+/// The audit entries of a debt: the database's `card.owed` and the finding's
+/// `card.discrepancy`, in the order written.
+async fn debt_entries(counter: &Counter) -> String {
+    counter
+        .scalar::<String>(
+            "SELECT string_agg(action || coalesce(' ' || (detail ->> 'kind'), '')
+                               || coalesce(' ' || (detail ->> 'meter'), ''), ', ' ORDER BY id)
+             FROM audit_log
+             WHERE action = 'card.owed' OR detail ->> 'kind' = 'failed_purchase_found'",
+        )
+        .await
+}
+
+/// s42-c's "Found, not fixed" (s43-c, sql/V209): two desks reading a debt's card for the first
+/// time at the same moment both audited what they found — each had asked whether the debt was
+/// recorded before either recorded it, outside its lock; the debt's own `card.owed` was once.
+/// Both reads here have read the card's purchase and wait at the account the hand holds; let
+/// go, each answers the debt, and the debt is audited once: `card.owed` and the finding.
+#[tokio::test]
+async fn two_desks_reading_a_debts_card_first_at_once_audit_the_finding_once() {
+    let mut counter = Counter::new().await;
+    let (begun, took_it) = recharge_settled_failed_from_an_old_copy(&mut counter).await;
+    counter.done(CLERK, &recharge_m3_from_balance("12")).await;
+    counter.card = took_it;
+    counter.swipe();
+    counter.touch().await;
+    let hand = counter.customer.db.pool.get().await.unwrap();
+    hand.batch_execute(&format!(
+        "BEGIN;
+         SELECT FROM account WHERE customer_id = {} FOR UPDATE",
+        counter.customer.customer_id
+    ))
+    .await
+    .unwrap();
+    let mut reads = Vec::new();
+    for _ in 0..2 {
+        let (mut desk, pid) = clerk_connection(&counter).await;
+        let card = counter.card;
+        reads.push(tokio::spawn(async move {
+            card_ops::reconcile(&mut desk, CLERK, &card, &key_()).await
+        }));
+        waiting_for_a_lock(&hand, pid).await;
+    }
+    hand.batch_execute("ROLLBACK").await.unwrap();
+    for read in reads {
+        let read = read.await.unwrap().unwrap();
+        assert!(
+            read.iter().any(|difference| matches!(
+                difference,
+                Discrepancy::FailedPurchaseFound { operation_id, owed: true, .. }
+                    if *operation_id == begun.operation_id
+            )),
+            "each desk is told the debt: {read:?}"
+        );
+    }
+    assert_eq!(
+        debt_entries(&counter).await,
+        "card.owed, card.discrepancy failed_purchase_found loaded",
+        "one debt, audited once"
+    );
 }
 
 /// s41-f's walk: the usage records showed the recharge a meter loaded unpaid as a plain failed

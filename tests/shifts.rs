@@ -432,7 +432,7 @@ async fn a_clerk_sees_only_their_own_shifts_and_a_supervisor_sees_every_one() {
     };
     let mut operators: Vec<_> = day
         .iter()
-        .map(|s| (s.operator.as_str(), s.takings))
+        .map(|s| (s.operator.as_str(), s.figures.takings))
         .collect();
     operators.sort();
     assert_eq!(
@@ -841,7 +841,8 @@ async fn a_takings_row_says_the_refunds_its_operator_reversed() {
 /// its deposits and refunds are reversals and their money (sql/V198), the very figures of the
 /// takings report's row (one rule, md_takings'); the X of the open shift and the Z of it closed
 /// alike. A card refund's credit taken back is still no refund, said nowhere; the clerk whose
-/// deposits were reversed keeps them in their own shift, unmarked.
+/// deposits were reversed keeps them in their own shift, unmarked. The supervisor's shifts
+/// report says each shift's figures as its X/Z total, the reversals with them (sql/V210).
 #[tokio::test]
 async fn a_shifts_x_and_z_reports_say_the_reversals_they_count() {
     use chrono::{FixedOffset, Utc};
@@ -953,5 +954,27 @@ async fn a_shifts_x_and_z_reports_say_the_reversals_they_count() {
         ),
         (money("550.00"), 0, 0),
         "the clerk's shift as taken: {anna_x:?}"
+    );
+
+    // s42-d's "Found, not fixed" (s43-c, sql/V210): the supervisor's shifts report said each
+    // shift's takings and refunds with the reversals in them, unsaid. Its row of a shift is now
+    // the shift's X/Z total, figure by figure: the reversals said as the paper says them.
+    let Report::Shifts(day) = shifts::report_of(&**client, ReportKind::Shifts, &window)
+        .await
+        .unwrap()
+    else {
+        panic!("the shifts report")
+    };
+    let figures = |operator: &str| {
+        day.iter()
+            .find(|row| row.operator == operator)
+            .map(|row| row.figures.clone())
+            .unwrap_or_else(|| panic!("{operator}'s shift: {day:?}"))
+    };
+    assert_eq!(figures("boss"), total, "the closed shift, as its Z report");
+    assert_eq!(
+        figures("anna"),
+        anna_total,
+        "the open shift, as its X report"
     );
 }

@@ -13,7 +13,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::DbError;
 use super::cancel::Cancellable;
-use super::card_ops::{DEBTS_OWED, WATER_OWED};
+use super::card_ops::{DEBTS_OWED, STILL_OWED, WATER_OWED};
 use super::cards::PaymentMethod;
 use super::rows::from_columns;
 use crate::domain::customer_number::{self, CustomerNumber};
@@ -1405,8 +1405,8 @@ pub struct CardSummary {
     /// Whether the meter has reported loading that purchase at the last swipe read at the
     /// counter. None when there is no purchase.
     pub last_purchase_loaded: Option<bool>,
-    /// What the customer owes for water a meter loaded unpaid (sql/V163), taken before the
-    /// next recharge; None when nothing is owed.
+    /// What the customer owes for water a meter loaded unpaid (sql/V163): paid in the details,
+    /// and before a recharge, a transfer or the account's close; None when nothing is owed.
     pub owed: Option<Money>,
     /// The first purchase owed for.
     pub owed_seq: Option<i64>,
@@ -1441,8 +1441,8 @@ pub async fn details(
              LEFT JOIN LATERAL (
                  SELECT sum(w.amount) AS amount, min(o.purchase_seq) AS seq
                  FROM card_recharge_owed w
-                 JOIN card_operation o ON o.id = w.operation_id AND o.state = 'failed'
-                 WHERE w.customer_id = k.customer_id
+                 JOIN card_operation o ON o.id = w.operation_id
+                 WHERE w.customer_id = k.customer_id AND {STILL_OWED}
              ) owed ON TRUE
              LEFT JOIN LATERAL (
                  SELECT o.purchase_seq AS seq FROM card_operation o

@@ -100,8 +100,17 @@ const SHIFT_COLUMNS: &str =
 
 /// A row of `shift_takings` or `report_takings`.
 fn method_takings(row: &tokio_postgres::Row) -> MethodTakings {
-    from_columns!(row => MethodTakings {
+    MethodTakings {
         method: row.get("payment_method_code"),
+        ..figures(row)
+    }
+}
+
+/// The figures of a row of `shift_takings`, `report_takings` or `report_shifts` (a shift's
+/// total: under no method).
+fn figures(row: &tokio_postgres::Row) -> MethodTakings {
+    from_columns!(row => MethodTakings {
+        method: String::new(),
         takings, refunds, payments, refund_count, reversals, reversed, refund_reversals,
         refunds_reversed,
     })
@@ -262,8 +271,8 @@ pub struct ShiftRow {
     pub opened_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub receipts: i64,
-    pub takings: Money,
-    pub refunds: Money,
+    /// The shift's X/Z total ([`ShiftReport::total`]), its reversals with it (sql/V210).
+    pub figures: MethodTakings,
 }
 
 /// Water sold by price scheme and nature.
@@ -396,7 +405,8 @@ async fn read_report(
                 &[from, to],
                 |row| {
                     Ok(from_columns!(row => ShiftRow {
-                        shift_id, operator, opened_at, closed_at, receipts, takings, refunds,
+                        shift_id, operator, opened_at, closed_at, receipts,
+                        figures: figures(row),
                     }))
                 },
             )

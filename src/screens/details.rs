@@ -461,12 +461,22 @@ fn card_lines(details: &CustomerDetails, app: &App) -> Vec<Line<'static>> {
         Line::raw(format!(" {label}  {line}")),
         Line::raw(format!("{indent}{purchase}")),
     ];
-    // Water a meter loaded unpaid (sql/V163): what is owed, and the key that pays it here.
+    // Water a meter loaded unpaid (sql/V163): what is owed, and where it is paid: here by the
+    // key the legend offers whoever may take it (s42-b), and first by a recharge, a transfer
+    // and the close (s41-g, sql/V183, V184).
     if let (Some(owed), Some(seq)) = (card.owed, card.owed_seq) {
-        lines.push(Line::raw(format!(
-            "{indent}{}",
-            app.tf("details.owed", &[("amount", &owed), ("seq", &seq)])
-        )));
+        let paid = if app.may(Command::PayOwed.permission().unwrap_or_default()) {
+            "details.owed_paid_here"
+        } else {
+            "details.owed_paid_by_a_clerk"
+        };
+        lines.extend(
+            [
+                app.tf("details.owed", &[("amount", &owed), ("seq", &seq)]),
+                app.t(paid),
+            ]
+            .map(|text| Line::raw(format!("{indent}{text}"))),
+        );
     }
     lines
 }

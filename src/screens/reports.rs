@@ -174,33 +174,52 @@ trait ReportRow: Sized + Clone {
     /// report of `window`'s days.
     fn cells(&self, app: &App, window: &Window) -> Vec<String>;
 
+    /// The row's lines on the screen: its cells, unless the report says more under them.
+    fn lines(&self, app: &App, window: &Window) -> Vec<Vec<String>> {
+        vec![self.cells(app, window)]
+    }
+
     /// The total row under `rows`, `total` the word that labels it.
     fn total(rows: &[Self], total: String, lang: Lang) -> Vec<String>;
+
+    /// The total's lines: its row, unless the report says more under it.
+    fn total_lines(rows: &[Self], total: String, lang: Lang) -> Vec<Vec<String>> {
+        vec![Self::total(rows, total, lang)]
+    }
 
     /// The row's CSV fields as stored (codes, UTC times): its `day` is its own where it has
     /// one, else the report's days (`days_text`).
     fn fields(&self, window: &Window) -> Vec<String>;
 }
 
+/// A report as the screen shows it: its columns, the lines of its rows, then its total's.
+struct Shown {
+    columns: &'static [Column],
+    lines: Vec<Vec<String>>,
+    total: Vec<Vec<String>>,
+}
+
 /// A report's rows, whichever report: drawn and exported the one way.
 trait ReportRows {
-    /// The columns, the rows as shown and then the total row.
-    fn table(&self, app: &App, window: &Window) -> (&'static [Column], Vec<Vec<String>>);
+    /// The report as the screen shows it.
+    fn table(&self, app: &App, window: &Window) -> Shown;
 
     /// A CSV header, then each row as read.
     fn csv(&self, window: &Window) -> String;
-
-    /// How many rows are shown, the total row aside.
-    fn count(&self) -> usize;
 }
 
 impl<R: ReportRow> ReportRows for Vec<R> {
-    fn table(&self, app: &App, window: &Window) -> (&'static [Column], Vec<Vec<String>>) {
+    fn table(&self, app: &App, window: &Window) -> Shown {
         let total = app.lang.t("report.total").to_owned();
         let shown = R::shown(self);
-        let mut lines: Vec<Vec<String>> = shown.iter().map(|row| row.cells(app, window)).collect();
-        lines.push(R::total(&shown, total, app.lang));
-        (R::columns(&shown), lines)
+        Shown {
+            columns: R::columns(&shown),
+            lines: shown
+                .iter()
+                .flat_map(|row| row.lines(app, window))
+                .collect(),
+            total: R::total_lines(&shown, total, app.lang),
+        }
     }
 
     fn csv(&self, window: &Window) -> String {
@@ -209,10 +228,6 @@ impl<R: ReportRow> ReportRows for Vec<R> {
             out.push_str(&csv::record(&row.fields(window)));
         }
         out
-    }
-
-    fn count(&self) -> usize {
-        R::shown(self).len()
     }
 }
 
@@ -371,6 +386,7 @@ pub fn reversed(count: i64, money: Money) -> String {
 
 impl ReportRow for ShiftRow {
     const COLUMNS: &'static [Column] = &SHIFTS;
+    /// The reversals last, as the takings' and the shift's CSV have them.
     const FIELDS: &'static [&'static str] = &[
         "day",
         "shift",
@@ -380,6 +396,10 @@ impl ReportRow for ShiftRow {
         "receipts",
         "takings",
         "refunds",
+        "reversed",
+        "reversals",
+        "refunds_reversed",
+        "refund_reversals",
     ];
 
     fn cells(&self, app: &App, window: &Window) -> Vec<String> {
@@ -391,35 +411,72 @@ impl ReportRow for ShiftRow {
                 .map(|at| shift_time(&at, app, window))
                 .unwrap_or_default(),
             self.receipts.to_string(),
-            self.takings.to_string(),
-            self.refunds.to_string(),
+            self.figures.takings.to_string(),
+            self.figures.refunds.to_string(),
         ]
     }
 
+    /// A shift with reversals says them on a line under it.
+    fn lines(&self, app: &App, window: &Window) -> Vec<Vec<String>> {
+        let mut lines = vec![self.cells(app, window)];
+        lines.extend(reversed_under(&self.figures, app.lang));
+        lines
+    }
+
     fn total(rows: &[Self], total: String, _: Lang) -> Vec<String> {
+        let all = MethodTakings::total(rows.iter().map(|row| &row.figures));
         vec![
             String::new(),
             total,
             String::new(),
             String::new(),
             sum(rows, |r| r.receipts),
-            sum(rows, |r| r.takings),
-            sum(rows, |r| r.refunds),
+            all.takings.to_string(),
+            all.refunds.to_string(),
         ]
     }
 
+    /// The shifts' reversals, all of them, under the total as under a shift.
+    fn total_lines(rows: &[Self], total: String, lang: Lang) -> Vec<Vec<String>> {
+        let all = MethodTakings::total(rows.iter().map(|row| &row.figures));
+        let mut lines = vec![Self::total(rows, total, lang)];
+        lines.extend(reversed_under(&all, lang));
+        lines
+    }
+
     fn fields(&self, window: &Window) -> Vec<String> {
-        vec![
+        let f = &self.figures;
+        [
             days_text(window),
             self.shift_id.to_string(),
             self.operator.clone(),
             self.opened_at.to_rfc3339(),
             self.closed_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
             self.receipts.to_string(),
-            self.takings.to_string(),
-            self.refunds.to_string(),
+            f.takings.to_string(),
+            f.refunds.to_string(),
         ]
+        .into_iter()
+        .chain(reversal_fields(f))
+        .collect()
     }
+}
+
+/// The line under a shift (or the shifts' total) whose takings or refunds count reversals:
+/// "Reversed" / "其中冲正" where the operator is, then each one's reversals under the figure that
+/// counts them, as the takings report's cells say them ("-500.00 ×2"); none without.
+fn reversed_under(f: &MethodTakings, lang: Lang) -> Option<Vec<String>> {
+    (f.reversals != 0 || f.refund_reversals != 0).then(|| {
+        vec![
+            String::new(),
+            lang.t("report.col_reversed").to_owned(),
+            String::new(),
+            String::new(),
+            String::new(),
+            reversed(f.reversals, f.reversed),
+            reversed(f.refund_reversals, f.refunds_reversed),
+        ]
+    })
 }
 
 impl ReportRow for WaterRow {
@@ -638,9 +695,10 @@ fn typed_days(
 /// The lines above a report's table: its title, its days, and where it is scrolled to.
 const HEAD_LINES: u16 = 3;
 
-/// The rows in sight in a report's table `height` lines high: all but its header and total.
-fn rows_in_sight(height: u16) -> usize {
-    usize::from(height.saturating_sub(2))
+/// The rows in sight in a report's table `height` lines high: all but its header and the
+/// `total` lines of its total.
+fn rows_in_sight(height: u16, total: usize) -> usize {
+    usize::from(height.saturating_sub(1)).saturating_sub(total)
 }
 
 /// Today in the desk's zone: the reports' first day and their last.
@@ -705,12 +763,17 @@ impl ReportsScreen {
     fn last_first_row(&self, app: &App) -> usize {
         // The desk's top line, message line and legend are not the screen's.
         let table = app.viewport.1.saturating_sub(3 + HEAD_LINES);
-        let count = self
+        let Some(shown) = self
             .shown
             .as_ref()
-            .and_then(|read| rows_of(&read.report))
-            .map_or(0, |rows| rows.count());
-        count.saturating_sub(rows_in_sight(table))
+            .and_then(|read| rows_of(&read.report).map(|rows| rows.table(app, &read.window)))
+        else {
+            return 0;
+        };
+        shown
+            .lines
+            .len()
+            .saturating_sub(rows_in_sight(table, shown.total.len()))
     }
 
     /// ↓ or End: the first row in sight moved to `to`, within the report.
@@ -795,8 +858,7 @@ impl Screen for ReportsScreen {
             Line::styled(format!(" {}", lang.t(title(read.kind))), theme.title()),
             Line::styled(format!(" {day}"), theme.dim()),
         ];
-        let Some((columns, rows)) = rows_of(&read.report).map(|rows| rows.table(app, &read.window))
-        else {
+        let Some(shown) = rows_of(&read.report).map(|rows| rows.table(app, &read.window)) else {
             frame.render_widget(Paragraph::new(head_lines), head);
             let refused = Line::styled(
                 format!(" {}", lang.t("report.not_permitted")),
@@ -805,9 +867,9 @@ impl Screen for ReportsScreen {
             frame.render_widget(Paragraph::new(refused), table);
             return;
         };
-        // The rows that fit from the first in sight, above the total row, which stays.
-        let count = rows.len().saturating_sub(1);
-        let room = rows_in_sight(table.height);
+        // The rows that fit from the first in sight, above the total's lines, which stay.
+        let count = shown.lines.len();
+        let room = rows_in_sight(table.height, shown.total.len());
         let first = self.first_row.min(count.saturating_sub(room));
         if count > room {
             let position = app.tf(
@@ -821,9 +883,11 @@ impl Screen for ReportsScreen {
             head_lines.push(Line::styled(format!(" {position}"), theme.dim()));
         }
         frame.render_widget(Paragraph::new(head_lines), head);
-        Table::new(columns, &rows, "")
+        let total = shown.total.len();
+        let rows: Vec<Vec<String>> = shown.lines.into_iter().chain(shown.total).collect();
+        Table::new(shown.columns, &rows, "")
             .from_row(first)
-            .total(theme.title())
+            .total(total, theme.title())
             .draw(frame, table, (lang, theme));
     }
 

@@ -212,8 +212,9 @@ pub struct Table<'a, R> {
     empty: &'a str,
     /// What an empty table says while its rows are on their way.
     loading: Option<&'a str>,
-    /// The style of the last row, kept in sight below the others (a report's total).
-    total: Option<Style>,
+    /// How many of the last rows are a total, kept in sight below the others (a report's
+    /// total, and what it says under it), and their style.
+    total: Option<(usize, Style)>,
 }
 
 impl<'a, R: AsRef<[String]>> Table<'a, R> {
@@ -259,10 +260,10 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
         Table { sideways, ..self }
     }
 
-    /// The last row a total in `style`, always in sight.
-    pub fn total(self, style: Style) -> Self {
+    /// The last `lines` rows a total in `style`, always in sight.
+    pub fn total(self, lines: usize, style: Style) -> Self {
         Table {
-            total: Some(style),
+            total: Some((lines, style)),
             ..self
         }
     }
@@ -278,11 +279,11 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
         let header_line = header_of(columns, &sight, lang, theme.header());
         frame.render_widget(Paragraph::new(header_line), header);
         let (rows, total) = match self.total {
-            Some(style) => match self.rows.split_last() {
-                Some((total, rows)) => (rows, Some((total, style))),
-                None => (self.rows, None),
-            },
-            None => (self.rows, None),
+            Some((lines, style)) if lines > 0 && lines <= self.rows.len() => {
+                let (rows, total) = self.rows.split_at(self.rows.len() - lines);
+                (rows, Some((total, style)))
+            }
+            _ => (self.rows, None),
         };
         if rows.is_empty() && total.is_none() {
             let empty = self.loading.unwrap_or(self.empty);
@@ -290,7 +291,8 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
             frame.render_widget(Paragraph::new(none), body);
             return hidden > 0;
         }
-        let room = usize::from(body.height).saturating_sub(usize::from(total.is_some()));
+        let room =
+            usize::from(body.height).saturating_sub(total.map_or(0, |(lines, _)| lines.len()));
         // The selected row is always in sight: a list loaded whole follows it down, and a page
         // read to fit the screen scrolls when fewer rows fit than it has (a message said over
         // three rows takes two of them, `ui::draw`; a terminal made smaller).
@@ -313,8 +315,11 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
                 };
                 line_of(columns, cells.as_ref(), &sight, style, self.marked)
             })
-            .chain(total.map(|(cells, style)| {
-                line_of(columns, cells.as_ref(), &sight, style, columns.len())
+            .chain(total.into_iter().flat_map(|(lines, style)| {
+                let sight = &sight;
+                lines
+                    .iter()
+                    .map(move |cells| line_of(columns, cells.as_ref(), sight, style, columns.len()))
             }))
             .collect();
         frame.render_widget(Paragraph::new(lines), body);
@@ -355,10 +360,15 @@ mod tests {
 
     /// The lines `table` draws in a 14×3 area: its header and two rows.
     fn drawn(table: Table<Vec<String>>) -> Vec<String> {
+        drawn_at(table, 3)
+    }
+
+    /// The lines `table` draws in an area 14 wide and `height` high.
+    fn drawn_at(table: Table<Vec<String>>, height: u16) -> Vec<String> {
         use crate::app::hub::Look;
         use ratatui::Terminal;
         use ratatui::backend::TestBackend;
-        let mut terminal = Terminal::new(TestBackend::new(14, 3)).unwrap();
+        let mut terminal = Terminal::new(TestBackend::new(14, height)).unwrap();
         terminal
             .draw(|frame| {
                 table.draw(
@@ -369,7 +379,7 @@ mod tests {
             })
             .unwrap();
         let buffer = terminal.backend().buffer().clone();
-        (0..3)
+        (0..height)
             .map(|y| {
                 let line: String = (0..14).map(|x| buffer[(x, y)].symbol()).collect();
                 line.trim_end().to_owned()
@@ -395,8 +405,17 @@ mod tests {
             .selected(Some(3), 1)
             .from_row(3);
         assert_eq!(shown(scrolled), ["14   x4     y4", "15   x5     y5"]);
-        let report = Table::new(&COLUMNS, &rows, "none").total(Style::new());
+        let report = Table::new(&COLUMNS, &rows, "none").total(1, Style::new());
         assert_eq!(shown(report), ["11   x1     y1", "15   x5     y5"]);
+        let two_lines = |height| {
+            let table = Table::new(&COLUMNS, &rows, "none").total(2, Style::new());
+            drawn_at(table, height)[1..].to_vec()
+        };
+        assert_eq!(
+            two_lines(4),
+            ["11   x1     y1", "14   x4     y4", "15   x5     y5"],
+            "a total of two lines keeps both in sight"
+        );
         assert_eq!(shown(Table::new(&COLUMNS, &[], "none")), [" none", ""]);
         let loading = Table::new(&COLUMNS, &[], "none").loading(true, "loading");
         assert_eq!(shown(loading), [" loading", ""]);

@@ -451,7 +451,10 @@ fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid_and_p_pays_it() 
     for (lang, said, arrears, offered, asked, paid) in [
         (
             Lang::En,
-            "OWES 5.00: purchase #4 loaded unpaid; P pays it, or the next recharge",
+            [
+                "OWES 5.00: purchase #4 loaded unpaid",
+                "P pays it here; so do a recharge, a transfer and the account's close",
+            ],
             " · arrears 5.00 (1 card debt(s))",
             "F3 Back  P Pay debt  m Modify",
             [
@@ -462,7 +465,10 @@ fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid_and_p_pays_it() 
         ),
         (
             Lang::Zh,
-            "欠款 5.00：第 4 笔购水已被水表充入而未付款；按 P 收款，或下次充值前先收",
+            [
+                "欠款 5.00：第 4 笔购水已被水表充入而未付款",
+                "按 P 在此收款；充值、过户、销户时也先收此款",
+            ],
             " · 欠费 5.00（1 笔卡欠款）",
             "F3 返回  P 收欠款  m 修改",
             ["以微信支付收取", "水费 5.00"],
@@ -486,7 +492,9 @@ fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid_and_p_pays_it() 
             Reply::screen(Found(Some(Box::new(details)))),
         );
         let screen = render_at(&app, (80, 24));
-        assert!(screen.contains(said), "{lang:?}: {screen}");
+        for said in said {
+            assert!(screen.contains(said), "{lang:?}: {screen}");
+        }
         assert!(screen.contains(arrears), "{lang:?}: {screen}");
         insta::assert_snapshot!(
             format!("details_owing_card_debt_{lang:?}").to_lowercase(),
@@ -551,7 +559,7 @@ fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid_and_p_pays_it() 
 
 /// Nothing owed: the legend does not offer the debt's payment, and `P` says there is none,
 /// sending nothing; the details of an operator who may not sell water do not offer it either,
-/// and `P` says why.
+/// nor say that `P` pays it (s42-f's walk: "paid with the next recharge"), and `P` says why.
 #[test]
 fn p_pays_nothing_where_nothing_is_owed_or_for_whom_may_not_take_it() {
     let mut app = details_as(None);
@@ -578,6 +586,14 @@ fn p_pays_nothing_where_nothing_is_owed_or_for_whom_may_not_take_it() {
         Reply::screen(Found(Some(Box::new(details)))),
     );
     assert!(!legend(&app).contains("Pay debt"), "{}", legend(&app));
+    let screen = render_at(&app, (80, 24));
+    for said in [
+        "OWES 5.00: purchase #4 loaded unpaid",
+        "a clerk takes it here, at a recharge, a transfer or the account's close",
+    ] {
+        assert!(screen.contains(said), "{screen}");
+    }
+    assert!(!screen.contains("P pays"), "{screen}");
     assert!(press(&mut app, KeyCode::Char('P')).is_empty());
     assert_eq!(
         app.message.clone().unwrap().text,

@@ -28,17 +28,41 @@ fn takings(operator: &str, method: &str, cents: i64, payments: i64) -> TakingsRo
     TakingsRow {
         day: day(),
         operator: operator.into(),
-        takings: MethodTakings {
-            method: method.into(),
-            takings: Money::from_cents(cents),
-            refunds: Money::ZERO,
-            payments,
-            refund_count: 0,
-            reversals: 0,
-            reversed: Money::ZERO,
-            refund_reversals: 0,
-            refunds_reversed: Money::ZERO,
-        },
+        takings: figures(method, cents, payments),
+    }
+}
+
+/// `cents` taken by `method` in `payments` payments, nothing paid out or reversed.
+fn figures(method: &str, cents: i64, payments: i64) -> MethodTakings {
+    MethodTakings {
+        method: method.into(),
+        takings: Money::from_cents(cents),
+        refunds: Money::ZERO,
+        payments,
+        refund_count: 0,
+        reversals: 0,
+        reversed: Money::ZERO,
+        refund_reversals: 0,
+        refunds_reversed: Money::ZERO,
+    }
+}
+
+/// Shift `id` of `operator`, opened at `opened`, closed at `closed` (if it is), its 12
+/// receipts' takings `cents` (the shift's total: under no method).
+fn shift_row(
+    id: i64,
+    operator: &str,
+    opened: chrono::DateTime<Utc>,
+    closed: Option<chrono::DateTime<Utc>>,
+    cents: i64,
+) -> ShiftRow {
+    ShiftRow {
+        shift_id: id,
+        operator: operator.into(),
+        opened_at: opened,
+        closed_at: closed,
+        receipts: 12,
+        figures: figures("", cents, 12),
     }
 }
 
@@ -340,25 +364,116 @@ fn the_shifts_of_the_day_in_english_name_their_times_whole() {
 /// The shifts report of a day with an open and a closed shift, rendered at 80×24.
 fn shifts_of_the_day(lang: Lang) -> String {
     let (mut app, sent) = reports(lang);
-    let shift = |id, operator: &str, closed: Option<u32>, cents| ShiftRow {
-        shift_id: id,
-        operator: operator.into(),
-        opened_at: at(8),
-        closed_at: closed.map(at),
-        receipts: 12,
-        takings: Money::from_cents(cents),
-        refunds: Money::ZERO,
-    };
     let read = ReportRead {
         kind: ReportKind::Shifts,
         window: window(),
         report: Report::Shifts(vec![
-            shift(17, "anna", Some(17), 1_553_550),
-            shift(18, "ben", None, 8_000),
+            shift_row(17, "anna", at(8), Some(at(17)), 1_553_550),
+            shift_row(18, "ben", at(8), None, 8_000),
         ]),
     };
     answer(&mut app, &sent, Reply::screen(read));
     render(&app)
+}
+
+/// s42-d's "Found, not fixed" (s43-c, sql/V210): the shifts report's takings and refunds
+/// counted the reversals the owner made in a shift's operator's name, unsaid, where the shift's
+/// X/Z paper says them. A shift with reversals says them on a line under it, as the paper does
+/// under its method — "Reversed" / "其中冲正", each one's money and count under the figure that
+/// counts it —, and the total under the total; at 80×24 in both languages, of a day and of a
+/// range (its times with their dates), every figure whole; the CSV writes them last. A report
+/// without reversals is as it was (`reports_shifts_zh`).
+#[test]
+fn the_shifts_report_says_the_reversals_it_counts() {
+    let boss = |opened, closed| {
+        let mut boss = shift_row(19, "boss", opened, closed, -48_000);
+        let f = &mut boss.figures;
+        (f.reversals, f.reversed) = (2, Money::from_cents(-50_000));
+        (f.refunds, f.refund_count) = (Money::from_cents(2_000), 2);
+        (f.refund_reversals, f.refunds_reversed) = (1, Money::from_cents(-3_000));
+        boss
+    };
+    for (lang, reversed, total) in [
+        (Lang::En, "Reversed", "Total"),
+        (Lang::Zh, "其中冲正", "合计"),
+    ] {
+        let (mut app, sent) = reports(lang);
+        let next = press(&mut app, KeyCode::Tab);
+        let read = ReportRead {
+            kind: ReportKind::Shifts,
+            window: window(),
+            report: Report::Shifts(vec![
+                shift_row(17, "anna", at(8), Some(at(17)), 1_553_550),
+                boss(at(9), Some(at(18))),
+            ]),
+        };
+        answer(&mut app, &sent, Reply::screen(read.clone()));
+        answer(&mut app, &next, Reply::screen(read.clone()));
+        let screen = render_at(&app, (80, 24));
+        let lines: Vec<&str> = screen.lines().collect();
+        let at_line = |words: &str| {
+            lines
+                .iter()
+                .position(|line| line.contains(words))
+                .unwrap_or_else(|| panic!("{lang:?} {words}: {screen}"))
+        };
+        let (anna, boss_row) = (at_line("anna"), at_line("boss"));
+        let under = |line: usize| lines[line + 1];
+        assert!(!under(anna).contains(reversed), "{lang:?}: {screen}");
+        for words in [reversed, "-500.00 ×2", "-30.00 ×1"] {
+            assert!(
+                under(boss_row).contains(words),
+                "{lang:?} {words}: {screen}"
+            );
+        }
+        let total = at_line(total);
+        assert!(lines[total].contains("15055.50"), "{lang:?}: {screen}");
+        for words in [reversed, "-500.00 ×2", "-30.00 ×1"] {
+            assert!(
+                lines[total + 1].contains(words),
+                "{lang:?} {words}: {screen}"
+            );
+        }
+        insta::assert_snapshot!(format!("reports_shifts_reversed_{}", lang.code()), screen);
+        let csv = report_csv(&read);
+        assert_eq!(
+            csv.lines().take(3).collect::<Vec<_>>(),
+            [
+                "day,shift,operator,opened_at,closed_at,receipts,takings,refunds,\
+                 reversed,reversals,refunds_reversed,refund_reversals",
+                "2026-12-03,17,anna,2026-12-03T08:05:00+00:00,2026-12-03T17:05:00+00:00,12,\
+                 15535.50,0.00,0.00,0,0.00,0",
+                "2026-12-03,19,boss,2026-12-03T09:05:00+00:00,2026-12-03T18:05:00+00:00,12,\
+                 -480.00,20.00,-500.00,2,-30.00,1",
+            ]
+        );
+    }
+
+    // A range's shifts: the times with their dates, the reversals whole beside them.
+    let (mut app, sent) = reports(Lang::En);
+    let range = Window::of_days(
+        NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        day(),
+        FixedOffset::east_opt(0).unwrap(),
+    );
+    let read = ReportRead {
+        kind: ReportKind::Shifts,
+        window: range,
+        report: Report::Shifts(vec![boss(
+            Utc.with_ymd_and_hms(2026, 12, 1, 9, 5, 0).unwrap(),
+            Some(at(18)),
+        )]),
+    };
+    answer(&mut app, &sent, Reply::screen(read));
+    let screen = render_at(&app, (80, 24));
+    let lines: Vec<&str> = screen.lines().collect();
+    let boss_row = lines
+        .iter()
+        .position(|line| line.contains("12-01 09:05 12-03 18:05"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    for words in ["Reversed", "-500.00 ×2", "-30.00 ×1"] {
+        assert!(lines[boss_row + 1].contains(words), "{words}: {screen}");
+    }
 }
 
 #[test]
@@ -648,15 +763,13 @@ fn a_ranges_shifts_water_and_arrears() {
         (window.first, window.last),
         (date("2026-12-01"), date("2026-12-03"))
     );
-    let shift = ShiftRow {
-        shift_id: 17,
-        operator: "anna".into(),
-        opened_at: Utc.with_ymd_and_hms(2026, 12, 1, 8, 5, 0).unwrap(),
-        closed_at: Some(at(17)),
-        receipts: 12,
-        takings: Money::from_cents(1_553_550),
-        refunds: Money::ZERO,
-    };
+    let shift = shift_row(
+        17,
+        "anna",
+        Utc.with_ymd_and_hms(2026, 12, 1, 8, 5, 0).unwrap(),
+        Some(at(17)),
+        1_553_550,
+    );
     let shifts = ReportRead {
         kind: ReportKind::Shifts,
         window: window.clone(),
@@ -669,7 +782,7 @@ fn a_ranges_shifts_water_and_arrears() {
         report_csv(&shifts).lines().nth(1),
         Some(
             "2026-12-01--2026-12-03,17,anna,2026-12-01T08:05:00+00:00,\
-             2026-12-03T17:05:00+00:00,12,15535.50,0.00"
+             2026-12-03T17:05:00+00:00,12,15535.50,0.00,0.00,0,0.00,0"
         )
     );
 

@@ -2,8 +2,9 @@
 //! old copy of its card, whose money the balance spent since, whose purchase the card that took
 //! the write brought to the meter. Recorded by the database when that card is read
 //! ([`reconcile`](super::reconcile), `card_recharge_found_loaded`), listed here for the
-//! recharge's quote and the supervisor, and paid before the customer's next recharge
-//! ([`pay_owed`]): until then the database refuses the customer's recharges (SQLSTATE MD430).
+//! recharge's quote and the supervisor, and paid ([`pay_owed`]) in the details, by a recharge's
+//! F2, on the transfer form or at the account's close: until then the database refuses the
+//! customer's recharges (SQLSTATE MD430), transfer and close.
 
 use super::*;
 use crate::db::applied_write::{Outcome, write_once};
@@ -26,23 +27,46 @@ impl Owed {
     }
 }
 
+/// A card debt still owed: a debt `w` (a row of `card_recharge_owed`) whose recharge is still
+/// failed — paid, by `card_recharge_owed_pay` or from the balance (V41's settle), it is done.
+/// Its recharge is probed by key, so that a read of every debt (the arrears list) reads the few
+/// debts and never the card operations (s41-a's measured plan; a join on the recharge's state
+/// read the card operations' whole primary key). The one definition of the desk's reads that
+/// say a debt owed (s43-c): the recharge's quote and the debts listed ([`OWED`]), the customer
+/// table's "owes", the transfer's and the close's facts ([`WATER_OWED`]), the details
+/// ([`DEBTS_OWED`] and the card's line) and `:arrears` (`db::arrears`). A payment reads the
+/// state on the recharge it locks (`pay_one`). The database's own functions spell it in SQL
+/// (sql/V163, V183, V184, V190, V194's as at a day's end).
+macro_rules! still_owed {
+    () => {
+        "(SELECT s.state FROM card_operation s WHERE s.id = w.operation_id) = 'failed'"
+    };
+}
+
+/// [`still_owed!`] as a condition on `w` for `format!`.
+pub(crate) const STILL_OWED: &str = still_owed!();
+
 /// The statement of [`owed`]: customer `$1`'s outstanding debts, oldest first; also a recharge
 /// quote's (`read_recharge_quote`), beside the facts, whose names its columns' do not take.
-pub(super) const OWED: &str = "SELECT w.operation_id AS owed_operation_id,
+pub(super) const OWED: &str = concat!(
+    "SELECT w.operation_id AS owed_operation_id,
             o.purchase_seq AS owed_purchase_seq, o.volume_litres AS owed_litres,
             w.amount AS owed_amount, w.card_no AS owed_card_no
      FROM card_recharge_owed w
-     JOIN card_operation o ON o.id = w.operation_id AND o.state = 'failed'
-     WHERE w.customer_id = $1
-     ORDER BY w.operation_id";
+     JOIN card_operation o ON o.id = w.operation_id
+     WHERE w.customer_id = $1 AND ",
+    still_owed!(),
+    " ORDER BY w.operation_id"
+);
 
-/// The debts the customer of account `a` still owes ([`OWED`]'s, their recharge still failed):
-/// the FROM and WHERE of [`WATER_OWED`] and [`DEBTS_OWED`].
+/// The debts the customer of account `a` still owes: the FROM and WHERE of [`WATER_OWED`] and
+/// [`DEBTS_OWED`].
 macro_rules! owed_by_account {
     () => {
-        " FROM card_recharge_owed w
-         JOIN card_operation o ON o.id = w.operation_id AND o.state = 'failed'
-         WHERE w.customer_id = a.customer_id"
+        concat!(
+            " FROM card_recharge_owed w WHERE w.customer_id = a.customer_id AND ",
+            still_owed!()
+        )
     };
 }
 

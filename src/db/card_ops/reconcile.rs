@@ -83,6 +83,13 @@ impl Discrepancy {
         }
     }
 
+    /// Whether the read audits it: every difference but a debt of water a meter loaded, whose
+    /// finding the database audits with the debt, once, when the read records it (sql/V209);
+    /// every read after still tells it.
+    fn audited_by_the_read(&self) -> bool {
+        !matches!(self, Self::FailedPurchaseFound { owed: true, .. })
+    }
+
     fn sequence(&self) -> Option<i64> {
         match self {
             Self::UnknownPurchase { sequence, .. }
@@ -132,8 +139,8 @@ impl MeterSaw {
 }
 
 /// Compares the user card in `records` with the database and audits each difference
-/// (`card.discrepancy`), a debt of water a meter loaded unpaid only at the read that recorded it
-/// (every read still answers it). An operator without `card.read` is told nothing and nothing is
+/// (`card.discrepancy`); a debt of water a meter loaded unpaid the database audits, once, with
+/// the debt (every read still answers it). An operator without `card.read` is told nothing and nothing is
 /// audited, as with the write-back. Run after [`touch`] has resolved what was pending.
 pub async fn reconcile(
     client: &mut Client,
@@ -156,7 +163,7 @@ pub async fn reconcile(
         )
         .await?;
     let (customer_id, found) = match row {
-        None => (None, vec![(Discrepancy::UnknownCard, true)]),
+        None => (None, vec![Discrepancy::UnknownCard]),
         Some(row) => {
             let customer_id: i64 = row.get("customer_id");
             let found = differences(
@@ -171,7 +178,7 @@ pub async fn reconcile(
             (Some(customer_id), found)
         }
     };
-    for (discrepancy, _) in found.iter().filter(|(_, audited)| *audited) {
+    for discrepancy in found.iter().filter(|found| found.audited_by_the_read()) {
         let mut detail = serde_json::json!({
             "kind": discrepancy.code(),
             "purchase_seq": discrepancy.sequence(),
@@ -190,15 +197,10 @@ pub async fn reconcile(
         .await?;
     }
     transaction.commit().await?;
-    Ok(found
-        .into_iter()
-        .map(|(discrepancy, _)| discrepancy)
-        .collect())
+    Ok(found)
 }
 
-/// The differences between the card and the books, each with whether this read audits it: all
-/// are, but a debt an earlier read recorded (sql/V163), which this read tells again and whose
-/// entries are that read's and the database's `card.owed` (s41-f's walk: one entry a read).
+/// The differences between the card and the books.
 async fn differences(
     tx: &Transaction<'_>,
     customer_id: i64,
@@ -206,7 +208,7 @@ async fn differences(
     records: &[Record; 3],
     void_reason: Option<String>,
     key: &MacKey,
-) -> Result<Vec<(Discrepancy, bool)>, DbError> {
+) -> Result<Vec<Discrepancy>, DbError> {
     let Some(holder) = holder(tx, customer_id, key).await? else {
         return Ok(Vec::new());
     };
@@ -214,7 +216,7 @@ async fn differences(
         let void = Discrepancy::VoidCard {
             reason: void_reason,
         };
-        return Ok(vec![(void, true)]);
+        return Ok(vec![void]);
     }
     let mut found = Vec::new();
     if let Some(missing) = holder.missing_purchase(card, key) {
@@ -222,7 +224,7 @@ async fn differences(
             sequence: missing.record.sequence,
             refunded: missing.record.status == PurchaseStatus::Cancelled,
         };
-        found.push((missing, true));
+        found.push(missing);
     }
     if let Some(purchase) = &card.purchase {
         found.extend(purchase_difference(tx, customer_id, card, purchase, records).await?);
@@ -240,7 +242,7 @@ async fn differences(
             let older = Discrepancy::OlderImage {
                 seen_at: newer.get("meter_read_at"),
             };
-            found.push((older, true));
+            found.push(older);
         }
     }
     Ok(found)
@@ -249,52 +251,40 @@ async fn differences(
 /// The card's purchase against the recharges journaled for it. Written here: a recharge (done
 /// or still pending), its refund, or a replacement carrying it. A failed recharge whose very
 /// record is on the card was settled from an old copy of the card: it is settled done now
-/// (sql/V41) if the balance still holds its money. `false` with it: a debt an earlier read
-/// recorded, told again and not audited again.
+/// (sql/V41) if the balance still holds its money.
 async fn purchase_difference(
     tx: &Transaction<'_>,
     customer_id: i64,
     card: &UserCard,
     purchase: &PurchaseRecord,
     records: &[Record; 3],
-) -> Result<Option<(Discrepancy, bool)>, DbError> {
+) -> Result<Option<Discrepancy>, DbError> {
     let record = &records[1];
-    let row = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM card_operation
-                            WHERE customer_id = $1 AND purchase_seq = $2
-                              AND volume_litres = $3 AND state <> 'failed') AS known,
-                    failed.id AS failed_id, failed.receipt_no AS failed_receipt_no,
-                    failed.owed_before
-             FROM (VALUES (1)) one
-             LEFT JOIN LATERAL (
-                 SELECT op.id, t.receipt_no,
-                        EXISTS (SELECT FROM card_recharge_owed w WHERE w.operation_id = op.id)
-                            AS owed_before
-                 FROM card_operation op
-                 LEFT JOIN ledger_transaction t ON t.id = op.transaction_id
-                 WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'failed'
-                   AND op.purchase_record_after = $4
-             ) failed ON TRUE",
-            &[
-                &customer_id,
-                &i64::from(purchase.sequence),
-                &i64::from(purchase.volume_litres),
-                &record.as_slice(),
-            ],
-        )
-        .await?;
+    let mut row = journaled(tx, customer_id, purchase, record).await?;
     if row.get("known") {
         return Ok(None);
+    }
+    if row.get::<_, Option<i64>>("failed_id").is_some() {
+        // A failed recharge's record, settled below under the account: the account first (the
+        // order of every card write, sql/V181), then read again — another desk reading the same
+        // card at once may have settled it meanwhile, and then there is nothing to tell.
+        tx.execute(
+            "SELECT FROM account WHERE customer_id = $1 FOR UPDATE",
+            &[&customer_id],
+        )
+        .await?;
+        row = journaled(tx, customer_id, purchase, record).await?;
+        if row.get("known") {
+            return Ok(None);
+        }
     }
     let Some(operation_id) = row.get::<_, Option<i64>>("failed_id") else {
         let unknown = Discrepancy::UnknownPurchase {
             sequence: purchase.sequence,
             litres: purchase.volume_litres,
         };
-        return Ok(Some((unknown, true)));
+        return Ok(Some(unknown));
     };
-    let owed_before: bool = row.get("owed_before");
     // Read before the settle below points the operation at its new purchase row, which is on
     // no receipt.
     let receipt_no: Option<i64> = row.get("failed_receipt_no");
@@ -310,8 +300,8 @@ async fn purchase_difference(
     let taken_back: bool = row.get("taken_back");
     let meter = MeterSaw::of(card, purchase.sequence);
     // The card's write-back says a meter loaded the unpaid purchase last: the database records
-    // the debt once, with that write-back (sql/V173: it must name this purchase; `meterdesk
-    // check` verifies its MAC where the key is).
+    // the debt once, with that write-back, and audits what was found then (sql/V173: it must
+    // name this purchase; `meterdesk check` verifies its MAC where the key is; V209).
     let owed = !taken_back && meter == MeterSaw::Loaded;
     if owed {
         tx.execute(
@@ -330,7 +320,40 @@ async fn purchase_difference(
         meter,
         owed,
     };
-    Ok(Some((found, !(owed && owed_before))))
+    Ok(Some(found))
+}
+
+/// Whether the card's `purchase` (its `record`) is one customer `customer_id`'s journal holds
+/// (`known`: a recharge done or pending, its refund, a replacement carrying it), else the failed
+/// recharge whose journaled record it is, if any (`failed_id`, and the receipt it was sold on).
+async fn journaled(
+    tx: &Transaction<'_>,
+    customer_id: i64,
+    purchase: &PurchaseRecord,
+    record: &Record,
+) -> Result<Row, DbError> {
+    Ok(tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM card_operation
+                            WHERE customer_id = $1 AND purchase_seq = $2
+                              AND volume_litres = $3 AND state <> 'failed') AS known,
+                    failed.id AS failed_id, failed.receipt_no AS failed_receipt_no
+             FROM (VALUES (1)) one
+             LEFT JOIN LATERAL (
+                 SELECT op.id, t.receipt_no
+                 FROM card_operation op
+                 LEFT JOIN ledger_transaction t ON t.id = op.transaction_id
+                 WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'failed'
+                   AND op.purchase_record_after = $4
+             ) failed ON TRUE",
+            &[
+                &customer_id,
+                &i64::from(purchase.sequence),
+                &i64::from(purchase.volume_litres),
+                &record.as_slice(),
+            ],
+        )
+        .await?)
 }
 
 /// An audit row about card `card_no` (entity `card`): `detail` with the card and customer

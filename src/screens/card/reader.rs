@@ -136,7 +136,7 @@ fn discrepancy_text(
             let mut text = lang.tf(
                 match (*taken_back, meter) {
                     (true, _) => "ic.discrepancy_failed_purchase_taken_back",
-                    // Loaded: the database recorded the debt, paid with the next recharge.
+                    // Loaded: the database recorded the debt, paid before the next recharge.
                     (false, MeterSaw::Loaded) if *owed => "ic.discrepancy_failed_purchase_owed",
                     (false, MeterSaw::NotLoaded) => "ic.discrepancy_failed_purchase_not_covered",
                     (false, MeterSaw::Loaded) => "ic.discrepancy_failed_purchase_loaded",

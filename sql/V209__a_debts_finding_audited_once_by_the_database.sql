@@ -1,0 +1,76 @@
+-- A debt's first read audits what it found once, whichever desks read it at once (s43-c;
+-- docs/decisions.md, "A debt's finding audited once by the database, …").
+--
+-- s42-c's "Found, not fixed": the read that records a debt of water a meter loaded unpaid
+-- (V163, V173, V185's `card_recharge_found_loaded`) audited what it found — a
+-- `card.discrepancy` of kind `failed_purchase_found`, `meter: loaded` — from the desk, unless
+-- the desk had read that the debt was recorded before; it read it before the account's and the
+-- operation's locks, so two desks reading the card for the first time at once both read "not
+-- recorded" and both audited the finding (the debt's own `card.owed` was once: the table's
+-- primary key and ON CONFLICT). The finding's entry is now written here, beside `card.owed`,
+-- only by the call whose INSERT recorded the debt: the primary key decides, under the locks
+-- the call takes, and the desk writes no entry for a debt (`reconcile`). Its shape is the
+-- desk's (entity `card`, the card's number; kind, purchase, meter, customer and card numbers
+-- in the detail). The body is V185's, that entry added; the same arguments, checks, refusals
+-- and answer. Re-runnable on its own result (CREATE OR REPLACE).
+-- tests/card_journal.rs: two_desks_reading_a_debts_card_first_at_once_audit_the_finding_once.
+CREATE OR REPLACE FUNCTION card_recharge_found_loaded(p_operation_id bigint,
+                                                      p_purchase_record bytea,
+                                                      p_write_back bytea)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    op card_operation;
+    owed numeric;
+    held numeric;
+    card_number bigint;
+BEGIN
+    PERFORM md_require('card.read');
+    PERFORM FROM account a
+    WHERE a.customer_id = (SELECT o.customer_id FROM card_operation o WHERE o.id = p_operation_id)
+    FOR UPDATE;
+    SELECT * INTO op FROM card_operation WHERE id = p_operation_id FOR UPDATE;
+    IF NOT FOUND OR op.kind <> 'recharge' OR op.state <> 'failed'
+       OR op.purchase_record_after IS DISTINCT FROM p_purchase_record THEN
+        RAISE EXCEPTION 'permission denied: only a recharge settled failed, whose journaled record is on the card, is owed'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT -t.amount INTO owed FROM ledger_transaction t WHERE t.id = op.transaction_id;
+    SELECT a.balance INTO held FROM account a WHERE a.customer_id = op.customer_id FOR UPDATE;
+    IF held >= owed THEN
+        RAISE EXCEPTION 'permission denied: the balance covers recharge %: card_recharge_found_on_card settles it',
+            op.id USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- The write-back of card_records::MeterWriteBack: format 1, the last loaded purchase in
+    -- bytes 1-4, the generation in byte 5, bytes 19-23 zero, the MAC in 24-31. The purchase
+    -- it names last loaded is K's (MeterSaw::Loaded; a later one says nothing of K).
+    IF p_write_back IS NULL OR length(p_write_back) <> 32 OR get_byte(p_write_back, 0) <> 1
+       OR substr(p_write_back, 20, 5) <> '\x0000000000'::bytea
+       OR (get_byte(p_write_back, 1)::bigint << 24) + (get_byte(p_write_back, 2) << 16)
+          + (get_byte(p_write_back, 3) << 8) + get_byte(p_write_back, 4)
+          IS DISTINCT FROM op.purchase_seq THEN
+        RAISE EXCEPTION 'permission denied: the meter write-back presented does not say purchase % was the last the meter loaded',
+            op.purchase_seq USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- K's own card (an old copy is an image of it, under its number); noted as any read notes
+    -- it, within what was written for the customer.
+    SELECT c.card_no INTO card_number FROM card c WHERE c.id = op.card_id;
+    PERFORM card_meter_noted(card_number, op.purchase_seq, get_byte(p_write_back, 5)::smallint);
+    INSERT INTO card_recharge_owed (operation_id, customer_id, card_no, amount, found_by,
+                                    write_back)
+    VALUES (op.id, op.customer_id, card_number, owed, current_operator_id(), p_write_back)
+    ON CONFLICT (operation_id) DO NOTHING;
+    IF FOUND THEN
+        INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+        VALUES (current_operator_id(), 'card.owed', 'card_operation', op.id,
+                jsonb_build_object('customer_id', op.customer_id, 'card_no', card_number,
+                                   'purchase_seq', op.purchase_seq, 'amount', owed)),
+               -- What the read found, as the desk audits any difference
+               -- (`reconcile::audit_card`): the meter loaded the failed recharge's purchase.
+               (current_operator_id(), 'card.discrepancy', 'card', card_number,
+                jsonb_build_object('kind', 'failed_purchase_found',
+                                   'purchase_seq', op.purchase_seq, 'meter', 'loaded',
+                                   'customer_id', op.customer_id, 'card_no', card_number));
+    END IF;
+    RETURN owed;
+END $$;
