@@ -1131,3 +1131,120 @@ async fn a_recharge_taken_by_a_card_whose_old_copy_is_kept(
     follow_the_reader(app, services, events, quiet).await;
     (pending, std::fs::read(card_file).unwrap())
 }
+
+/// s42-f's walk, step 7 (its "Found, not fixed"): a refund offered from a card image the read
+/// had just called older. F9 asked the refund's confirmation and F2 presented the card's PIN —
+/// a try of the card spent, with a wrong PIN one closer to blocked — before the database
+/// refused the refund on the facts the read had already found. On the rig, through the app: the
+/// meter loads purchase #2 from the card, the counter reads it, then the image of the card from
+/// before is put back and read ("older than the last one seen"); a supervisor at a desk whose
+/// PIN the card would refuse: F9 is refused in the database's words, no confirmation, and F2
+/// after it sends the card nothing — no APDU, its three PIN tries kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_from_a_card_image_the_read_called_older_is_refused_at_f9_spending_no_pin_try() {
+    let Some(rig) = Rig::start("card_app_older_image_refund") else {
+        return;
+    };
+    let customer = card_customer().await;
+    give_password(&customer.client, CLERK).await;
+    give_password(&customer.client, SUPERVISOR).await;
+    let (card_file, copy_file) = (rig.state_file("c1"), rig.state_file("old-copy"));
+    let Rig { reader, events, .. } = rig;
+    let services = clerk_services(&customer, reader, ReceiptOutput::default());
+    let mut app = clerk_on_the_table(&customer);
+    let quiet = std::time::Duration::from_secs(2);
+    let mut meter = meterdesk::domain::meter::MeterState::new(MeterNumber::new("WM-0042").unwrap());
+
+    // Opened (F6, F2, F3 to the card); 4 m³ recharged and loaded by the meter; 5 m³ more.
+    let card = VirtualCardProcess::insert(PORT_0, &card_file, &["--blank"]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    press(&mut app, &services, KeyCode::F(6)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    press(&mut app, &services, KeyCode::F(3)).await;
+    let desk = meterdesk::cardflow::Desk {
+        pool: &services.pool,
+        reader: &services.reader,
+        access: &services.card_access,
+        operator_id: CLERK,
+    };
+    for (volume, key) in [(4, "first"), (5, "second")] {
+        let recharge = CardRequest::Recharge {
+            quantity: Quantity::Volume(Decimal::new(volume, 0)),
+            payment: Payment::Method("cash".into()),
+            owner_seen: None,
+        };
+        let flow = meterdesk::cardflow::run(&desk, customer.customer_id, &recharge, key)
+            .await
+            .unwrap();
+        assert!(
+            matches!(flow, meterdesk::cardflow::Flow::Done { .. }),
+            "{flow:?}"
+        );
+        if volume == 4 {
+            swiped(&services, &mut meter).await;
+        }
+    }
+    drop(card);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+
+    // The image from before the meter loads purchase #2 kept; the card swiped, read here.
+    std::fs::copy(&card_file, &copy_file).unwrap();
+    let card = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    swiped(&services, &mut meter).await;
+    assert_eq!(meter.credit_litres, 9_000, "purchase #2 loaded");
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    drop(card);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+
+    // The image from before put back: the read calls it older.
+    std::fs::copy(&copy_file, &card_file).unwrap();
+    let _copy = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let told = message(&app);
+    assert!(
+        told.contains("this card image is older than the last one seen on"),
+        "{told}"
+    );
+
+    // A supervisor, at a desk whose PIN the card would refuse.
+    let session = app.session.as_mut().unwrap();
+    session.operator_id = SUPERVISOR;
+    session.permissions.push("card.refund".into());
+    let services = Services {
+        pool: Sessions::signed_in(customer.db.pool_of("super")),
+        card_access: Arc::new(CardAccess::new(key(), "13579".parse().unwrap())),
+        ..services
+    };
+    app.card_pin = services.card_access.pin_refusal();
+    let apdus = services.reader.apdus_sent();
+    press(&mut app, &services, KeyCode::F(9)).await;
+    let told = message(&app);
+    assert!(
+        told.starts_with("This card image is older than the last one seen on ")
+            && told.ends_with("; nothing can be refunded from it."),
+        "{told}"
+    );
+    let Some(screen) = app.screen.module::<CardScreen>() else {
+        panic!("on the card screen")
+    };
+    assert!(
+        matches!(screen.pane, CardPane::Card),
+        "no confirmation: {:?}",
+        screen.pane
+    );
+    press(&mut app, &services, KeyCode::F(2)).await;
+    assert_eq!(
+        services.reader.apdus_sent() - apdus,
+        0,
+        "nothing sent to the card: {}",
+        message(&app)
+    );
+    let tries = std::fs::read_to_string(&card_file).unwrap();
+    assert!(tries.contains("pin-tries-left 3"), "{tries}");
+    let books = books(&customer.client, customer.customer_id).await;
+    assert_eq!(
+        (books.paid_in, books.paid_out, books.pending),
+        (Decimal::new(900, 2), Decimal::ZERO, 0),
+        "nothing refunded"
+    );
+}
