@@ -23,9 +23,9 @@ use crate::card::reader::{CardError, ReaderHandle, Reply, SessionWrite};
 use crate::card::water_card::{CardRead, IssuerPin, Record};
 use crate::db::DbError;
 use crate::db::card_ops::{
-    self, Begin, BeginOutcome, Begun, ClearedCredit, Discrepancy, FailureReason, OperationState,
-    Payment, RechargeFacts, Refusal, Request, SettingApplied, Settled, SystemCardFacts,
-    SystemCardRefusal,
+    self, Begin, BeginOutcome, Begun, ClearedCredit, Discrepancy, FailureReason, Journaled,
+    OperationState, Payment, RechargeFacts, Refusal, Request, SettingApplied, Settled,
+    SystemCardFacts, SystemCardRefusal,
 };
 use crate::db::session::Sessions;
 use crate::domain::card_counter::{CardWritePlan, Resolution};
@@ -477,8 +477,8 @@ pub async fn run_decided(
 ) -> Result<Ran, FlowError> {
     desk.access.for_writing()?;
     let _flow = exclusive().await;
-    match read(desk).await? {
-        Ok((records, session)) => {
+    let ran = match read(desk).await {
+        Ok(Ok((records, session))) => {
             let on = Presented {
                 customer_id,
                 request,
@@ -489,11 +489,50 @@ pub async fn run_decided(
             };
             run_on(desk, &on, session).await
         }
-        Err(refusal) => Ok(Ran {
+        Ok(Err(refusal)) => Ok(Ran {
             flow: Ok(refused(refusal)),
             owed: Vec::new(),
         }),
+        Err(error) => Err(error),
+    };
+    match ran {
+        Err(error @ (FlowError::Card(_) | FlowError::Stopped(_))) => {
+            sent_before(desk, idempotency_key, error).await
+        }
+        ran => ran,
     }
+}
+
+/// A send that failed before the card took the PIN (the card pulled, refused, not presented
+/// it) did nothing, but it may be the request sent again after a lost connection, whose first
+/// send paid the debts its confirmation showed and began (s42-b's "Found, not fixed": the
+/// card's error alone was answered, the debt's receipt in the books and not at the desk). What
+/// that send left is answered with `error`: its debts' receipts, and its operation — pending,
+/// to be finished by the same card, or finished since. Nothing left: `error` as it was. One
+/// round trip, only on this failure.
+async fn sent_before(desk: &Desk<'_>, key: &str, error: FlowError) -> Result<Ran, FlowError> {
+    let left = {
+        let mut client = desk.pool.get().await.map_err(DbError::from)?;
+        card_ops::sent_before(&mut client, key).await?
+    };
+    let flow = match left.operation {
+        Some(Journaled::Pending(begun)) => Ok(Flow::Pending {
+            begun: *begun,
+            cause: match error {
+                FlowError::Card(error) => PendingCause::Card(error),
+                FlowError::Stopped(stopped) => PendingCause::Stopped(stopped),
+                FlowError::Database(error) => PendingCause::Database(error),
+            },
+            resolved: None,
+        }),
+        Some(Journaled::Finished(settled)) => Ok(Flow::Finished(settled)),
+        None if left.owed.is_empty() => return Err(error),
+        None => Err(error),
+    };
+    Ok(Ran {
+        flow,
+        owed: left.owed,
+    })
 }
 
 /// A request with the card presented for it.

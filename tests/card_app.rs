@@ -1248,3 +1248,100 @@ async fn a_refund_from_a_card_image_the_read_called_older_is_refused_at_f9_spend
         "nothing refunded"
     );
 }
+
+/// s42-b's "Found, not fixed": the recharge's F2 paid the debt once the card took the PIN, and
+/// its begin's connection was then lost (here a trigger of the test's kills the begin's
+/// session): the request is parked and sent again, with its key, once the database is back. The
+/// card was pulled meanwhile: the resend's read failed, and it answered the card's error alone
+/// ("Card left before the write: nothing written or paid") — the debt's 5.00 in the books on its
+/// receipt, neither shown nor kept at the desk that took the money. Now the resend, failing
+/// before the card took the PIN, asks what its key's first send left: the debt's receipt is
+/// kept and named, with why the recharge was not begun. The card put back, the recharge is
+/// quoted again without the debt and F2 takes only the recharge.
+#[tokio::test]
+async fn a_recharge_resent_after_a_lost_connection_with_its_card_pulled_names_the_debts_receipt() {
+    let Some(owing) = owing_at_a_recharge_confirmation("card_app_owed_resent_card_pulled").await
+    else {
+        return;
+    };
+    let Owing {
+        mut app,
+        services,
+        events,
+        customer,
+        card_file,
+        receipts_dir,
+        copy,
+        _rig,
+    } = owing;
+    let quiet = std::time::Duration::from_secs(2);
+    let lose = "CREATE FUNCTION test_loses_the_begin() RETURNS trigger LANGUAGE plpgsql
+                    SECURITY DEFINER AS $$
+                BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$;
+                CREATE TRIGGER test_loses_the_begin BEFORE INSERT ON card_operation
+                    FOR EACH ROW EXECUTE FUNCTION test_loses_the_begin();";
+    customer.db.execute_as_superuser(lose).await;
+    let before = books(&customer.client, customer.customer_id).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    assert_eq!(app.parked.len(), 1, "parked: {}", message(&app));
+    let after = books(&customer.client, customer.customer_id).await;
+    assert_eq!(
+        after.paid_in - before.paid_in,
+        Decimal::new(500, 2),
+        "the first send paid the debt"
+    );
+    assert!(
+        kept_in(&receipts_dir)
+            .iter()
+            .all(|kept| !kept.contains("WATER LOADED UNPAID"))
+    );
+
+    // The database back, the card pulled: the request sent again.
+    customer
+        .db
+        .execute_as_superuser(
+            "DROP TRIGGER test_loses_the_begin ON card_operation;
+             DROP FUNCTION test_loses_the_begin();",
+        )
+        .await;
+    drop(copy);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let sent = update(
+        &mut app,
+        Msg::Database(meterdesk::app::state::DbStatus::Connected),
+    )
+    .requests;
+    settle(&mut app, &services, sent).await;
+    let told = message(&app);
+    assert!(
+        told.starts_with("Debt 5.00 paid, receipt #")
+            && told.contains("Not recharged, nothing charged for it: "),
+        "{told}\n{:?}",
+        app.said
+    );
+    let kept = kept_in(&receipts_dir);
+    assert!(
+        kept.iter()
+            .any(|receipt| receipt.contains("WATER LOADED UNPAID — PAID")),
+        "the debt's receipt kept: {kept:?}"
+    );
+    assert_eq!(
+        books(&customer.client, customer.customer_id).await,
+        after,
+        "nothing more paid nor journaled"
+    );
+
+    // The card back: quoted again without the debt, F2 takes only the recharge.
+    let _copy = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let screen = confirm_recharge_of_10_m3(&mut app, &services).await;
+    assert!(!screen.contains("First paid"), "{screen}");
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let told = message(&app);
+    assert!(
+        told.starts_with("Recharged") && !told.contains("Debt"),
+        "{told}\n{:?}",
+        app.said
+    );
+    paid_for_every_litre(&customer, &receipts_dir).await;
+}
