@@ -1345,3 +1345,58 @@ async fn a_recharge_resent_after_a_lost_connection_with_its_card_pulled_names_th
     );
     paid_for_every_litre(&customer, &receipts_dir).await;
 }
+
+/// s42-f's walk: on the card screen, the card put back on the reader under a recharge's
+/// confirmation, the decisive UPDATE was the 14th APDU the card received (`vcard
+/// --vanish-at-apdu`), where s40-f's walk saw the 10th: the card's read (4) and the write up to
+/// its UPDATE (6). Through the app on the rig, the desk's own APDUs (the reader thread's count;
+/// the card's own counts every program's on the machine): the card put back is read once, and
+/// F2 then writes it in at most 7 — 11 in all, the UPDATE the 10th.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_put_back_under_a_recharges_confirmation_costs_one_read_and_the_write() {
+    let Some(rig) = Rig::start("card_app_put_back_apdus") else {
+        return;
+    };
+    let customer = card_customer().await;
+    give_password(&customer.client, CLERK).await;
+    let card_file = rig.state_file("c1");
+    let Rig { reader, events, .. } = rig;
+    let services = clerk_services(&customer, reader, ReceiptOutput::default());
+    let mut app = clerk_on_the_table(&customer);
+    let quiet = std::time::Duration::from_secs(2);
+    let card = VirtualCardProcess::insert(PORT_0, &card_file, &["--blank"]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    // Opened (F6, F2); Go to recharge (F2), 20, F2: the confirmation.
+    press(&mut app, &services, KeyCode::F(6)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    for c in "20".chars() {
+        press(&mut app, &services, KeyCode::Char(c)).await;
+    }
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let confirming = |app: &App| {
+        matches!(
+            app.screen.module::<CardScreen>().map(|screen| &screen.pane),
+            Some(CardPane::Confirm(_))
+        )
+    };
+    assert!(confirming(&app), "{}", message(&app));
+
+    // Pulled and put back under the confirmation, then F2.
+    drop(card);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let apdus = services.reader.apdus_sent();
+    let _card = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let read = services.reader.apdus_sent() - apdus;
+    assert!(confirming(&app), "{}", message(&app));
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let all = services.reader.apdus_sent() - apdus;
+    eprintln!("the card put back: read {read} APDUs, then F2: {all} in all");
+    assert!(message(&app).starts_with("Recharged"), "{}", message(&app));
+    assert_eq!(read, 4, "the card put back is read once");
+    assert!(
+        all <= 11,
+        "{all} APDUs from the card put back to the receipt"
+    );
+}
