@@ -410,22 +410,29 @@ async fn touched(
 
 /// Wipes the card in the reader back to blank; its owner is found from the card.
 pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, FlowError> {
-    let (key, _) = desk.access.for_writing()?;
+    desk.access.for_writing()?;
     let _flow = exclusive().await;
+    let ran = recycle_read(desk, idempotency_key).await;
+    or_sent_before(desk, idempotency_key, ran).await?.flow
+}
+
+/// [`recycle`] of the card read now.
+async fn recycle_read(desk: &Desk<'_>, idempotency_key: &str) -> Result<Ran, FlowError> {
+    let (key, _) = desk.access.for_writing()?;
     let (records, session) = match read(desk).await? {
         Ok(read) => read,
-        Err(refusal) => return Ok(refused(refusal)),
+        Err(refusal) => return Ok(Ran::refused(refusal)),
     };
     let owner = match CardContent::classify(&records, key) {
         CardContent::User(card) => {
             let client = desk.pool.get().await.map_err(DbError::from)?;
             card_ops::card_owner(&client, card.issue.card_number).await?
         }
-        CardContent::Blank => return Ok(refused(Refusal::BlankCard)),
-        CardContent::Foreign { .. } => return Ok(refused(Refusal::ForeignCard)),
+        CardContent::Blank => return Ok(Ran::refused(Refusal::BlankCard)),
+        CardContent::Foreign { .. } => return Ok(Ran::refused(Refusal::ForeignCard)),
     };
     let Some(customer_id) = owner else {
-        return Ok(refused(Refusal::UnknownCard));
+        return Ok(Ran::refused(Refusal::UnknownCard));
     };
     let on = Presented {
         customer_id,
@@ -435,7 +442,7 @@ pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, Flo
         decided_from: None,
         owed: &[],
     };
-    run_on(desk, &on, session).await?.flow
+    run_on(desk, &on, session).await
 }
 
 /// Any request but recycle for `customer_id` (open, recharge, refund, replace — see
@@ -460,6 +467,16 @@ pub async fn run(
 pub struct Ran {
     pub flow: Result<Flow, FlowError>,
     pub owed: Vec<card_ops::OwedPaid>,
+}
+
+impl Ran {
+    /// Nothing written, nothing journaled, nothing paid: `refusal`.
+    fn refused(refusal: Refusal) -> Self {
+        Self {
+            flow: Ok(refused(refusal)),
+            owed: Vec::new(),
+        }
+    }
 }
 
 /// [`run`], for a recharge decided from the facts its form read with the quote
@@ -489,15 +506,22 @@ pub async fn run_decided(
             };
             run_on(desk, &on, session).await
         }
-        Ok(Err(refusal)) => Ok(Ran {
-            flow: Ok(refused(refusal)),
-            owed: Vec::new(),
-        }),
+        Ok(Err(refusal)) => Ok(Ran::refused(refusal)),
         Err(error) => Err(error),
     };
+    or_sent_before(desk, idempotency_key, ran).await
+}
+
+/// `ran`; or, failed before the card took the PIN, with what the key's earlier send left
+/// ([`sent_before`]).
+async fn or_sent_before(
+    desk: &Desk<'_>,
+    key: &str,
+    ran: Result<Ran, FlowError>,
+) -> Result<Ran, FlowError> {
     match ran {
         Err(error @ (FlowError::Card(_) | FlowError::Stopped(_))) => {
-            sent_before(desk, idempotency_key, error).await
+            sent_before(desk, key, error).await
         }
         ran => ran,
     }
