@@ -195,8 +195,14 @@ pub(super) fn customer_of(owner: &CardOwner) -> Customer {
 /// The refusal of a refund from an older image of the card, naming when the newer one was read
 /// (the database's `Refusal::OlderCardImage`, or the desk's own from the read's finding).
 pub(super) fn older_image_refusal(app: &App, seen_at: Option<&DateTime<Utc>>) -> String {
-    let at = seen_at.map_or_else(|| "—".to_owned(), |at| local(at, app.zone));
-    app.lang.tf("ic.refused_older_image", &[("at", &at)])
+    app.lang
+        .tf("ic.refused_older_image", &[("at", &seen_on(app, seen_at))])
+}
+
+/// When a newer image of the card was read, in the desk's time; "—" for demo rows that never
+/// kept the date.
+pub(super) fn seen_on(app: &App, seen_at: Option<&DateTime<Utc>>) -> String {
+    seen_at.map_or_else(|| "—".to_owned(), |at| local(at, app.zone))
 }
 
 /// A refusal in the clerk's language. Every refusal has the catalogue's words: the match names

@@ -8,7 +8,7 @@ use ratatui::text::Line;
 use super::common::{
     CardPane, CardScreen, Confirm, Customer, card_no, card_showed, customer_of, heading,
     known_card, need_user_card, newer_write_back, no_card_text, older_image_refusal,
-    recycle_refusal, say_refusal, shown_purchase, text,
+    recycle_refusal, say_refusal, seen_on, shown_purchase, text,
 };
 use super::receipt::{keep_receipt_of_credit, keep_receipts_of, keep_receipts_of_found};
 use crate::app::card_status::{CardRead, CardSeen, NewerWriteBack};
@@ -207,13 +207,10 @@ fn discrepancy_text(
             },
             &[("card", &card), ("seq", sequence)],
         ),
-        Discrepancy::OlderImage { seen_at, .. } => {
-            let at = seen_at.map_or_else(|| "—".to_owned(), |at| local(&at, app.zone));
-            lang.tf(
-                "ic.discrepancy_older_image",
-                &[("card", &card), ("at", &at)],
-            )
-        }
+        Discrepancy::OlderImage { seen_at, .. } => lang.tf(
+            "ic.discrepancy_older_image",
+            &[("card", &card), ("at", &seen_on(app, seen_at.as_ref()))],
+        ),
     }
 }
 
@@ -419,8 +416,18 @@ pub(super) fn lines(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>> 
             };
             lines.push(text(lang.tf(key, &[("why", &inert(&why))])))
         }
-        CardSeen::User { card, owner, .. } => {
-            user_card_lines(lang, app.zone, theme, card, owner, width, &mut lines)
+        CardSeen::User {
+            card, owner, newer, ..
+        } => {
+            user_card_lines(lang, app.zone, theme, card, owner, width, &mut lines);
+            // The purchase line above says what this image shows; the meter did more.
+            if let Some(newer) = newer {
+                let at = seen_on(app, newer.seen_at.as_ref());
+                lines.push(text(lang.tf(
+                    "ic.older_image_line",
+                    &[("seq", &newer.loaded), ("at", &at)],
+                )));
+            }
         }
         CardSeen::System(seen) => lines.extend(system_card::lines(app, seen).into_iter().map(text)),
     }
