@@ -23,9 +23,9 @@ use crate::card::reader::{CardError, ReaderHandle, Reply, SessionWrite};
 use crate::card::water_card::{CardRead, IssuerPin, Record};
 use crate::db::DbError;
 use crate::db::card_ops::{
-    self, Begin, BeginOutcome, Begun, ClearedCredit, Discrepancy, FailureReason, OperationState,
-    Payment, RechargeFacts, Refusal, Request, SettingApplied, Settled, SystemCardFacts,
-    SystemCardRefusal,
+    self, Begin, BeginOutcome, Begun, ClearedCredit, Discrepancy, FailureReason, Journaled,
+    OperationState, Payment, RechargeFacts, Refusal, Request, SettingApplied, Settled,
+    SystemCardFacts, SystemCardRefusal,
 };
 use crate::db::session::Sessions;
 use crate::domain::card_counter::{CardWritePlan, Resolution};
@@ -410,22 +410,29 @@ async fn touched(
 
 /// Wipes the card in the reader back to blank; its owner is found from the card.
 pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, FlowError> {
-    let (key, _) = desk.access.for_writing()?;
+    desk.access.for_writing()?;
     let _flow = exclusive().await;
+    let ran = recycle_read(desk, idempotency_key).await;
+    or_sent_before(desk, idempotency_key, ran).await?.flow
+}
+
+/// [`recycle`] of the card read now.
+async fn recycle_read(desk: &Desk<'_>, idempotency_key: &str) -> Result<Ran, FlowError> {
+    let (key, _) = desk.access.for_writing()?;
     let (records, session) = match read(desk).await? {
         Ok(read) => read,
-        Err(refusal) => return Ok(refused(refusal)),
+        Err(refusal) => return Ok(Ran::refused(refusal)),
     };
     let owner = match CardContent::classify(&records, key) {
         CardContent::User(card) => {
             let client = desk.pool.get().await.map_err(DbError::from)?;
             card_ops::card_owner(&client, card.issue.card_number).await?
         }
-        CardContent::Blank => return Ok(refused(Refusal::BlankCard)),
-        CardContent::Foreign { .. } => return Ok(refused(Refusal::ForeignCard)),
+        CardContent::Blank => return Ok(Ran::refused(Refusal::BlankCard)),
+        CardContent::Foreign { .. } => return Ok(Ran::refused(Refusal::ForeignCard)),
     };
     let Some(customer_id) = owner else {
-        return Ok(refused(Refusal::UnknownCard));
+        return Ok(Ran::refused(Refusal::UnknownCard));
     };
     let on = Presented {
         customer_id,
@@ -435,7 +442,7 @@ pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, Flo
         decided_from: None,
         owed: &[],
     };
-    run_on(desk, &on, session).await?.flow
+    run_on(desk, &on, session).await
 }
 
 /// Any request but recycle for `customer_id` (open, recharge, refund, replace — see
@@ -462,6 +469,16 @@ pub struct Ran {
     pub owed: Vec<card_ops::OwedPaid>,
 }
 
+impl Ran {
+    /// Nothing written, nothing journaled, nothing paid: `refusal`.
+    fn refused(refusal: Refusal) -> Self {
+        Self {
+            flow: Ok(refused(refusal)),
+            owed: Vec::new(),
+        }
+    }
+}
+
 /// [`run`], for a recharge decided from the facts its form read with the quote
 /// (`decided_from`, see [`card_ops::begin_decided`]): its begin is one round trip. `owed`:
 /// the recharge's operations whose purchase a meter loaded unpaid, which its confirmation
@@ -477,8 +494,8 @@ pub async fn run_decided(
 ) -> Result<Ran, FlowError> {
     desk.access.for_writing()?;
     let _flow = exclusive().await;
-    match read(desk).await? {
-        Ok((records, session)) => {
+    let ran = match read(desk).await {
+        Ok(Ok((records, session))) => {
             let on = Presented {
                 customer_id,
                 request,
@@ -489,11 +506,57 @@ pub async fn run_decided(
             };
             run_on(desk, &on, session).await
         }
-        Err(refusal) => Ok(Ran {
-            flow: Ok(refused(refusal)),
-            owed: Vec::new(),
-        }),
+        Ok(Err(refusal)) => Ok(Ran::refused(refusal)),
+        Err(error) => Err(error),
+    };
+    or_sent_before(desk, idempotency_key, ran).await
+}
+
+/// `ran`; or, failed before the card took the PIN, with what the key's earlier send left
+/// ([`sent_before`]).
+async fn or_sent_before(
+    desk: &Desk<'_>,
+    key: &str,
+    ran: Result<Ran, FlowError>,
+) -> Result<Ran, FlowError> {
+    match ran {
+        Err(error @ (FlowError::Card(_) | FlowError::Stopped(_))) => {
+            sent_before(desk, key, error).await
+        }
+        ran => ran,
     }
+}
+
+/// A send that failed before the card took the PIN (the card pulled, refused, not presented
+/// it) did nothing, but it may be the request sent again after a lost connection, whose first
+/// send paid the debts its confirmation showed and began (s42-b's "Found, not fixed": the
+/// card's error alone was answered, the debt's receipt in the books and not at the desk). What
+/// that send left is answered with `error`: its debts' receipts, and its operation — pending,
+/// to be finished by the same card, or finished since. Nothing left: `error` as it was. One
+/// round trip, only on this failure.
+async fn sent_before(desk: &Desk<'_>, key: &str, error: FlowError) -> Result<Ran, FlowError> {
+    let left = {
+        let mut client = desk.pool.get().await.map_err(DbError::from)?;
+        card_ops::sent_before(&mut client, key).await?
+    };
+    let flow = match left.operation {
+        Some(Journaled::Pending(begun)) => Ok(Flow::Pending {
+            begun: *begun,
+            cause: match error {
+                FlowError::Card(error) => PendingCause::Card(error),
+                FlowError::Stopped(stopped) => PendingCause::Stopped(stopped),
+                FlowError::Database(error) => PendingCause::Database(error),
+            },
+            resolved: None,
+        }),
+        Some(Journaled::Finished(settled)) => Ok(Flow::Finished(settled)),
+        None if left.owed.is_empty() => return Err(error),
+        None => Err(error),
+    };
+    Ok(Ran {
+        flow,
+        owed: left.owed,
+    })
 }
 
 /// A request with the card presented for it.

@@ -4463,3 +4463,83 @@ async fn a_settle_takes_the_account_before_its_receipt_so_a_customer_write_is_wa
     );
     assert!(books_check(&counter).await.is_empty());
 }
+
+/// What an earlier send of `key` left, as the clerk's desk asks it.
+async fn sent_before(counter: &mut Counter, key: &str) -> card_ops::SentBefore {
+    card_ops::sent_before(&mut counter.clerk, key)
+        .await
+        .unwrap()
+}
+
+/// s42-b's "Found, not fixed": a recharge sent again after a lost connection, failing before
+/// the card took the PIN (the card pulled), asks what its key's first send left
+/// (`card_ops::sent_before`): nothing for a key never sent; the debts its F2 paid first, on their
+/// receipts; and, its begin committed, its operation — pending until the card finishes it, and
+/// finished once settled. Another key's payment is not this key's.
+#[tokio::test]
+async fn what_a_recharges_first_send_left_is_found_under_its_key() {
+    let mut counter = Counter::new().await;
+    let (begun, owed) = owing_water_a_meter_loaded_unpaid(&mut counter).await;
+    let nothing = sent_before(&mut counter, "first-send").await;
+    assert!(
+        nothing.owed.is_empty() && nothing.operation.is_none(),
+        "{nothing:?}"
+    );
+    let paid = card_ops::pay_owed(
+        &mut counter.clerk,
+        "first-send",
+        CLERK,
+        &[begun.operation_id],
+        "cash",
+    )
+    .await
+    .unwrap();
+    assert_eq!(paid.len(), 1);
+    assert_eq!(paid[0].amount, owed);
+    let after_paying = sent_before(&mut counter, "first-send").await;
+    assert_eq!(after_paying.owed, paid);
+    assert!(after_paying.operation.is_none(), "{after_paying:?}");
+    let other = sent_before(&mut counter, "another-send").await;
+    assert!(other.owed.is_empty(), "{other:?}");
+
+    // The card that took the failed recharge lacks the copy's purchase: written first, as a
+    // begin on it would have it written, and loaded by the meter.
+    let card = counter.user_card();
+    let missing = card_ops::missing_purchase(
+        &*counter.clerk,
+        counter.customer.customer_id,
+        &card,
+        &key_(),
+    )
+    .await
+    .unwrap()
+    .expect("the copy's purchase missing");
+    counter.write_plan(&missing.plan, usize::MAX);
+    counter.swipe();
+    let report = counter
+        .begin_with("first-send", CLERK, &recharge_m3("3"))
+        .await;
+    let BeginOutcome::Begun(journaled) = report.outcome else {
+        panic!("begun: {:?}", report.outcome);
+    };
+    let pending = sent_before(&mut counter, "first-send").await;
+    assert_eq!(pending.owed, paid);
+    match &pending.operation {
+        Some(card_ops::Journaled::Pending(found)) => {
+            assert_eq!(found.operation_id, journaled.operation_id);
+            assert_eq!(found.plan, journaled.plan, "the same plan, to be written");
+        }
+        other => panic!("pending: {other:?}"),
+    }
+    counter.write(&journaled, usize::MAX);
+    counter.settle(&journaled).await;
+    match sent_before(&mut counter, "first-send").await.operation {
+        Some(card_ops::Journaled::Finished(settled)) => {
+            assert_eq!(
+                (settled.operation_id, settled.state),
+                (journaled.operation_id, OperationState::Done)
+            );
+        }
+        other => panic!("finished: {other:?}"),
+    }
+}

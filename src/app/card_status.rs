@@ -4,7 +4,7 @@
 //! card number run off the UI task as [`ReadCard`], and the answer lands in `App::card`. The
 //! card screens (`screens::card`) read `App::card` and ask for a read after a write.
 
-pub use super::card_seen::{CardRead, CardSeen};
+pub use super::card_seen::{CardRead, CardSeen, NewerWriteBack};
 use super::hub::{
     Answer, App, Failure, Hub, MessageKind, Outgoing, Problem, Request, ScreenReply, ScreenRequest,
     say, send,
@@ -131,6 +131,7 @@ async fn seen(
                 card: Box::new(card),
                 owner,
                 active,
+                newer: NewerWriteBack::found_in(&touched.discrepancies),
             }
         }
     };

@@ -3,7 +3,7 @@
 use crate::support::insert_card as insert;
 use crate::support::*;
 use chrono::{DateTime, NaiveDate};
-use meterdesk::app::card_status::{CardRead, CardSeen, ReadCard, ReadFor};
+use meterdesk::app::card_status::{CardRead, CardSeen, NewerWriteBack, ReadCard, ReadFor};
 use meterdesk::app::state::{MessageKind, Problem};
 use meterdesk::card::apdu::{ApduError, CardCause};
 use meterdesk::card::reader::CardError;
@@ -121,6 +121,7 @@ fn seen_user(card: UserCard) -> CardSeen {
         card: Box::new(card),
         owner: Some(owner("active")),
         active,
+        newer: None,
     }
 }
 
@@ -247,6 +248,7 @@ fn status_line_follows_the_card_as_it_comes_and_goes() {
             card: Box::new(user_card(5)),
             owner: Some(owner("void")),
             active: None,
+            newer: None,
         },
     );
     lines.push(top_line(&app));
@@ -1591,6 +1593,58 @@ fn a_refund_from_an_older_card_image_is_refused_in_words_naming_when() {
     }
 }
 
+/// s42-f's walk, step 7: the read calls the card on the reader an older image of itself (the
+/// meter loaded purchase #5, as a write-back read on 2026-11-29 showed, and this image shows #5
+/// not loaded). F9 asked the refund's confirmation, whose F2 presented the card's PIN (a try
+/// spent) before the database refused it: now F9 sends nothing and says the database's words,
+/// whole on the message line at 80×24, the card pane kept.
+#[test]
+fn a_refund_from_a_card_image_the_read_called_older_is_refused_at_f9() {
+    for (lang, name, refused) in [
+        (
+            Lang::En,
+            "refund_older_image_en",
+            "This card image is older than the last one seen on 2026-11-29 09:30; nothing can \
+             be refunded from it.",
+        ),
+        (
+            Lang::Zh,
+            "refund_older_image_zh",
+            "此卡的内容比 2026-11-29 09:30 读到的旧（旧卡数据被恢复）；不能据此退款。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        let sent = update(&mut app, card_in()).requests;
+        let card = user_card(4);
+        let active = Some(card.issue.clone());
+        let seen_at = Some(Utc.with_ymd_and_hms(2026, 11, 29, 9, 30, 0).unwrap());
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(CardRead {
+                seen: CardSeen::User {
+                    card: Box::new(card),
+                    owner: Some(owner("active")),
+                    active,
+                    newer: Some(NewerWriteBack { loaded: 5, seen_at }),
+                },
+                settled: Vec::new(),
+                discrepancies: vec![Discrepancy::OlderImage { seen_at, loaded: 5 }],
+            }),
+        );
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        let sent = press(&mut app, KeyCode::F(9));
+        assert!(sent.is_empty(), "{lang:?}: {sent:?}");
+        assert_eq!(app.message.clone().unwrap().text, refused, "{lang:?}");
+        let screen = render(&app);
+        assert!(!screen.contains("the unloaded purchase"), "{screen}");
+        insta::assert_snapshot!(name, screen);
+        // F2 after it confirms nothing: no card write is sent.
+        assert!(press(&mut app, KeyCode::F(2)).is_empty(), "{lang:?}");
+    }
+}
+
 /// #11 item 2 and finding 6: a void card is named in words when read (the read audited it),
 /// and F9 offers no refund the journal would refuse.
 #[test]
@@ -1622,6 +1676,7 @@ fn a_void_card_is_told_when_read_and_offered_no_refund() {
                     card: Box::new(card),
                     owner: Some(owner("void")),
                     active: Some(newer),
+                    newer: None,
                 },
                 settled: Vec::new(),
                 discrepancies: vec![Discrepancy::VoidCard {
@@ -3066,6 +3121,7 @@ fn own_card_read(customer: i64) -> Reply {
             card: Box::new(card),
             owner: Some(owner),
             active,
+            newer: None,
         },
         settled: Vec::new(),
         discrepancies: Vec::new(),
@@ -3923,6 +3979,7 @@ fn a_void_cards_state_is_read_whole_at_80_columns() {
                     card: Box::new(card),
                     owner: Some(owner),
                     active: None,
+                    newer: None,
                 },
             );
             open_card_screen(&mut app);
@@ -3975,6 +4032,7 @@ fn read_own_card_as_sent(
                 card: Box::new(card),
                 owner: Some(owner("active")),
                 active: Some(active),
+                newer: None,
             },
             settled,
             discrepancies,
@@ -5087,6 +5145,7 @@ fn card_opened_as_written() -> WriteOutcome {
                 card: Box::new(card),
                 owner: Some(owner("active")),
                 active,
+                newer: None,
             },
             settled: Vec::new(),
             discrepancies: Vec::new(),

@@ -482,7 +482,7 @@ use holder::*;
 pub use holder::{CardHolder, KnownCard, card_holder, card_owner, missing_on_card};
 pub use lists::{pending_operations, purchase_paid, usage_records};
 pub(crate) use owed::{DEBTS_OWED, STILL_OWED, WATER_OWED};
-pub use owed::{Owed, OwedPaid, owed, owes, pay_owed};
+pub use owed::{Journaled, Owed, OwedPaid, SentBefore, owed, owes, pay_owed, sent_before};
 use prices::*;
 pub use prices::{
     RechargeFacts, RechargeQuote, quote_recharge, read_recharge_quote, recharge_facts,

@@ -7,7 +7,7 @@
 //! customer's recharges (SQLSTATE MD430), transfer and close.
 
 use super::*;
-use crate::db::applied_write::{Outcome, write_once};
+use crate::db::applied_write::{Outcome, lock_then_look_up, write_once};
 
 /// One debt: recharge `operation_id`'s purchase `sequence` of `litres`, loaded by a meter,
 /// whose `amount` the customer owes.
@@ -123,15 +123,19 @@ impl Outcome for PaidOnce {
     const FIELDS: &str = "outcome::text AS paid";
 
     fn read_back(row: &Row) -> Result<Self, DbError> {
-        serde_json::from_str(row.get("paid"))
-            .map(PaidOnce)
-            .map_err(|error| DbError::Inconsistent(format!("applied debt payment: {error}")))
+        paid_of(row.get("paid")).map(PaidOnce)
     }
 
     /// None paid (each was paid meanwhile): nothing written, nothing to record.
     fn to_record(&self) -> Option<serde_json::Value> {
         (!self.0.is_empty()).then(|| serde_json::json!(self.0))
     }
+}
+
+/// The debts a request paid, from the text of its `applied_write.outcome`.
+fn paid_of(recorded: &str) -> Result<Vec<OwedPaid>, DbError> {
+    serde_json::from_str(recorded)
+        .map_err(|error| DbError::Inconsistent(format!("applied debt payment: {error}")))
 }
 
 /// Pays the debts of recharges `operations` with payment method `method`, exactly once under
@@ -162,6 +166,54 @@ pub async fn pay_owed(
     )
     .await?;
     Ok(paid.0)
+}
+
+/// What an earlier send of a card request's key `key` left in the books: the debts it paid
+/// first, on their receipts (`card.owed_paid`, sql/V190), and the operation it journaled, if its
+/// begin committed ([`Journaled`]). Asked when a send fails before the card took the PIN, having
+/// done nothing itself: sent again after a lost connection, its first send may have done both
+/// (`cardflow::run_decided`). One round trip with BEGIN behind the key's lock, so a first send
+/// still running on a connection the desk lost is waited for, as a payment sent again waits.
+pub async fn sent_before(client: &mut Client, key: &str) -> Result<SentBefore, DbError> {
+    const LOOK_UP: &str = "SELECT (SELECT outcome::text FROM applied_write
+                                   WHERE idempotency_key = $1 AND kind = 'card.owed_paid') AS paid,
+                                  (SELECT id FROM card_operation
+                                   WHERE idempotency_key = $1) AS operation_id";
+    let transaction = Transaction::new(client);
+    let (_, row) = lock_then_look_up(&transaction, key, LOOK_UP).await?;
+    let row = row.ok_or_else(|| DbError::Inconsistent("no row from a scalar SELECT".into()))?;
+    let owed = match row.get::<_, Option<&str>>("paid") {
+        Some(paid) => paid_of(paid)?,
+        None => Vec::new(),
+    };
+    let operation = match row.get::<_, Option<i64>>("operation_id") {
+        Some(operation_id) => {
+            let operation = journaled_operation(&transaction, operation_id).await?;
+            Some(match operation.state {
+                OperationState::Pending => Journaled::Pending(Box::new(operation.begun()?)),
+                _ => Journaled::Finished(operation.settled(false, None)),
+            })
+        }
+        None => None,
+    };
+    transaction.rollback().await?;
+    Ok(SentBefore { owed, operation })
+}
+
+/// What an earlier send of a request's key left (see [`sent_before`]).
+#[derive(Debug)]
+pub struct SentBefore {
+    pub owed: Vec<OwedPaid>,
+    pub operation: Option<Journaled>,
+}
+
+/// The operation an earlier send of a request's key journaled.
+#[derive(Debug)]
+pub enum Journaled {
+    /// Still pending: the card it was for finishes it.
+    Pending(Box<Begun>),
+    /// Settled since.
+    Finished(Settled),
 }
 
 /// Pays the debt of recharge `operation_id` in `transaction`; `None`: it was paid meanwhile (or

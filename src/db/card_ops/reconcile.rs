@@ -56,8 +56,12 @@ pub enum Discrepancy {
     /// is older than the purchase; none).
     RefundWritten { sequence: u32, shown: Option<u32> },
     /// The card's meter write-back is older than one read on `seen_at` (a replayed image;
-    /// `None` for demo rows that never kept the date).
-    OlderImage { seen_at: Option<DateTime<Utc>> },
+    /// `None` for demo rows that never kept the date), which said the meter had loaded up to
+    /// purchase `loaded`: a refund of any purchase up to it is refused (`Refusal::OlderCardImage`).
+    OlderImage {
+        seen_at: Option<DateTime<Utc>>,
+        loaded: u32,
+    },
 }
 
 impl Discrepancy {
@@ -232,7 +236,7 @@ async fn differences(
     if let Some(write_back) = &card.write_back {
         let newer = tx
             .query_opt(
-                "SELECT meter_read_at FROM card
+                "SELECT meter_read_at, meter_loaded_seq FROM card
                  WHERE customer_id = $1 AND meter_loaded_seq > $2
                  ORDER BY meter_loaded_seq DESC LIMIT 1",
                 &[&customer_id, &i64::from(write_back.last_loaded_sequence)],
@@ -241,6 +245,7 @@ async fn differences(
         if let Some(newer) = newer {
             let older = Discrepancy::OlderImage {
                 seen_at: newer.get("meter_read_at"),
+                loaded: to_u32(newer.get("meter_loaded_seq"), "card.meter_loaded_seq")?,
             };
             found.push(older);
         }

@@ -3,11 +3,12 @@
 //! for, and the texts and lines more than one pane draws. The panes build on it; `mod.rs`
 //! routes to them.
 
+use chrono::{DateTime, Utc};
 use ratatui::text::{Line, Span};
 use rust_decimal::Decimal;
 
 use crate::app::Command;
-use crate::app::card_status::CardSeen;
+use crate::app::card_status::{CardSeen, NewerWriteBack};
 use crate::app::form::Form;
 use crate::app::permissions;
 use crate::app::screen::Notice;
@@ -166,7 +167,17 @@ pub(super) fn known_card(app: &App) -> Option<(&UserCard, &CardOwner, Option<&Is
             card,
             owner: Some(owner),
             active,
+            ..
         }) => Some((card, owner, active.as_ref())),
+        _ => None,
+    }
+}
+
+/// The later meter write-back the read found than the user card on the reader carries: the
+/// card is an older image of itself (see [`NewerWriteBack`]).
+pub(super) fn newer_write_back(app: &App) -> Option<NewerWriteBack> {
+    match &app.card {
+        Some(CardSeen::User { newer, .. }) => *newer,
         _ => None,
     }
 }
@@ -179,6 +190,19 @@ pub(super) fn customer_of(owner: &CardOwner) -> Customer {
         number: owner.customer_no,
         name: owner.name.clone(),
     }
+}
+
+/// The refusal of a refund from an older image of the card, naming when the newer one was read
+/// (the database's `Refusal::OlderCardImage`, or the desk's own from the read's finding).
+pub(super) fn older_image_refusal(app: &App, seen_at: Option<&DateTime<Utc>>) -> String {
+    app.lang
+        .tf("ic.refused_older_image", &[("at", &seen_on(app, seen_at))])
+}
+
+/// When a newer image of the card was read, in the desk's time; "—" for demo rows that never
+/// kept the date.
+pub(super) fn seen_on(app: &App, seen_at: Option<&DateTime<Utc>>) -> String {
+    seen_at.map_or_else(|| "—".to_owned(), |at| local(at, app.zone))
 }
 
 /// A refusal in the clerk's language. Every refusal has the catalogue's words: the match names
@@ -199,12 +223,7 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
             };
             return app.keymap.fill(&lang.tf(key, &[("id", id)]));
         }
-        Refusal::OlderCardImage { seen_at } => {
-            return lang.tf(
-                "ic.refused_older_image",
-                &[("at", &local(seen_at, app.zone))],
-            );
-        }
+        Refusal::OlderCardImage { seen_at } => return older_image_refusal(app, Some(seen_at)),
         // An older copy than the refunded purchase is told what it shows (s36-k's "Found, not
         // fixed": it read "shows purchase #6 valid" for a card showing #5).
         Refusal::MissingPurchase {

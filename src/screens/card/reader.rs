@@ -7,10 +7,11 @@ use ratatui::text::Line;
 
 use super::common::{
     CardPane, CardScreen, Confirm, Customer, card_no, card_showed, customer_of, heading,
-    known_card, need_user_card, no_card_text, recycle_refusal, say_refusal, shown_purchase, text,
+    known_card, need_user_card, newer_write_back, no_card_text, older_image_refusal,
+    recycle_refusal, say_refusal, seen_on, shown_purchase, text,
 };
 use super::receipt::{keep_receipt_of_credit, keep_receipts_of, keep_receipts_of_found};
-use crate::app::card_status::{CardRead, CardSeen};
+use crate::app::card_status::{CardRead, CardSeen, NewerWriteBack};
 use crate::app::permissions;
 use crate::app::requests::Read;
 use crate::app::screen::{Notice, ScreenReply};
@@ -206,13 +207,10 @@ fn discrepancy_text(
             },
             &[("card", &card), ("seq", sequence)],
         ),
-        Discrepancy::OlderImage { seen_at } => {
-            let at = seen_at.map_or_else(|| "—".to_owned(), |at| local(&at, app.zone));
-            lang.tf(
-                "ic.discrepancy_older_image",
-                &[("card", &card), ("at", &at)],
-            )
-        }
+        Discrepancy::OlderImage { seen_at, .. } => lang.tf(
+            "ic.discrepancy_older_image",
+            &[("card", &card), ("at", &seen_on(app, seen_at.as_ref()))],
+        ),
     }
 }
 
@@ -227,9 +225,16 @@ impl CardScreen {
             hub.say(MessageKind::Error, need_user_card(hub.app));
             return;
         };
-        match refund_of(lang, card, owner, active) {
+        let newer = newer_write_back(hub.app);
+        match refund_of(lang, card, owner, active, newer.as_ref()) {
             Ok(asked) => hub.send(asked),
-            Err(refused) => hub.say(MessageKind::Error, lang.t(refused)),
+            Err(NoRefund::Said(refused)) => hub.say(MessageKind::Error, lang.t(refused)),
+            // Refused before its confirmation, as the database would refuse it after the card
+            // had been presented the PIN (s42-f's walk: a try of the card spent for nothing).
+            Err(NoRefund::OlderImage { seen_at }) => {
+                let text = older_image_refusal(hub.app, seen_at.as_ref());
+                hub.say(MessageKind::Error, text);
+            }
         }
     }
 
@@ -310,43 +315,65 @@ impl PriceRefund {
     }
 }
 
+/// Why F9 offers no refund of the card on the reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoRefund {
+    /// The catalogue key that says why.
+    Said(&'static str),
+    /// The card is an older image of itself, and the meter loaded its purchase (as a write-back
+    /// read on `seen_at` showed): the database refuses it (`Refusal::OlderCardImage`).
+    OlderImage { seen_at: Option<DateTime<Utc>> },
+}
+
 /// The refund of the purchase on `card`, paid out in the type's first payment method (cash),
-/// else onto the balance; or the catalogue key of why there is nothing to refund. Only the
-/// active card (`active`, as the database knows it) is refunded: a void card's purchase is
-/// carried by the active card, and the journal refuses it.
+/// else onto the balance; or why there is nothing to refund. Only the active card (`active`, as
+/// the database knows it) is refunded: a void card's purchase is carried by the active card,
+/// and the journal refuses it. Nor a purchase an older image of the card shows not loaded which
+/// the meter loaded (`newer`, the read's finding): the journal refuses it too, and the card is
+/// presented no PIN for a refusal.
 fn refund_of(
     lang: Lang,
     card: &UserCard,
     owner: &CardOwner,
     active: Option<&IssueRecord>,
-) -> Result<PriceRefund, &'static str> {
+    newer: Option<&NewerWriteBack>,
+) -> Result<PriceRefund, NoRefund> {
     if active != Some(&card.issue) {
-        return Err("ic.refused_void");
+        return Err(NoRefund::Said("ic.refused_void"));
     }
     match (card.purchase_state(), &card.purchase) {
-        (PurchaseState::NotLoaded, Some(purchase)) => Ok(PriceRefund {
-            customer: customer_of(owner),
-            owner_seen: owner.owner_seen,
-            card_no: card.issue.card_number,
-            sequence: purchase.sequence,
-            litres: purchase.volume_litres,
-            payout: owner
-                .payment_methods
-                .first()
-                .map_or(Payment::Balance, |method| {
-                    Payment::Method(method.code.clone())
-                }),
-            payout_label: owner.payment_methods.first().map_or_else(
-                || lang.t("ic.to_balance").to_owned(),
-                |method| payment_method_name(lang, method),
-            ),
-        }),
+        (PurchaseState::NotLoaded, Some(purchase)) => {
+            if let Some(newer) = newer.filter(|newer| newer.refuses_refund_of(purchase.sequence)) {
+                return Err(NoRefund::OlderImage {
+                    seen_at: newer.seen_at,
+                });
+            }
+            Ok(PriceRefund {
+                customer: customer_of(owner),
+                owner_seen: owner.owner_seen,
+                card_no: card.issue.card_number,
+                sequence: purchase.sequence,
+                litres: purchase.volume_litres,
+                payout: owner
+                    .payment_methods
+                    .first()
+                    .map_or(Payment::Balance, |method| {
+                        Payment::Method(method.code.clone())
+                    }),
+                payout_label: owner.payment_methods.first().map_or_else(
+                    || lang.t("ic.to_balance").to_owned(),
+                    |method| payment_method_name(lang, method),
+                ),
+            })
+        }
         // The refund's own words: the recharge's ("…then recharge it") were said on F9
         // (walk s40-f).
-        (PurchaseState::UnknownUntilSwiped, _) => Err("ic.refused_refund_swipe_new_card"),
-        (PurchaseState::Loaded, _) => Err("ic.refund_loaded"),
-        (PurchaseState::Cancelled, _) => Err("ic.refund_cancelled"),
-        _ => Err("ic.refund_nothing"),
+        (PurchaseState::UnknownUntilSwiped, _) => {
+            Err(NoRefund::Said("ic.refused_refund_swipe_new_card"))
+        }
+        (PurchaseState::Loaded, _) => Err(NoRefund::Said("ic.refund_loaded")),
+        (PurchaseState::Cancelled, _) => Err(NoRefund::Said("ic.refund_cancelled")),
+        _ => Err(NoRefund::Said("ic.refund_nothing")),
     }
 }
 
@@ -389,8 +416,18 @@ pub(super) fn lines(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>> 
             };
             lines.push(text(lang.tf(key, &[("why", &inert(&why))])))
         }
-        CardSeen::User { card, owner, .. } => {
-            user_card_lines(lang, app.zone, theme, card, owner, width, &mut lines)
+        CardSeen::User {
+            card, owner, newer, ..
+        } => {
+            user_card_lines(lang, app.zone, theme, card, owner, width, &mut lines);
+            // The purchase line above says what this image shows; the meter did more.
+            if let Some(newer) = newer {
+                let at = seen_on(app, newer.seen_at.as_ref());
+                lines.push(text(lang.tf(
+                    "ic.older_image_line",
+                    &[("seq", &newer.loaded), ("at", &at)],
+                )));
+            }
         }
         CardSeen::System(seen) => lines.extend(system_card::lines(app, seen).into_iter().map(text)),
     }
@@ -618,6 +655,7 @@ mod tests {
             &on_the_reader,
             &owner(&["Cash", "WeChat"]),
             Some(&on_the_reader.issue),
+            None,
         );
         let Ok(PriceRefund {
             card_no,
@@ -636,29 +674,70 @@ mod tests {
         assert_eq!(payout_label, "Cash");
         assert_eq!(customer.id, 42);
         let refused = |card: &UserCard| {
-            refund_of(Lang::En, card, &owner(&["Cash"]), Some(&card.issue)).unwrap_err()
+            refund_of(Lang::En, card, &owner(&["Cash"]), Some(&card.issue), None).unwrap_err()
         };
         assert_eq!(
             refused(&card(Some(5), PurchaseStatus::Valid)),
-            "ic.refund_loaded"
+            NoRefund::Said("ic.refund_loaded")
         );
         assert_eq!(
             refused(&card(Some(4), PurchaseStatus::Cancelled)),
-            "ic.refund_cancelled"
+            NoRefund::Said("ic.refund_cancelled")
         );
         let mut bought_nothing = card(None, PurchaseStatus::Valid);
         bought_nothing.purchase = None;
-        assert_eq!(refused(&bought_nothing), "ic.refund_nothing");
+        assert_eq!(
+            refused(&bought_nothing),
+            NoRefund::Said("ic.refund_nothing")
+        );
         let mut replacement = card(None, PurchaseStatus::Valid);
         replacement.issue.replacement = true;
-        assert_eq!(refused(&replacement), "ic.refused_refund_swipe_new_card");
+        assert_eq!(
+            refused(&replacement),
+            NoRefund::Said("ic.refused_refund_swipe_new_card")
+        );
         // Finding 6 of #11: a void card (replaced, or reported lost) is offered no refund.
-        let void = refund_of(Lang::En, &on_the_reader, &owner(&["Cash"]), None);
-        assert_eq!(void.unwrap_err(), "ic.refused_void");
+        let void = refund_of(Lang::En, &on_the_reader, &owner(&["Cash"]), None, None);
+        assert_eq!(void.unwrap_err(), NoRefund::Said("ic.refused_void"));
         let mut newer = on_the_reader.issue.clone();
         newer.generation += 1;
-        let replaced = refund_of(Lang::En, &on_the_reader, &owner(&["Cash"]), Some(&newer));
-        assert_eq!(replaced.unwrap_err(), "ic.refused_void");
+        let replaced = refund_of(
+            Lang::En,
+            &on_the_reader,
+            &owner(&["Cash"]),
+            Some(&newer),
+            None,
+        );
+        assert_eq!(replaced.unwrap_err(), NoRefund::Said("ic.refused_void"));
+    }
+
+    /// s42-f's walk: the read found the card an older image of itself (a later write-back
+    /// read on `seen_at`, the meter loaded up to `loaded`): a purchase it shows not loaded up to
+    /// `loaded` is refused as the database refuses it, before any confirmation; a later one
+    /// (written onto the old image since) is still refunded, as the database refunds it.
+    #[test]
+    fn a_purchase_an_older_image_shows_not_loaded_which_the_meter_loaded_is_not_refunded() {
+        let on_the_reader = card(Some(4), PurchaseStatus::Valid);
+        let seen_at = DateTime::<Utc>::from_timestamp(1_795_900_000, 0);
+        let refund = |loaded| {
+            let newer = NewerWriteBack { loaded, seen_at };
+            refund_of(
+                Lang::En,
+                &on_the_reader,
+                &owner(&["Cash"]),
+                Some(&on_the_reader.issue),
+                Some(&newer),
+            )
+        };
+        for loaded in [5, 6] {
+            assert_eq!(
+                refund(loaded).unwrap_err(),
+                NoRefund::OlderImage { seen_at },
+                "purchase #5, loaded up to #{loaded}"
+            );
+        }
+        let refund = refund(4).expect("purchase #5 is after what the meter loaded");
+        assert_eq!(refund.sequence, 5);
     }
 
     #[test]
@@ -669,6 +748,7 @@ mod tests {
             &on_the_reader,
             &owner(&[]),
             Some(&on_the_reader.issue),
+            None,
         );
         let Ok(PriceRefund {
             payout,
