@@ -21,9 +21,10 @@
 -- function asks each check under the WHEN clause it had, in the order they fired (by name, as
 -- PostgreSQL fires a row's triggers), with the same queries, refusals, words and SQLSTATEs
 -- (their bodies: V179's, each returning for the owner's rows first; the test is asked once).
+-- The four WHEN clauses exclude each other (by kind, and a deposit's or refund's by its key),
+-- so the function asks them as one IF … ELSIF: a row runs the queries of its one check only.
 -- A row that queued none of them queues one event that asks nothing (a deposit or refund keyed
--- card-op: of no recharge's deposit, debt or pay-out: the desk writes none); a row that queued
--- two (none does: the four WHEN clauses exclude each other) queues one.
+-- card-op: of no recharge's deposit, debt or pay-out: the desk writes none).
 --
 -- The function is SECURITY DEFINER, as two of the four were; the two others (card_recharge_is_
 -- its_payment, card_refund_is_journaled) ran with the session's rights, and read account,
@@ -90,9 +91,8 @@ BEGIN
             RAISE EXCEPTION 'permission denied: a card refund is paid out as it is settled done in the same transaction (card_operation_settle); ledger row % (%) is not',
                 NEW.id, NEW.idempotency_key USING ERRCODE = 'insufficient_privilege';
         END IF;
-    END IF;
     -- card_recharge_is_its_payment (V121, V163).
-    IF NEW.kind = 'deposit' AND (NEW.idempotency_key LIKE 'card-op:%:deposit'
+    ELSIF NEW.kind = 'deposit' AND (NEW.idempotency_key LIKE 'card-op:%:deposit'
                                  OR NEW.idempotency_key LIKE 'card-op:%:owed') THEN
         IF NEW.idempotency_key LIKE 'card-op:%:owed' THEN
             IF NOT EXISTS (SELECT FROM card_operation o
@@ -116,22 +116,22 @@ BEGIN
                 NEW.idempotency_key, NEW.amount, coalesce(NEW.receipt_no::text, '-')
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
-    END IF;
     -- card_refund_is_journaled (V32, V82).
-    IF NEW.kind = 'card_refund'
-       AND NOT EXISTS (SELECT FROM card_operation WHERE transaction_id = NEW.id AND kind = 'refund')
-       AND NOT EXISTS (SELECT FROM system_card WHERE credited_transaction_id = NEW.id) THEN
-        RAISE EXCEPTION 'permission denied: a card_refund is the money of a card refund or of a clear card''s credit'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
+    ELSIF NEW.kind = 'card_refund' THEN
+        IF NOT EXISTS (SELECT FROM card_operation WHERE transaction_id = NEW.id AND kind = 'refund')
+           AND NOT EXISTS (SELECT FROM system_card WHERE credited_transaction_id = NEW.id) THEN
+            RAISE EXCEPTION 'permission denied: a card_refund is the money of a card refund or of a clear card''s credit'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
     -- counter_money_is_audited (V132).
-    IF NEW.kind = ANY ('{deposit,refund}') AND NEW.idempotency_key NOT LIKE 'card-op:%'
-       AND NOT EXISTS (SELECT FROM audit_log e
+    ELSIF NEW.kind = ANY ('{deposit,refund}') AND NEW.idempotency_key NOT LIKE 'card-op:%' THEN
+        IF NOT EXISTS (SELECT FROM audit_log e
                        WHERE e.operator_id = NEW.operator_id AND e.at = now()
                          AND e.action = 'account.' || NEW.kind AND e.entity = 'customer'
                          AND e.detail -> 'transaction_id' = to_jsonb(NEW.id)) THEN
-        RAISE EXCEPTION 'permission denied: an operator''s % of % is written with its audit entry (account.%) as the desk writes it (money_move); ledger row % has none',
-            NEW.kind, abs(NEW.amount), NEW.kind, NEW.id USING ERRCODE = 'insufficient_privilege';
+            RAISE EXCEPTION 'permission denied: an operator''s % of % is written with its audit entry (account.%) as the desk writes it (money_move); ledger row % has none',
+                NEW.kind, abs(NEW.amount), NEW.kind, NEW.id USING ERRCODE = 'insufficient_privilege';
+        END IF;
     END IF;
     RETURN NULL;
 END $$$f$, '@owner@', owner_role);
