@@ -3057,3 +3057,116 @@ async fn a_cards_rules_are_one_short_check_that_refuses_by_each_rules_name() {
         .await
     );
 }
+
+/// Issue 14 (s43-a, sql/V201, V202, V203): the ledger's four deferred checks that only chose
+/// what an operator's row queues for its commit are one trigger, `money_checked_at_commit`,
+/// whose WHEN PostgreSQL reads from 0.55 kB of text at every ledger INSERT where it read 4.3 kB;
+/// the counter's limits keep their own (V118: nothing queued within them), its WHEN the limit
+/// alone, and a method's the method alone (V203). A card operation's two
+/// triggers that skipped the owner in their WHEN ask it in their functions, of the same user:
+/// `card_operation_purchase_follows` runs as the inserting statement's user (no longer SECURITY
+/// DEFINER). The owner's rows these checks would refuse from an operator commit: a card meter's
+/// deposit, a card purchase, a card refund and a counter deposit with nothing of theirs, a
+/// recharge out of its sequence, settled failed without its reversal.
+#[tokio::test]
+async fn a_ledger_rows_commit_checks_are_one_trigger_and_no_when_asks_the_owner() {
+    let client = with_fixture().await;
+    let deferred = texts(
+        &client,
+        "SELECT tgname || ' ' || length(tgqual) FROM pg_trigger
+         WHERE tgrelid = 'ledger_transaction'::regclass AND tgdeferrable AND tginitdeferred
+         ORDER BY 1",
+    )
+    .await;
+    let names: Vec<&str> = deferred
+        .iter()
+        .map(|trigger| trigger.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["money_checked_at_commit", "within_the_counters_limits"],
+        "{deferred:?}"
+    );
+    let ledger_whens: i64 = scalar(
+        &client,
+        "SELECT sum(length(tgqual)) FROM pg_trigger
+         WHERE tgrelid = 'ledger_transaction'::regclass",
+    )
+    .await;
+    // 6 392 bytes before V201 (seven WHENs), 2 597 after it (four), 1 477 after V203.
+    assert!(ledger_whens < 1_700, "the ledger's WHENs: {ledger_whens}");
+    let owner_asked = texts(
+        &client,
+        "SELECT tgrelid::regclass || '.' || tgname FROM pg_trigger
+         WHERE tgrelid IN ('ledger_transaction'::regclass, 'card_operation'::regclass)
+           AND tgqual LIKE '%:funcid 2705 %'
+         ORDER BY 1",
+    )
+    .await;
+    assert!(
+        owner_asked.is_empty(),
+        "WHENs asking pg_has_role: {owner_asked:?}"
+    );
+    let operation_whens: i64 = scalar(
+        &client,
+        "SELECT sum(length(tgqual)) FROM pg_trigger
+         WHERE tgrelid = 'card_operation'::regclass",
+    )
+    .await;
+    // 4 262 bytes before V202, 2 815 after.
+    assert!(
+        operation_whens < 3_000,
+        "card_operation's WHENs: {operation_whens}"
+    );
+    let definers = texts(
+        &client,
+        "SELECT proname || ' ' || prosecdef FROM pg_proc
+         WHERE proname IN ('ledger_money_checked_at_commit', 'card_operation_purchase_follows',
+                           'card_settlement_moves_its_money')
+         ORDER BY 1",
+    )
+    .await;
+    assert_eq!(
+        definers,
+        [
+            "card_operation_purchase_follows false",
+            "card_settlement_moves_its_money false",
+            "ledger_money_checked_at_commit true"
+        ]
+    );
+    // The owner's rows an operator's would be refused for, each committed.
+    client
+        .batch_execute(
+            "INSERT INTO card (card_no, customer_id, generation, issued_by)
+             VALUES (10000001, 1, 1, 1)",
+        )
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code,
+                                         operator_id, idempotency_key)
+         VALUES (1, 'deposit', 10.00, 'cash', 1, 'card-op:bare:deposit')",
+        "INSERT INTO ledger_transaction (account_id, kind, amount, volume, operator_id,
+                                         idempotency_key)
+         VALUES (1, 'card_purchase', -1.00, 1, 1, 'card-op:bare:purchase')",
+        "INSERT INTO ledger_transaction (account_id, kind, amount, operator_id, idempotency_key)
+         VALUES (1, 'card_refund', 1.00, 1, 'bare-refund')",
+        "INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code,
+                                         operator_id, idempotency_key)
+         VALUES (2, 'deposit', 1.00, 'cash', 1, 'unaudited')",
+        "INSERT INTO card_operation (customer_id, card_id, operator_id, idempotency_key, kind,
+                                     state, purchase_seq, volume_litres, plan,
+                                     purchase_record_after)
+         VALUES (1, 1, 1, 'out-of-sequence', 'recharge', 'pending', 1000, 1000, '{}',
+                 decode(repeat('00', 32), 'hex'))",
+        "UPDATE card_operation SET state = 'failed', finished_at = now(),
+                                   failure_reason = 'not_on_card',
+                                   transaction_id = (SELECT max(id) FROM ledger_transaction)
+         WHERE idempotency_key = 'out-of-sequence'",
+    ] {
+        client
+            .batch_execute(&format!("BEGIN; {sql}; COMMIT;"))
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error:?}"));
+    }
+}

@@ -1185,24 +1185,21 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     // Deferred checks whose WHEN skips the owner, evaluated per row all the same.
     ("customer_owner_history", "is_a_transfer"),
     ("card", "is_journaled"),
-    ("ledger_transaction", "card_refund_is_journaled"),
     // sql/V104: the counter's limits, an operator's rows only.
     ("ledger_transaction", "within_the_counters_limits"),
     // sql/V107: a payment method the customer's type takes, an operator's rows only.
     ("ledger_transaction", "a_method_the_type_takes"),
     ("card_operation", "a_method_the_type_takes"),
-    // sql/V121: a card meter's deposit is its recharge's payment, an operator's rows only.
-    ("ledger_transaction", "card_recharge_is_its_payment"),
     // sql/V108: a phone and an identity number as the desk stores them, an operator's only.
     ("customer", "written_as_the_desk_stores_it"),
     // sql/V138 (V131, V134): a transfer waits for the account's unpaid bills and the
     // customer's pending card operation, an operator's only.
     ("customer_owner_history", "waits_for_the_bills_and_the_card"),
-    // sql/V132: a counter movement comes with its audit entry, an operator's rows only.
-    ("ledger_transaction", "counter_money_is_audited"),
-    // sql/V135: a card purchase, a reversal, a card refund's pay-out go with their card
-    // operation, an operator's rows only.
-    ("ledger_transaction", "card_money_goes_with_its_operation"),
+    // sql/V201 (V135, V121, V82, V132): a card purchase, a reversal, a card refund's pay-out
+    // go with their card operation, a card meter's deposit is its recharge's payment, a
+    // card_refund is journaled, a counter movement comes with its audit entry; one deferred
+    // trigger, an operator's rows only.
+    ("ledger_transaction", "money_checked_at_commit"),
     // sql/V173: an operator's recharge journals the purchase after the customer's last.
     ("card_operation", "sequence_follows"),
 ];
