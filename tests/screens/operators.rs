@@ -970,3 +970,23 @@ fn a_role_typed_by_its_start_and_f2_ticks_it_and_saves() {
         );
     }
 }
+
+/// s43-e, by hand: a login typed full-width by a Chinese input method, "ｚｈａｎｇｓａｎ", was
+/// refused as not "letters, digits"; it is those letters, taken as their ASCII twins as every
+/// number field takes full-width digits (and the sign-in takes the login so).
+#[test]
+fn a_login_typed_full_width_is_its_ascii_twin() {
+    let mut app = operators_screen(Lang::Zh);
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "ｚｈａｎｇ．ｓａｎ２");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "张三");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "Central");
+    press(&mut app, KeyCode::Tab);
+    let (_, request) = operator_request(&press(&mut app, KeyCode::F(2)));
+    let OperatorRequest::Create { login, .. } = request else {
+        panic!("a create: {request:?}\n{}", render(&app))
+    };
+    assert_eq!(login, "zhang.san2");
+}
