@@ -681,6 +681,11 @@ impl Form {
         }
         if self.lookup.is_some() {
             let event = self.on_lookup_key(key, command);
+            // F2 in a list picks, then saves as on the form: "No" and F2 typed in one burst
+            // saved nothing, silently (s43-e). No match keeps the list open, nothing saved.
+            if command == Some(Command::Save) && self.lookup.is_none() {
+                return self.confirm(lang);
+            }
             if let FormEvent::Edited(index) = event
                 && self.lookup.is_none()
                 && auto_advance
@@ -1538,6 +1543,44 @@ mod tests {
         );
         send(&mut form, KeyCode::Char(' '), None);
         assert_eq!(ticked_labels(&form, 0), ["Cash"], "Space again unticks");
+    }
+
+    /// s43-e, by hand: "No" typed on the reading's rollover and F2, in one burst, picked "No"
+    /// and saved nothing, with nothing said. F2 in a list picks, then saves as F2 on the form
+    /// does; with no match the list stays open and nothing is saved.
+    #[test]
+    fn f2_in_a_list_picks_and_saves() {
+        let mut form = loaded();
+        form.focus = 3;
+        typed(&mut form, "sho");
+        assert!(form.lookup.is_some());
+        assert_eq!(
+            send(&mut form, KeyCode::F(2), Some(Command::Save)),
+            FormEvent::Submit
+        );
+        assert_eq!(form.value(3), "Shops");
+        assert!(form.lookup.is_none());
+
+        let mut form = loaded();
+        form.set(0, "");
+        form.focus = 3;
+        typed(&mut form, "res");
+        assert_eq!(
+            send(&mut form, KeyCode::F(2), Some(Command::Save)),
+            FormEvent::Invalid
+        );
+        assert_eq!(form.value(3), "Residents", "picked, then checked");
+        assert_eq!(form.first_error(), Some((0, "required")));
+
+        let mut form = loaded();
+        form.focus = 3;
+        typed(&mut form, "zzz");
+        assert_eq!(
+            send(&mut form, KeyCode::F(2), Some(Command::Save)),
+            FormEvent::Consumed
+        );
+        assert!(form.lookup.is_some(), "no match: the list stays open");
+        assert_eq!(form.value(3), "");
     }
 
     /// The start of a choice typed on a multiple choice and Tab (or F2) ticks the highlighted

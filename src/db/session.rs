@@ -8,6 +8,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
+use crate::domain::validation::halfwidth;
 use deadpool_postgres::{ClientWrapper, Object, PoolError, StatementCache};
 use postgres_openssl::MakeTlsConnector;
 use tokio_postgres::error::SqlState;
@@ -29,8 +30,10 @@ const OWN_WRITES_READ_FROM_PRIMARY: Duration = Duration::from_secs(5);
 const REPLICA_RESTS_AFTER_FAILING: Duration = Duration::from_secs(10);
 
 /// The PostgreSQL role of the operator who types `login`, in `database` (sql/V13's
-/// `operator_role_name`): logins are case-insensitive.
+/// `operator_role_name`): logins are case-insensitive, and ASCII, so a login typed full-width
+/// by a Chinese input method is its ASCII twin (`validation::halfwidth`).
 pub fn role_name(login: &str, database: &str) -> String {
+    let login: String = login.chars().map(halfwidth).collect();
     format!("{}@{database}", login.trim().to_lowercase())
 }
 
@@ -469,6 +472,11 @@ mod tests {
     fn an_operators_role_is_the_lower_case_login_at_the_database() {
         assert_eq!(role_name("Li.Wei", "meterdesk"), "li.wei@meterdesk");
         assert_eq!(role_name(" clerk ", "test_7"), "clerk@test_7");
+        // A login a Chinese input method typed full-width is its ASCII twin (s43-e).
+        assert_eq!(
+            role_name("\u{3000}Ｌｉ．Ｗｅｉ", "meterdesk"),
+            "li.wei@meterdesk"
+        );
     }
 
     #[test]

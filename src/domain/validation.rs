@@ -534,7 +534,9 @@ fn decimal_number(text: &str, decimals: u32, max: Decimal) -> Result<Decimal, Fi
         return Err(FieldError::NotANumber);
     }
     let whole = ungrouped(whole)?;
-    if negative {
+    // "-0" is zero: only a number other than zero is negative.
+    let zero = whole.bytes().chain(fraction.bytes()).all(|b| b == b'0');
+    if negative && !zero {
         return Err(FieldError::Negative);
     }
     let fraction = fraction.trim_end_matches('0');
@@ -987,6 +989,10 @@ mod tests {
             ("100000.01", Err(above.clone())),
             (&forty_nines, Err(above)),
             ("-5", Err(Negative)),
+            // Zero with a sign is zero, not a negative number (s43-e: "-0" was said negative).
+            ("-0", Ok("0.00")),
+            ("-0.00", Ok("0.00")),
+            ("-0.01", Err(Negative)),
             ("1.005", Err(TooManyDecimals { max: 2 })),
             ("12,50", Err(ThousandsSeparator)),
             ("1234,567", Err(ThousandsSeparator)),

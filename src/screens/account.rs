@@ -12,7 +12,7 @@ use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 use rust_decimal::Decimal;
 
 use super::basic_info::{customer_crumb, tell_after_leaving};
@@ -629,8 +629,10 @@ impl Screen for AccountScreen {
                 draw_form(frame, body, *movement, form, account, app, theme)
             }
             AccountPane::Confirm { change, .. } => {
+                // Wrapped: a long name, or the arrears' line at 80 columns, ran past the edge
+                // and lost its end (s43-e).
                 let lines = confirm_lines(change, account, self.arrears, app, theme);
-                frame.render_widget(Paragraph::new(lines), body);
+                frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
             }
             AccountPane::Receipt { lines } => {
                 let mut shown = vec![Line::styled(

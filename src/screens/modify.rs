@@ -339,7 +339,10 @@ impl Screen for ModifyView {
                 None => hub.say(MessageKind::Error, lang.t("details.gone")),
             }
         } else if let Some(answer) = reply.of::<IdHolders>() {
-            if answer.holders.is_empty() {
+            if hub.saving() {
+                // An F2 pressed again while the first look waited for the database asked
+                // twice: the first answer sent the save, which is told when it lands.
+            } else if answer.holders.is_empty() {
                 self.save(true, hub);
             } else {
                 self.id_said = Some(answer.id_document_no.clone());

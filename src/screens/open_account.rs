@@ -772,6 +772,9 @@ impl Screen for OpenAccountWizard {
             let asked = self.info.as_ref().and_then(id_number);
             if asked != Some(answer.id_document_no.as_str()) {
                 // Step 2 changed meanwhile: the F2 to come looks again.
+            } else if hub.saving() {
+                // An F2 pressed again while the first look waited for the database asked
+                // twice: the first answer sent the opening, which is told when it lands.
             } else if answer.holders.is_empty() {
                 self.open_account(true, hub);
             } else {

@@ -1077,6 +1077,53 @@ fn a_deposit_from_a_customer_who_owes_says_it_pays_no_bill() {
     assert!(!render(&app).contains("不缴纳账单"));
 }
 
+/// s43-e, by hand at 80×24: "…paying no bill: 64.62 stays owed. To pay the bills, go back and
+/// press b (Bills" — the line ran past the screen's edge and lost its end; a long name lost
+/// the question's. The confirmation wraps, whole in both languages.
+#[test]
+fn a_deposit_confirmation_is_whole_at_80_columns() {
+    for (lang, name, said) in [
+        (
+            Lang::En,
+            "Ｍｉｘ 混合 O'Brien 张三李四王五赵六钱七孙八周九吴十",
+            [
+                "Deposit 100.00 for 10000017 Ｍｉｘ 混合 O'Brien 张三李四王五赵六钱七孙八周九吴十, paid by Cash?",
+                "…paying no bill: 1234.56 stays owed. To pay the bills, go back and press b (Bills).",
+            ],
+        ),
+        (
+            Lang::Zh,
+            "西安鑫源水务工程有限公司第二分公司营业部",
+            [
+                "为 10000017 西安鑫源水务工程有限公司第二分公司营业部 预存 100.00，付款方式 现金？",
+                "……不缴纳账单：欠费 1234.56 仍未缴。缴费请返回后按 b（账单）。",
+            ],
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        let Some(table) = app.screen.module_mut::<CustomerTable>() else {
+            panic!("on the customer table")
+        };
+        table.page.rows[0].arrears = money("1234.56");
+        table.page.rows[0].business_model = "postpaid".into();
+        let sent = press(&mut app, KeyCode::Char('r'));
+        let mut read = account("postpaid");
+        read.name = name.into();
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(Loaded(Some((Box::new(read), history())))),
+        );
+        type_text(&mut app, "100");
+        press(&mut app, KeyCode::F(2));
+        let screen = render(&app);
+        for said in said {
+            let whole: String = said.chars().filter(|c| !c.is_whitespace()).collect();
+            assert!(flat(&screen).contains(&whole), "{lang:?}: {said}\n{screen}");
+        }
+    }
+}
+
 /// s35-f, found: the bills' help did not say which key ticks a bill (the `[ ]` column): Space
 /// was taken by the screen outside the keymap, and the help lists the keymap. A screen's own
 /// keys (`Screen::keys`) are listed with its commands.

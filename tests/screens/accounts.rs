@@ -2257,3 +2257,75 @@ fn an_id_number_on_another_customer_is_said_before_the_account_opens() {
         );
     }
 }
+
+#[test]
+fn an_opening_f2_pressed_again_while_its_id_check_waits_opens_once_and_says_opened() {
+    // The walk of s43-e: F2 with the database stopped, F2 F2 again, the database started.
+    let mut app = wizard_at_step_1();
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::PageDown);
+    type_text(&mut app, "张伟");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "440305198601218432");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "13800138000");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "北京市朝阳区建国路88号");
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 3)));
+    let opens = f2_f2_while_the_id_look_up_waits_for_the_database(&mut app, "440305198601218432");
+    assert_eq!(opens.len(), 1, "one opening sent: {opens:?}");
+    assert!(only(&opens).of::<OpenAccount>().is_some(), "{opens:?}");
+    let opened = OpenedAccount {
+        customer_id: 77,
+        customer_no: CustomerNumber::from_serial(1_002_345).unwrap(),
+        account_id: 77,
+        account_kind: AccountKind::Prepaid,
+    };
+    answer(&mut app, &opens, Reply::screen(OpenOutcome::Opened(opened)));
+    let screen = render(&app);
+    assert!(screen.contains("Account opened: customer"), "{screen}");
+    assert!(!screen.contains("! "), "{screen}");
+}
+
+#[test]
+fn a_modify_f2_pressed_again_while_its_id_check_waits_saves_once() {
+    let mut app = modifying_the_household_size(Lang::En);
+    type_text(&mut app, "5");
+    for _ in 0..3 {
+        press(&mut app, KeyCode::BackTab);
+    }
+    type_text(&mut app, "440305198601218432");
+    let saves = f2_f2_while_the_id_look_up_waits_for_the_database(&mut app, "440305198601218432");
+    assert_eq!(saves.len(), 1, "one save sent: {saves:?}");
+    assert!(only(&saves).of::<Modify>().is_some(), "{saves:?}");
+}
+
+/// F2 on a form whose identity number is looked up first, the connection lost under the look-up,
+/// F2 F2 again while the desk reconnects, then the database back: every look-up answered "no one
+/// else"; returns what those answers sent.
+fn f2_f2_while_the_id_look_up_waits_for_the_database(
+    app: &mut App,
+    id: &str,
+) -> Vec<(u64, Request)> {
+    use meterdesk::screens::modify::{IdElsewhere, IdHolders};
+    let first = press(app, KeyCode::F(2));
+    assert!(only(&first).of::<IdElsewhere>().is_some(), "{first:?}");
+    connection_lost(app, &first);
+    let mut checks = vec![];
+    for _ in 0..2 {
+        checks.extend(press(app, KeyCode::F(2)));
+    }
+    checks.extend(update(app, Msg::Database(DbStatus::Connected)).requests);
+    assert!(checks.len() > 1, "asked again: {checks:?}");
+    let mut sent = vec![];
+    for check in checks {
+        assert!(check.1.of::<IdElsewhere>().is_some(), "{check:?}");
+        let no_one = IdHolders {
+            id_document_no: id.into(),
+            holders: vec![],
+        };
+        sent.extend(answer(app, &[check], Reply::screen(no_one)));
+    }
+    sent
+}

@@ -933,3 +933,60 @@ fn a_message_over_three_rows_hides_no_choice_of_the_permission_picker_at_80x24()
         );
     }
 }
+
+/// s43-e, by hand: `a`, a login with a space, Tab, a name, Tab, a department, Tab, "Super" and
+/// F2 in one burst: the role ticked and then nothing — no save, no word. F2 in the roles' list
+/// ticks what was typed and saves as F2 on the form does: here the login is said wrong.
+#[test]
+fn a_role_typed_by_its_start_and_f2_ticks_it_and_saves() {
+    for (lang, role, login) in [
+        (Lang::En, "Super", "tester1"),
+        (Lang::Zh, "主管", "张三 zhang"),
+    ] {
+        let mut app = operators_screen(lang);
+        press(&mut app, KeyCode::Char('a'));
+        type_text(&mut app, login);
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "测试员");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "Central");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, role);
+        let sent = press(&mut app, KeyCode::F(2));
+        if lang == Lang::Zh {
+            assert!(sent.is_empty(), "{sent:?}");
+            let screen = render(&app);
+            assert!(screen.contains("! 登录名"), "{screen}");
+            continue;
+        }
+        let (_, request) = operator_request(&sent);
+        let OperatorRequest::Create { login, roles, .. } = request else {
+            panic!("a create: {request:?}\n{}", render(&app))
+        };
+        assert_eq!(
+            (login.as_str(), roles),
+            ("tester1", vec!["clerk".to_owned(), "supervisor".to_owned()]),
+            "{lang:?}"
+        );
+    }
+}
+
+/// s43-e, by hand: a login typed full-width by a Chinese input method, "ｚｈａｎｇｓａｎ", was
+/// refused as not "letters, digits"; it is those letters, taken as their ASCII twins as every
+/// number field takes full-width digits (and the sign-in takes the login so).
+#[test]
+fn a_login_typed_full_width_is_its_ascii_twin() {
+    let mut app = operators_screen(Lang::Zh);
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "ｚｈａｎｇ．ｓａｎ２");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "张三");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "Central");
+    press(&mut app, KeyCode::Tab);
+    let (_, request) = operator_request(&press(&mut app, KeyCode::F(2)));
+    let OperatorRequest::Create { login, .. } = request else {
+        panic!("a create: {request:?}\n{}", render(&app))
+    };
+    assert_eq!(login, "zhang.san2");
+}

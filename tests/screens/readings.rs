@@ -1198,3 +1198,19 @@ fn leaving_a_reading_import_that_waits_says_what_becomes_of_it() {
         assert!(said.contains(expected), "{written}: {said}");
     }
 }
+
+/// s43-e, by hand: "200", Tab Tab, Backspace on the rollover, "No" and F2 in one burst picked
+/// "No" in the list the typing opened and saved nothing, with nothing said. F2 there saves.
+#[test]
+fn a_rollover_typed_and_f2_in_one_burst_saves_the_reading() {
+    let mut app = reading_form(Lang::En);
+    type_text(&mut app, "200");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "Ye");
+    let sent = press(&mut app, KeyCode::F(2));
+    let reading = &only::<EnterReading>(&sent).reading;
+    assert_eq!(reading.electronic, m3("200"));
+    assert!(reading.rollover, "{reading:?}");
+}

@@ -6,6 +6,7 @@ use chrono::{Days, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use crate::app::form::{Field, FieldKind, Form};
 use crate::db::audit::AuditFilter;
 use crate::domain::customer_number::CustomerNumber;
+use crate::domain::validation::halfwidth;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use tui_input::Input;
@@ -58,10 +59,12 @@ impl Typed {
     /// the bad fields (index, text).
     pub fn read(form: &Form, lang: Lang) -> Result<Typed, Vec<(usize, String)>> {
         let text = |index: usize| form.fields[index].value().trim().to_owned();
+        // A login and a kind are ASCII: typed full-width, their ASCII twins (s43-e).
+        let ascii = |index: usize| text(index).chars().map(halfwidth).collect();
         let typed = Typed {
-            operator: text(0),
+            operator: ascii(0),
             customer: text(1),
-            kind: text(2),
+            kind: ascii(2),
             from: text(3),
             to: text(4),
         };
@@ -167,6 +170,23 @@ mod tests {
         );
         assert_eq!(filter.kind.as_deref(), Some("card."));
         assert_eq!((filter.operator, filter.customer_no), (None, None));
+    }
+
+    /// s43-e, by hand: "ａｄｍｉｎ" typed by a Chinese input method found nothing ("Is ａｄｍｉｎ
+    /// an operator's whole login?"). A login and a kind are ASCII: typed full-width, they are
+    /// their ASCII twins, as the customer number typed so already was.
+    #[test]
+    fn a_login_and_a_kind_typed_full_width_are_their_ascii_twins() {
+        let typed = Typed {
+            operator: "ａｄｍｉｎ".into(),
+            kind: "ｃａｒｄ．".into(),
+            ..Typed::default()
+        };
+        let read = Typed::read(&typed.form(), Lang::En).unwrap();
+        assert_eq!(
+            (read.operator.as_str(), read.kind.as_str()),
+            ("admin", "card.")
+        );
     }
 
     #[test]
