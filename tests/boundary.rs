@@ -4581,20 +4581,7 @@ async fn no_debt_is_recorded_on_a_closed_customer() {
         ))
         .await
         .unwrap();
-    let customer_no: i64 = owner
-        .query_one(
-            "SELECT customer_no FROM customer WHERE id = $1",
-            &[&customer],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let told: Vec<String> = books::check(&mut owner)
-        .await
-        .unwrap()
-        .into_iter()
-        .flat_map(|check| check.disagreements)
-        .collect();
+    let (customer_no, told) = told_by_the_check(&mut owner, customer).await;
     assert_eq!(
         told,
         [format!(
@@ -4672,20 +4659,7 @@ async fn meterdesk_check_tells_a_receipt_with_nothing_on_it() {
         ))
         .await
         .unwrap();
-    let customer_no: i64 = owner
-        .query_one(
-            "SELECT customer_no FROM customer WHERE id = $1",
-            &[&cash_customer],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let told: Vec<String> = books::check(&mut owner)
-        .await
-        .unwrap()
-        .into_iter()
-        .flat_map(|check| check.disagreements)
-        .collect();
+    let (customer_no, told) = told_by_the_check(&mut owner, cash_customer).await;
     assert_eq!(
         told,
         [format!(
@@ -4718,4 +4692,27 @@ async fn no_operator_makes_a_large_object() {
         allowed(&db, "super", "SELECT count(*) FROM pg_largeobject_metadata"),
         "0"
     );
+}
+
+/// The customer's number (as `meterdesk check` names a customer) and every disagreement
+/// `meterdesk check` tells, all rules.
+async fn told_by_the_check(
+    owner: &mut tokio_postgres::Client,
+    customer: i64,
+) -> (i64, Vec<String>) {
+    let customer_no: i64 = owner
+        .query_one(
+            "SELECT customer_no FROM customer WHERE id = $1",
+            &[&customer],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let told = books::check(owner)
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|check| check.disagreements)
+        .collect();
+    (customer_no, told)
 }
