@@ -4103,6 +4103,34 @@ async fn a_card_debt_is_owed_on_the_table_the_details_and_the_arrears_by_age() {
     );
 }
 
+/// The card on the reader read by two desks at once: both start while a hand holds the
+/// customer's account, each waits at it, then the hand lets go; what each read answered.
+async fn read_at_two_desks_at_once(counter: &Counter) -> Vec<Vec<Discrepancy>> {
+    let hand = counter.customer.db.pool.get().await.unwrap();
+    hand.batch_execute(&format!(
+        "BEGIN;
+         SELECT FROM account WHERE customer_id = {} FOR UPDATE",
+        counter.customer.customer_id
+    ))
+    .await
+    .unwrap();
+    let mut reads = Vec::new();
+    for _ in 0..2 {
+        let (mut desk, pid) = clerk_connection(counter).await;
+        let card = counter.card;
+        reads.push(tokio::spawn(async move {
+            card_ops::reconcile(&mut desk, CLERK, &card, &key_()).await
+        }));
+        waiting_for_a_lock(&hand, pid).await;
+    }
+    hand.batch_execute("ROLLBACK").await.unwrap();
+    let mut answers = Vec::new();
+    for read in reads {
+        answers.push(read.await.unwrap().expect("each read answers"));
+    }
+    answers
+}
+
 /// Found beside s42-c's item (s43-c): a failed recharge found on the card that took it, its money
 /// still on the balance, read by two desks at once. Both read the recharge failed before the
 /// account's lock; the first took it back, and the second's `card_recharge_found_on_card`,
@@ -4114,28 +4142,11 @@ async fn two_desks_reading_a_failed_recharges_card_at_once_take_it_back_once() {
     let mut counter = Counter::new().await;
     let (begun, took_it) = recharge_settled_failed_from_an_old_copy(&mut counter).await;
     counter.card = took_it;
-    let hand = counter.customer.db.pool.get().await.unwrap();
-    hand.batch_execute(&format!(
-        "BEGIN;
-         SELECT FROM account WHERE customer_id = {} FOR UPDATE",
-        counter.customer.customer_id
-    ))
-    .await
-    .unwrap();
-    let mut reads = Vec::new();
-    for _ in 0..2 {
-        let (mut desk, pid) = clerk_connection(&counter).await;
-        let card = counter.card;
-        reads.push(tokio::spawn(async move {
-            card_ops::reconcile(&mut desk, CLERK, &card, &key_()).await
-        }));
-        waiting_for_a_lock(&hand, pid).await;
-    }
-    hand.batch_execute("ROLLBACK").await.unwrap();
-    let mut told = Vec::new();
-    for read in reads {
-        told.extend(read.await.unwrap().expect("each read answers"));
-    }
+    let told: Vec<Discrepancy> = read_at_two_desks_at_once(&counter)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     assert!(
         matches!(
             told.as_slice(),
@@ -4294,26 +4305,7 @@ async fn two_desks_reading_a_debts_card_first_at_once_audit_the_finding_once() {
     counter.card = took_it;
     counter.swipe();
     counter.touch().await;
-    let hand = counter.customer.db.pool.get().await.unwrap();
-    hand.batch_execute(&format!(
-        "BEGIN;
-         SELECT FROM account WHERE customer_id = {} FOR UPDATE",
-        counter.customer.customer_id
-    ))
-    .await
-    .unwrap();
-    let mut reads = Vec::new();
-    for _ in 0..2 {
-        let (mut desk, pid) = clerk_connection(&counter).await;
-        let card = counter.card;
-        reads.push(tokio::spawn(async move {
-            card_ops::reconcile(&mut desk, CLERK, &card, &key_()).await
-        }));
-        waiting_for_a_lock(&hand, pid).await;
-    }
-    hand.batch_execute("ROLLBACK").await.unwrap();
-    for read in reads {
-        let read = read.await.unwrap().unwrap();
+    for read in read_at_two_desks_at_once(&counter).await {
         assert!(
             read.iter().any(|difference| matches!(
                 difference,
