@@ -103,6 +103,24 @@ fn wizard_at_step_2_in(lang: Lang) -> App {
     app
 }
 
+/// Step 2 filled with a name, an identity number (440305198601218432), a mobile and an address,
+/// then PgDn: the meters' step with its first page answered.
+fn wizard_at_the_meters_with_an_id_in(lang: Lang) -> App {
+    let mut app = wizard_at_step_1_in(lang);
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::PageDown);
+    type_text(&mut app, "张伟");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "440305198601218432");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "13800138000");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "北京市朝阳区建国路88号");
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 3)));
+    app
+}
+
 #[test]
 fn open_account_step_1_lists_the_customer_types() {
     let app = wizard_at_step_1();
@@ -2220,18 +2238,7 @@ fn an_id_number_on_another_customer_is_said_before_the_account_opens() {
         ),
         (Lang::Zh, "也在客户 10000004 韩强平 名下。再按 F2 开户"),
     ] {
-        let mut app = wizard_at_step_1_in(lang);
-        press(&mut app, KeyCode::Enter);
-        press(&mut app, KeyCode::PageDown);
-        type_text(&mut app, "张伟");
-        press(&mut app, KeyCode::Tab);
-        type_text(&mut app, "440305198601218432");
-        press(&mut app, KeyCode::Tab);
-        type_text(&mut app, "13800138000");
-        press(&mut app, KeyCode::Tab);
-        type_text(&mut app, "北京市朝阳区建国路88号");
-        let sent = press(&mut app, KeyCode::PageDown);
-        answer(&mut app, &sent, Reply::screen(meter_page(1, 3)));
+        let mut app = wizard_at_the_meters_with_an_id_in(lang);
         let sent = press(&mut app, KeyCode::F(2));
         let Some(IdElsewhere { except: None, .. }) = only(&sent).of::<IdElsewhere>() else {
             panic!("{lang:?}: {sent:?}")
@@ -2261,18 +2268,7 @@ fn an_id_number_on_another_customer_is_said_before_the_account_opens() {
 #[test]
 fn an_opening_f2_pressed_again_while_its_id_check_waits_opens_once_and_says_opened() {
     // The walk of s43-e: F2 with the database stopped, F2 F2 again, the database started.
-    let mut app = wizard_at_step_1();
-    press(&mut app, KeyCode::Enter);
-    press(&mut app, KeyCode::PageDown);
-    type_text(&mut app, "张伟");
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "440305198601218432");
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "13800138000");
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "北京市朝阳区建国路88号");
-    let sent = press(&mut app, KeyCode::PageDown);
-    answer(&mut app, &sent, Reply::screen(meter_page(1, 3)));
+    let mut app = wizard_at_the_meters_with_an_id_in(Lang::En);
     let opens = f2_f2_while_the_id_look_up_waits_for_the_database(&mut app, "440305198601218432");
     assert_eq!(opens.len(), 1, "one opening sent: {opens:?}");
     assert!(only(&opens).of::<OpenAccount>().is_some(), "{opens:?}");
