@@ -85,6 +85,24 @@ async fn texts(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// A table's CHECK constraints, each "its name, the length of its node text", by name; and the
+/// length of all their text, which the server reads again at every statement.
+async fn checks_and_their_size(client: &tokio_postgres::Client, table: &str) -> (Vec<String>, i64) {
+    let checks = texts(
+        client,
+        &format!(
+            "SELECT conname || ' ' || length(conbin) FROM pg_constraint
+             WHERE conrelid = '{table}'::regclass AND contype = 'c' ORDER BY 1"
+        ),
+    )
+    .await;
+    let size = checks
+        .iter()
+        .map(|check| check.rsplit(' ').next().unwrap().parse::<i64>().unwrap())
+        .sum();
+    (checks, size)
+}
+
 /// "name language" of each of the schema's functions named `names`, in order of name.
 async fn languages(client: &tokio_postgres::Client, names: &[&str]) -> Vec<String> {
     client
@@ -2271,12 +2289,7 @@ async fn a_negative_figure_of_a_reading_or_a_bill_is_refused_by_one_short_check(
 #[tokio::test]
 async fn a_ledger_rows_rules_are_one_short_check_that_refuses_by_each_rules_name() {
     let client = with_fixture().await;
-    let checks = texts(
-        &client,
-        "SELECT conname || ' ' || length(conbin) FROM pg_constraint
-         WHERE conrelid = 'ledger_transaction'::regclass AND contype = 'c' ORDER BY 1",
-    )
-    .await;
+    let (checks, text) = checks_and_their_size(&client, "ledger_transaction").await;
     let names: Vec<&str> = checks
         .iter()
         .map(|check| check.split(' ').next().unwrap())
@@ -2288,12 +2301,6 @@ async fn a_ledger_rows_rules_are_one_short_check_that_refuses_by_each_rules_name
             "ledger_transaction_numbers_a_number"
         ]
     );
-    let text: i64 = scalar(
-        &client,
-        "SELECT sum(length(conbin)) FROM pg_constraint
-         WHERE conrelid = 'ledger_transaction'::regclass AND contype = 'c'",
-    )
-    .await;
     assert!(text < 2_500, "the ledger's CHECKs: {checks:?}");
     let whens = texts(
         &client,
@@ -2549,12 +2556,7 @@ async fn a_card_operations_rules_are_one_short_check_that_refuses_by_each_rules_
         )
         .await
         .unwrap();
-    let checks = texts(
-        &client,
-        "SELECT conname || ' ' || length(conbin) FROM pg_constraint
-         WHERE conrelid = 'card_operation'::regclass AND contype = 'c' ORDER BY 1",
-    )
-    .await;
+    let (checks, text) = checks_and_their_size(&client, "card_operation").await;
     let names: Vec<&str> = checks
         .iter()
         .map(|check| check.split(' ').next().unwrap())
@@ -2566,12 +2568,6 @@ async fn a_card_operations_rules_are_one_short_check_that_refuses_by_each_rules_
             "card_operation_idempotency_key_check"
         ]
     );
-    let text: i64 = scalar(
-        &client,
-        "SELECT sum(length(conbin)) FROM pg_constraint
-         WHERE conrelid = 'card_operation'::regclass AND contype = 'c'",
-    )
-    .await;
     assert!(text < 2_500, "card_operation's CHECKs: {checks:?}");
 
     // A recharge settled done; each case changes some of its columns.
@@ -2858,20 +2854,9 @@ async fn a_card_operations_rules_are_one_short_check_that_refuses_by_each_rules_
 #[tokio::test]
 async fn a_cards_rules_are_one_short_check_that_refuses_by_each_rules_name() {
     let client = with_fixture().await;
-    let checks = texts(
-        &client,
-        "SELECT conname || ' ' || length(conbin) FROM pg_constraint
-         WHERE conrelid = 'card'::regclass AND contype = 'c' ORDER BY 1",
-    )
-    .await;
+    let (checks, text) = checks_and_their_size(&client, "card").await;
     assert_eq!(checks.len(), 1, "{checks:?}");
     assert!(checks[0].starts_with("card_check "), "{checks:?}");
-    let text: i64 = scalar(
-        &client,
-        "SELECT sum(length(conbin)) FROM pg_constraint
-         WHERE conrelid = 'card'::regclass AND contype = 'c'",
-    )
-    .await;
     assert!(text < 1_500, "card's CHECKs: {checks:?}");
 
     // A card voided as lost; each case changes some of its columns.

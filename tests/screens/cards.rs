@@ -4891,6 +4891,32 @@ fn owed_debt() -> meterdesk::db::card_ops::Owed {
     }
 }
 
+/// The recharge's quote answered with [`owed_debt`] owed.
+fn quoted_with_a_debt(app: &mut App, sent: &[(u64, Request)]) {
+    answer(
+        app,
+        sent,
+        Reply::screen(Quoted {
+            quote: Ok(quote()),
+            max_credit: None,
+            facts: None,
+            owed: vec![owed_debt()],
+        }),
+    );
+}
+
+/// A user card on the card screen, `r`, 120 and F2: the confirmation with [`owed_debt`] owed.
+fn a_recharge_of_120_quoted_with_a_debt(lang: Lang) -> App {
+    let mut app = signed_in(lang);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::Char('r'));
+    type_text(&mut app, "120");
+    let sent = press(&mut app, KeyCode::F(2));
+    quoted_with_a_debt(&mut app, &sent);
+    app
+}
+
 /// s40-a: a customer owing water a meter loaded unpaid is recharged only with the debt paid
 /// first: the confirmation says the debt, what it is for and what to hand over, whole at
 /// 80×24 in both languages, and F2 sends the debt with the recharge to be paid first.
@@ -4908,22 +4934,7 @@ fn a_recharge_confirmation_says_the_debt_it_takes_first_whole_at_80x24() {
             "To pay now: 126.00 (this recharge 120.00 and the debt).",
         ),
     ] {
-        let mut app = signed_in(lang);
-        insert(&mut app, seen_user(user_card(5)));
-        open_card_screen(&mut app);
-        press(&mut app, KeyCode::Char('r'));
-        type_text(&mut app, "120");
-        let sent = press(&mut app, KeyCode::F(2));
-        answer(
-            &mut app,
-            &sent,
-            Reply::screen(Quoted {
-                quote: Ok(quote()),
-                max_credit: None,
-                facts: None,
-                owed: vec![owed_debt()],
-            }),
-        );
+        let mut app = a_recharge_of_120_quoted_with_a_debt(lang);
         let screen = render_at(&app, (80, 24));
         for said in [first, total] {
             assert!(flat(&screen).contains(&flat(said)), "{lang:?}: {screen}");
@@ -4939,22 +4950,7 @@ fn a_recharge_confirmation_says_the_debt_it_takes_first_whole_at_80x24() {
 /// sends the recharge alone, which neither names the debt nor tells its receipt a second time.
 #[test]
 fn a_recharge_refused_after_its_debt_was_paid_is_confirmed_again_without_it() {
-    let mut app = signed_in(Lang::En);
-    insert(&mut app, seen_user(user_card(5)));
-    open_card_screen(&mut app);
-    press(&mut app, KeyCode::Char('r'));
-    type_text(&mut app, "120");
-    let sent = press(&mut app, KeyCode::F(2));
-    answer(
-        &mut app,
-        &sent,
-        Reply::screen(Quoted {
-            quote: Ok(quote()),
-            max_credit: None,
-            facts: None,
-            owed: vec![owed_debt()],
-        }),
-    );
+    let mut app = a_recharge_of_120_quoted_with_a_debt(Lang::En);
     let sent = press(&mut app, KeyCode::F(2));
     let WriteCard { owed, .. } = only(&sent);
     assert_eq!(owed, &[2107]);
@@ -5059,16 +5055,7 @@ fn a_recharge_from_the_balance_with_a_debt_is_refused_naming_it() {
         type_text(&mut app, choice);
         press(&mut app, KeyCode::Enter);
         let sent = press(&mut app, KeyCode::F(2));
-        answer(
-            &mut app,
-            &sent,
-            Reply::screen(Quoted {
-                quote: Ok(quote()),
-                max_credit: None,
-                facts: None,
-                owed: vec![owed_debt()],
-            }),
-        );
+        quoted_with_a_debt(&mut app, &sent);
         assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
         let screen = render_at(&app, (80, 24));
         assert!(flat(&screen).contains(&flat(said)), "{lang:?}: {screen}");
