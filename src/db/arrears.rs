@@ -6,7 +6,7 @@ use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
 
 use super::DbError;
-use super::card_ops::STILL_OWED;
+use super::card_ops::DEBTS_STILL_OWED;
 use super::customers::{Page, PageAt};
 use super::rows::{from_columns, read_all};
 use crate::domain::money::Money;
@@ -87,13 +87,12 @@ async fn read(
                         min(b.issued_at) AS oldest
                  FROM bill b WHERE b.status = 'unpaid' GROUP BY b.account_id
              ), debts AS (
-                 -- The debts still owed (`card_ops::STILL_OWED`): the few debts, never a scan
-                 -- of the card operations.
+                 -- The debts still owed (`card_ops::DEBTS_STILL_OWED`): the few debts, never
+                 -- a scan of the card operations.
                  SELECT a.id AS account_id, sum(w.amount) AS arrears, count(*) AS card_debts,
                         min(w.found_at) AS oldest
-                 FROM card_recharge_owed w
+                 FROM {DEBTS_STILL_OWED} w
                  JOIN account a ON a.customer_id = w.customer_id
-                 WHERE {STILL_OWED}
                  GROUP BY a.id
              ), owed AS (
                  -- Joined, not one aggregate over both: the bills' groups keep their estimate

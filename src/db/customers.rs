@@ -13,7 +13,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::DbError;
 use super::cancel::Cancellable;
-use super::card_ops::{DEBTS_OWED, STILL_OWED, WATER_OWED};
+use super::card_ops::{DEBTS_OWED, DEBTS_STILL_OWED, WATER_OWED};
 use super::cards::PaymentMethod;
 use super::rows::from_columns;
 use crate::domain::customer_number::{self, CustomerNumber};
@@ -1440,9 +1440,9 @@ pub async fn details(
              FROM card k
              LEFT JOIN LATERAL (
                  SELECT sum(w.amount) AS amount, min(o.purchase_seq) AS seq
-                 FROM card_recharge_owed w
+                 FROM {DEBTS_STILL_OWED} w
                  JOIN card_operation o ON o.id = w.operation_id
-                 WHERE w.customer_id = k.customer_id AND {STILL_OWED}
+                 WHERE w.customer_id = k.customer_id
              ) owed ON TRUE
              LEFT JOIN LATERAL (
                  SELECT o.purchase_seq AS seq FROM card_operation o

@@ -481,7 +481,7 @@ pub use begin::{begin, begin_decided, missing_purchase, missing_purchase_written
 use holder::*;
 pub use holder::{CardHolder, KnownCard, card_holder, card_owner, missing_on_card};
 pub use lists::{pending_operations, purchase_paid, usage_records};
-pub(crate) use owed::{DEBTS_OWED, STILL_OWED, WATER_OWED};
+pub(crate) use owed::{DEBTS_OWED, DEBTS_STILL_OWED, WATER_OWED};
 pub use owed::{Journaled, Owed, OwedPaid, SentBefore, owed, owes, pay_owed, sent_before};
 use prices::*;
 pub use prices::{

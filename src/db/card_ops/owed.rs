@@ -27,24 +27,25 @@ impl Owed {
     }
 }
 
-/// A card debt still owed: a debt `w` (a row of `card_recharge_owed`) whose recharge is still
-/// failed — paid, by `card_recharge_owed_pay` or from the balance (V41's settle), it is done.
-/// Its recharge is probed by key, so that a read of every debt (the arrears list) reads the few
-/// debts and never the card operations (s41-a's measured plan; a join on the recharge's state
-/// read the card operations' whole primary key). The one definition of the desk's reads that
-/// say a debt owed (s43-c): the recharge's quote and the debts listed ([`OWED`]), the customer
+/// The card debts still owed, as a FROM item: the database's one definition of a debt owed
+/// (sql/V234, `card_debts_owed(at)`: the rows of `card_recharge_owed` owed at an instant, here
+/// never paid), which the payment, the transfer's and the close's checks and the arrears by age
+/// read too. An inlinable SQL function: PostgreSQL plans it in the caller's query, the caller's
+/// customer reaching the debts' index, and probes each debt's recharge by key, so that a read of
+/// every debt (the arrears list) reads the few debts and never the card operations (s41-a's and
+/// s43-c's measured plans; a join on the recharge's state read the card operations' whole
+/// primary key). Read by the recharge's quote and the debts listed ([`OWED`]), the customer
 /// table's "owes", the transfer's and the close's facts ([`WATER_OWED`]), the details
 /// ([`DEBTS_OWED`] and the card's line) and `:arrears` (`db::arrears`). A payment reads the
-/// state on the recharge it locks (`pay_one`). The database's own functions spell it in SQL
-/// (sql/V163, V183, V184, V190, V194's as at a day's end).
-macro_rules! still_owed {
+/// state on the recharge it locks (`pay_one`).
+macro_rules! debts_still_owed {
     () => {
-        "(SELECT s.state FROM card_operation s WHERE s.id = w.operation_id) = 'failed'"
+        "card_debts_owed()"
     };
 }
 
-/// [`still_owed!`] as a condition on `w` for `format!`.
-pub(crate) const STILL_OWED: &str = still_owed!();
+/// [`debts_still_owed!`] for `format!`.
+pub(crate) const DEBTS_STILL_OWED: &str = debts_still_owed!();
 
 /// The statement of [`owed`]: customer `$1`'s outstanding debts, oldest first; also a recharge
 /// quote's (`read_recharge_quote`), beside the facts, whose names its columns' do not take.
@@ -52,11 +53,12 @@ pub(super) const OWED: &str = concat!(
     "SELECT w.operation_id AS owed_operation_id,
             o.purchase_seq AS owed_purchase_seq, o.volume_litres AS owed_litres,
             w.amount AS owed_amount, w.card_no AS owed_card_no
-     FROM card_recharge_owed w
+     FROM ",
+    debts_still_owed!(),
+    " w
      JOIN card_operation o ON o.id = w.operation_id
-     WHERE w.customer_id = $1 AND ",
-    still_owed!(),
-    " ORDER BY w.operation_id"
+     WHERE w.customer_id = $1
+     ORDER BY w.operation_id"
 );
 
 /// The debts the customer of account `a` still owes: the FROM and WHERE of [`WATER_OWED`] and
@@ -64,8 +66,9 @@ pub(super) const OWED: &str = concat!(
 macro_rules! owed_by_account {
     () => {
         concat!(
-            " FROM card_recharge_owed w WHERE w.customer_id = a.customer_id AND ",
-            still_owed!()
+            " FROM ",
+            debts_still_owed!(),
+            " w WHERE w.customer_id = a.customer_id"
         )
     };
 }
