@@ -4187,11 +4187,72 @@ async fn owed_everywhere(counter: &Counter) -> (Money, [(Money, i64); 3]) {
     (row, [(details, details_debts), listed, aged])
 }
 
+/// What the database's own checks say of the debt of recharge `operation_id` (s44-c, sql/V234),
+/// each asked as the clerk in a transaction rolled back: the payment takes it
+/// (`card_recharge_owed_pay` answers, not "owes nothing"), the close stops at it
+/// (`customer_close_blocker`: `water_owed`), the clerk's INSERT of the owner history is refused
+/// for it (`customer_transfer_waits`: MD431).
+async fn owed_as_the_database_says(counter: &Counter, operation_id: i64) -> [bool; 3] {
+    use tokio_postgres::{Error, Row, types::ToSql};
+    async fn rolled_back(
+        clerk: &Object,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        clerk.batch_execute("BEGIN").await.unwrap();
+        let answer = clerk.query(sql, params).await;
+        clerk.batch_execute("ROLLBACK").await.unwrap();
+        answer
+    }
+    let (clerk, _) = clerk_connection(counter).await;
+    let customer_id = counter.customer.customer_id;
+    let paid = match rolled_back(
+        &clerk,
+        "SELECT * FROM card_recharge_owed_pay($1, 'cash')",
+        &[&operation_id],
+    )
+    .await
+    {
+        Ok(_) => true,
+        Err(error)
+            if error
+                .as_db_error()
+                .is_some_and(|error| error.message().contains("owes nothing")) =>
+        {
+            false
+        }
+        Err(error) => panic!("the payment: {:?}", error.as_db_error()),
+    };
+    let close = rolled_back(&clerk, "SELECT customer_close_blocker($1)", &[&customer_id])
+        .await
+        .unwrap()[0]
+        .get::<_, Option<String>>(0);
+    let transfer = rolled_back(
+        &clerk,
+        "INSERT INTO customer_owner_history (customer_id, previous_owner, transferred_by)
+         VALUES ($1, '{}', $2)",
+        &[&customer_id, &CLERK],
+    )
+    .await
+    .err()
+    .and_then(|error| {
+        error
+            .as_db_error()
+            .map(|error| error.code().code() == "MD431")
+    });
+    [
+        paid,
+        close.as_deref() == Some("water_owed"),
+        transfer == Some(true),
+    ]
+}
+
 /// s42-c's "Found, not fixed" (s43-c): `:arrears` spelled "a debt still owed" its own way beside
 /// the one of the customer table, the details and the quote — the recharge's state probed by key
-/// where the others joined it. One definition now (`card_ops::STILL_OWED`), and the four places
-/// that say what a customer owes agree on a debt owed, the same debt paid, and another paid by
-/// the close's step before the account is closed.
+/// where the others joined it. One definition in the database now (sql/V234, `card_debts_owed`,
+/// which the desk's reads call too), and the places that say what a customer owes agree on a debt
+/// owed, the same debt paid, and another paid by the close's step before the account is closed:
+/// the desk's four and the database's payment, close and transfer checks (s44-c).
 #[tokio::test]
 async fn a_card_debt_owed_paid_or_paid_at_the_close_is_said_alike_everywhere() {
     let mut counter = Counter::new().await;
@@ -4200,6 +4261,11 @@ async fn a_card_debt_owed_paid_or_paid_at_the_close_is_said_alike_everywhere() {
         owed_everywhere(&counter).await,
         (owed, [(owed, 1); 3]),
         "owed"
+    );
+    assert_eq!(
+        owed_as_the_database_says(&counter, begun.operation_id).await,
+        [true; 3],
+        "owed, as the database's checks say"
     );
     let nothing = (Money::ZERO, [(Money::ZERO, 0); 3]);
     card_ops::pay_owed(
@@ -4212,6 +4278,11 @@ async fn a_card_debt_owed_paid_or_paid_at_the_close_is_said_alike_everywhere() {
     .await
     .unwrap();
     assert_eq!(owed_everywhere(&counter).await, nothing, "paid");
+    assert_eq!(
+        owed_as_the_database_says(&counter, begun.operation_id).await,
+        [false; 3],
+        "paid, as the database's checks say"
+    );
 
     // The close's step (`DebtPayment` on the close, as the screen sends it), then the close.
     let mut counter = Counter::new().await;
@@ -4221,6 +4292,11 @@ async fn a_card_debt_owed_paid_or_paid_at_the_close_is_said_alike_everywhere() {
         owed_everywhere(&counter).await,
         (owed, [(owed, 1); 3]),
         "owed at the close"
+    );
+    assert_eq!(
+        owed_as_the_database_says(&counter, begun.operation_id).await,
+        [true; 3],
+        "owed at the close, as the database's checks say"
     );
     let close = PayOwed {
         idempotency_key: "close-step".into(),
@@ -4248,6 +4324,11 @@ async fn a_card_debt_owed_paid_or_paid_at_the_close_is_said_alike_everywhere() {
         owed_everywhere(&counter).await,
         nothing,
         "paid at the close, closed"
+    );
+    assert_eq!(
+        owed_as_the_database_says(&counter, begun.operation_id).await,
+        [false; 3],
+        "paid at the close, closed, as the database's checks say"
     );
 }
 
