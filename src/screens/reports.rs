@@ -12,6 +12,7 @@
 
 use std::borrow::Cow;
 use std::iter::Sum;
+use std::ops::Range;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use crossterm::event::{KeyCode, KeyEvent};
@@ -192,11 +193,19 @@ trait ReportRow: Sized + Clone {
     fn fields(&self, window: &Window) -> Vec<String>;
 }
 
-/// A report as the screen shows it: its columns, the lines of its rows, then its total's.
+/// A report as the screen shows it: its columns, its rows each as its lines, then its total's
+/// lines.
 struct Shown {
     columns: &'static [Column],
-    lines: Vec<Vec<String>>,
+    rows: Vec<Vec<Vec<String>>>,
     total: Vec<Vec<String>>,
+}
+
+impl Shown {
+    /// How many lines each row takes.
+    fn heights(&self) -> Vec<usize> {
+        self.rows.iter().map(Vec::len).collect()
+    }
 }
 
 /// A report's rows, whichever report: drawn and exported the one way.
@@ -214,10 +223,7 @@ impl<R: ReportRow> ReportRows for Vec<R> {
         let shown = R::shown(self);
         Shown {
             columns: R::columns(&shown),
-            lines: shown
-                .iter()
-                .flat_map(|row| row.lines(app, window))
-                .collect(),
+            rows: shown.iter().map(|row| row.lines(app, window)).collect(),
             total: R::total_lines(&shown, total, app.lang),
         }
     }
@@ -695,10 +701,41 @@ fn typed_days(
 /// The lines above a report's table: its title, its days, and where it is scrolled to.
 const HEAD_LINES: u16 = 3;
 
-/// The rows in sight in a report's table `height` lines high: all but its header and the
+/// The lines for rows in a report's table `height` lines high: all but its header and the
 /// `total` lines of its total.
-fn rows_in_sight(height: u16, total: usize) -> usize {
+fn lines_for_rows(height: u16, total: usize) -> usize {
     usize::from(height.saturating_sub(1)).saturating_sub(total)
+}
+
+/// The rows in sight from row `first`, of rows `heights` lines high, in `room` lines: those
+/// that fit whole (a shift with the line under it), and at least the first (cut, on a screen
+/// lower than it).
+fn rows_in_sight(heights: &[usize], first: usize, room: usize) -> Range<usize> {
+    let first = first.min(heights.len());
+    let mut used = 0;
+    let fit = heights[first..]
+        .iter()
+        .take_while(|height| {
+            used += *height;
+            used <= room
+        })
+        .count();
+    first..first + fit.max(1).min(heights.len() - first)
+}
+
+/// The first row in sight of a report scrolled to its end: the fewest last rows that fit
+/// whole in `room` lines (at least the last).
+fn first_of_the_end(heights: &[usize], room: usize) -> usize {
+    let mut used = 0;
+    let fit = heights
+        .iter()
+        .rev()
+        .take_while(|height| {
+            used += *height;
+            used <= room
+        })
+        .count();
+    heights.len() - fit.max(1).min(heights.len())
 }
 
 /// Today in the desk's zone: the reports' first day and their last.
@@ -770,10 +807,7 @@ impl ReportsScreen {
         else {
             return 0;
         };
-        shown
-            .lines
-            .len()
-            .saturating_sub(rows_in_sight(table, shown.total.len()))
+        first_of_the_end(&shown.heights(), lines_for_rows(table, shown.total.len()))
     }
 
     /// ↓ or End: the first row in sight moved to `to`, within the report.
@@ -867,26 +901,34 @@ impl Screen for ReportsScreen {
             frame.render_widget(Paragraph::new(refused), table);
             return;
         };
-        // The rows that fit from the first in sight, above the total's lines, which stay.
-        let count = shown.lines.len();
-        let room = rows_in_sight(table.height, shown.total.len());
-        let first = self.first_row.min(count.saturating_sub(room));
-        if count > room {
+        // The rows that fit whole from the first in sight, above the total's lines, which
+        // stay; counted as rows, whatever lines they take.
+        let heights = shown.heights();
+        let room = lines_for_rows(table.height, shown.total.len());
+        let first = self.first_row.min(first_of_the_end(&heights, room));
+        let in_sight = rows_in_sight(&heights, first, room);
+        if in_sight.len() < heights.len() {
             let position = app.tf(
                 "report.rows_in_sight",
                 &[
-                    ("from", &(first + 1)),
-                    ("to", &(first + room)),
-                    ("total", &count),
+                    ("from", &(in_sight.start + 1)),
+                    ("to", &in_sight.end),
+                    ("total", &heights.len()),
                 ],
             );
             head_lines.push(Line::styled(format!(" {position}"), theme.dim()));
         }
         frame.render_widget(Paragraph::new(head_lines), head);
         let total = shown.total.len();
-        let rows: Vec<Vec<String>> = shown.lines.into_iter().chain(shown.total).collect();
-        Table::new(shown.columns, &rows, "")
-            .from_row(first)
+        let lines: Vec<Vec<String>> = shown
+            .rows
+            .into_iter()
+            .skip(in_sight.start)
+            .take(in_sight.len())
+            .flatten()
+            .chain(shown.total)
+            .collect();
+        Table::new(shown.columns, &lines, "")
             .total(total, theme.title())
             .draw(frame, table, (lang, theme));
     }
@@ -989,5 +1031,26 @@ impl Screen for ReportsScreen {
             };
             hub.say(kind, text);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rows_in_sight_are_whole_rows_and_at_least_one() {
+        // A shift with its reversal line (2), one without (1), another with (2).
+        let heights = [2, 1, 2];
+        assert_eq!(rows_in_sight(&heights, 0, 3), 0..2, "the third not cut");
+        assert_eq!(rows_in_sight(&heights, 1, 3), 1..3);
+        assert_eq!(rows_in_sight(&heights, 0, 5), 0..3);
+        assert_eq!(rows_in_sight(&heights, 0, 1), 0..1, "the first, cut");
+        assert_eq!(rows_in_sight(&[], 0, 3), 0..0);
+        assert_eq!(first_of_the_end(&heights, 3), 1);
+        assert_eq!(first_of_the_end(&heights, 2), 2);
+        assert_eq!(first_of_the_end(&heights, 1), 2, "the last, cut");
+        assert_eq!(first_of_the_end(&heights, 9), 0);
+        assert_eq!(first_of_the_end(&[], 3), 0);
     }
 }

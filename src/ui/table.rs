@@ -205,9 +205,6 @@ pub struct Table<'a, R> {
     selected: Option<usize>,
     /// How many columns, from the left, the selection's colour covers.
     marked: usize,
-    /// The first row drawn (a report scrolled down), unless the selected row is below what
-    /// fits from it: the rows then scroll down so that it shows.
-    first_row: usize,
     sideways: u16,
     empty: &'a str,
     /// What an empty table says while its rows are on their way.
@@ -225,7 +222,6 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
             rows,
             selected: None,
             marked: columns.len(),
-            first_row: 0,
             sideways: 0,
             empty,
             loading: None,
@@ -240,11 +236,6 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
             marked,
             ..self
         }
-    }
-
-    /// The rows drawn from row `first_row` on.
-    pub fn from_row(self, first_row: usize) -> Self {
-        Table { first_row, ..self }
     }
 
     /// While `loading`, no rows say `text` (not that there are none).
@@ -296,12 +287,9 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
         // The selected row is always in sight: a list loaded whole follows it down, and a page
         // read to fit the screen scrolls when fewer rows fit than it has (a message said over
         // three rows takes two of them, `ui::draw`; a terminal made smaller).
-        let first = match self.selected {
-            Some(selected) => self
-                .first_row
-                .max((selected + 1).saturating_sub(room.max(1))),
-            None => self.first_row,
-        };
+        let first = self
+            .selected
+            .map_or(0, |selected| (selected + 1).saturating_sub(room.max(1)));
         let lines: Vec<Line> = rows
             .iter()
             .enumerate()
@@ -401,10 +389,6 @@ mod tests {
             ["13   x3     y3", "14   x4     y4"],
             "a selected row below what fits is scrolled into sight"
         );
-        let scrolled = Table::new(&COLUMNS, &rows, "none")
-            .selected(Some(3), 1)
-            .from_row(3);
-        assert_eq!(shown(scrolled), ["14   x4     y4", "15   x5     y5"]);
         let report = Table::new(&COLUMNS, &rows, "none").total(1, Style::new());
         assert_eq!(shown(report), ["11   x1     y1", "15   x5     y5"]);
         let two_lines = |height| {

@@ -476,6 +476,94 @@ fn the_shifts_report_says_the_reversals_it_counts() {
     }
 }
 
+/// s43-c's "Found, not fixed": "rows 1–18 of N" counted the lines drawn, a shift's reversal line
+/// among them, so a day of 20 shifts, every other one with reversals, said "of 30", and ↓ moved
+/// a line, showing a reversal line without its shift. It counts rows, and scrolls by a row:
+/// the rows in sight are whole (a shift with its line under it), the position says them, in
+/// both languages at 80×24; End shows the last shift with its line, "of 20".
+#[test]
+fn a_shifts_report_with_reversals_counts_its_rows_not_its_lines() {
+    let shifts: Vec<ShiftRow> = (1..=20)
+        .map(|n| {
+            let mut row = shift_row(n, &format!("op{n:02}"), at(8), Some(at(17)), 10_000 * n);
+            if n % 2 == 1 {
+                (row.figures.reversals, row.figures.reversed) = (1, Money::from_cents(-500));
+            }
+            row
+        })
+        .collect();
+    for (lang, first_rows, second_rows, last_rows) in [
+        (
+            Lang::En,
+            "rows 1–10 of 20",
+            "rows 2–11 of 20",
+            "rows 11–20 of 20",
+        ),
+        (
+            Lang::Zh,
+            "第 1–10 行，共 20 行",
+            "第 2–11 行，共 20 行",
+            "第 11–20 行，共 20 行",
+        ),
+    ] {
+        let (mut app, sent) = reports(lang);
+        let next = press(&mut app, KeyCode::Tab);
+        let read = ReportRead {
+            kind: ReportKind::Shifts,
+            window: window(),
+            report: Report::Shifts(shifts.clone()),
+        };
+        answer(&mut app, &sent, Reply::screen(read.clone()));
+        answer(&mut app, &next, Reply::screen(read));
+        // The shifts in sight, each whole: the table's first line a shift's (line 5, under
+        // the head and the columns), and each shift with reversals (the odd ones) followed by
+        // its line, the others not.
+        let in_sight = |screen: &str| {
+            let lines: Vec<&str> = screen.lines().collect();
+            assert!(lines[5].contains(" op"), "{lang:?}: {screen}");
+            let mut shown = Vec::new();
+            for (at, line) in lines.iter().enumerate() {
+                let Some(name) = line.split(" op").nth(1) else {
+                    continue;
+                };
+                let n: u32 = name[..2].parse().unwrap();
+                let under = lines[at + 1].contains("-5.00 ×1");
+                assert_eq!(under, n % 2 == 1, "{lang:?} op{n:02} whole: {screen}");
+                shown.push(n);
+            }
+            shown
+        };
+        let top = render_at(&app, (80, 24));
+        assert!(top.contains(first_rows), "{lang:?}: {top}");
+        assert_eq!(
+            in_sight(&top),
+            (1..=10).collect::<Vec<_>>(),
+            "{lang:?}: {top}"
+        );
+        // ↓ moves a row: the first shift and its line leave together.
+        press(&mut app, KeyCode::Down);
+        let down = render_at(&app, (80, 24));
+        assert!(down.contains(second_rows), "{lang:?}: {down}");
+        assert_eq!(
+            in_sight(&down),
+            (2..=11).collect::<Vec<_>>(),
+            "{lang:?}: {down}"
+        );
+        press(&mut app, KeyCode::End);
+        let end = render_at(&app, (80, 24));
+        assert!(end.contains(last_rows), "{lang:?}: {end}");
+        assert_eq!(
+            in_sight(&end),
+            (11..=20).collect::<Vec<_>>(),
+            "{lang:?}: {end}"
+        );
+        insta::assert_snapshot!(
+            format!("reports_shifts_rows_counted_end_{}", lang.code()),
+            end
+        );
+    }
+}
+
 #[test]
 fn a_clerk_is_refused_the_reports_before_they_open() {
     let mut app = signed_in(Lang::En);
