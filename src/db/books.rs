@@ -120,8 +120,10 @@ const RULES: [(&str, &str, &str); 7] = [
          LEFT JOIN customer c ON c.id = w.customer_id
          WHERE o.kind IS DISTINCT FROM 'recharge' OR t.amount IS DISTINCT FROM -w.amount
             OR o.customer_id <> w.customer_id
-            -- Still owed (its recharge failed) by a customer closed since (sql/V222).
-            OR (o.state = 'failed' AND c.status = 'closed')
+            -- Still owed (`card_debts_owed`, sql/V234) by a customer closed since (sql/V222).
+            OR (c.status = 'closed'
+                AND EXISTS (SELECT FROM card_debts_owed() d
+                            WHERE d.operation_id = w.operation_id))
          UNION ALL
          SELECT format('payment %s (%s, %s): %s', d.id, d.idempotency_key, d.amount,
                        CASE WHEN w.operation_id IS NULL THEN 'no debt recorded'
