@@ -4535,3 +4535,45 @@ async fn what_a_recharges_first_send_left_is_found_under_its_key() {
         other => panic!("finished: {other:?}"),
     }
 }
+
+/// s43-b's "Found, not fixed", at the database: an image of a card taken before its first
+/// swipe (no write-back) was never called older, so its purchase the meter has loaded since
+/// was offered for a refund the journal refuses after the PIN. Once a write-back was read from
+/// the card itself, such an image is older; a replacement never swiped is not, however far the
+/// old card loaded, until its own write-back is read.
+#[tokio::test]
+async fn a_copy_taken_before_a_cards_first_swipe_is_older_once_its_write_back_was_read() {
+    let older = |found: &[Discrepancy]| match found {
+        [Discrepancy::OlderImage { loaded, seen_at }] => {
+            assert!(seen_at.is_some(), "the read's time kept");
+            Some(*loaded)
+        }
+        [] => None,
+        other => panic!("{other:?}"),
+    };
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("6")).await;
+    let unswiped = counter.card;
+    assert_eq!(older(&counter.reconcile().await), None);
+    // Swiped (the meter loads purchase #1) and read at the desk.
+    counter.swipe();
+    counter.touch().await;
+    assert_eq!(older(&counter.reconcile().await), None, "the card itself");
+    counter.card = unswiped;
+    assert_eq!(older(&counter.reconcile().await), Some(1), "its copy");
+
+    // Replaced: the old card loaded #1; the new one, never swiped, is no older image.
+    counter.replace_lost_card().await;
+    let replacement_unswiped = counter.card;
+    assert_eq!(older(&counter.reconcile().await), None, "the replacement");
+    counter.swipe();
+    counter.touch().await;
+    assert_eq!(older(&counter.reconcile().await), None);
+    counter.card = replacement_unswiped;
+    assert_eq!(
+        older(&counter.reconcile().await),
+        Some(1),
+        "the replacement's copy from before its first swipe"
+    );
+}
