@@ -4577,3 +4577,34 @@ async fn a_copy_taken_before_a_cards_first_swipe_is_older_once_its_write_back_wa
         "the replacement's copy from before its first swipe"
     );
 }
+
+/// What a key's first send left (`card_ops::sent_before`) is asked in ONE round trip once its
+/// statement is prepared, whether an operation is found or not: BEGIN, the key's lock, the
+/// look-up of the debts and the operation, and COMMIT in one write. Its documentation said one
+/// round trip; it made two, three with an operation found (the operation read on its own, then
+/// the ROLLBACK). Counted on the clerk's one connection.
+#[tokio::test]
+async fn what_a_keys_first_send_left_is_asked_in_one_round_trip() {
+    let (mut counter, relay) = recharged_counter_through_a_relay().await;
+    let report = counter
+        .begin_with("first-send", CLERK, &recharge_m3("3"))
+        .await;
+    let BeginOutcome::Begun(journaled) = report.outcome else {
+        panic!("begun: {:?}", report.outcome);
+    };
+    // Prepared, as at a desk that has worked a while.
+    sent_before(&mut counter, "first-send").await;
+    for (key, found) in [("another-send", false), ("first-send", true)] {
+        relay.take_turns();
+        let sent = sent_before(&mut counter, key).await;
+        assert_eq!(relay.take_turns(), 1, "{key}: round trips");
+        assert_eq!(sent.operation.is_some(), found, "{key}: {sent:?}");
+        if let Some(card_ops::Journaled::Pending(pending)) = &sent.operation {
+            assert_eq!(pending.operation_id, journaled.operation_id);
+            assert_eq!(pending.plan, journaled.plan);
+        }
+    }
+    // The key's lock went with the transaction: the operation settles under it.
+    counter.write(&journaled, usize::MAX);
+    assert_eq!(counter.settle(&journaled).await.state, OperationState::Done);
+}
