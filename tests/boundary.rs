@@ -843,6 +843,86 @@ async fn a_clerk_with_psql_writes_only_what_the_desk_writes() {
     assert_eq!(reprints, "1 WM-0042 true");
 }
 
+/// A modify of customer `customer` setting `set` as a clerk's psql would write it, with its true
+/// audit entry (the before and after of the fields it changes, sql/V31).
+fn modified(customer: i64, set: &str) -> String {
+    format!(
+        "WITH before AS (SELECT customer_basic_info(c) AS info FROM customer c WHERE id = {customer}),
+              saved AS (UPDATE customer SET {set}, version = version + 1 WHERE id = {customer}
+                        RETURNING *),
+              after AS (SELECT s.id, s.version, customer_basic_info(ROW(s.*)::customer) AS info
+                        FROM saved s)
+         INSERT INTO audit_log (action, entity, entity_id, detail)
+         SELECT 'customer.modify', 'customer', a.id,
+                jsonb_build_object('version', a.version,
+                                   'before', jsonb_changed_fields(b.info, a.info),
+                                   'after', jsonb_changed_fields(a.info, b.info))
+         FROM after a, before b"
+    )
+}
+
+/// s43-f's "Found, not fixed": the clerk, who may modify and transfer, changed a customer's
+/// name and identity number in one modify by psql: another holder without the owner history,
+/// its waits for bills, a debt or a card operation. The server refuses it in words that name
+/// the transfer (sql/V230); each correction alone is still the clerk's.
+#[tokio::test]
+async fn a_clerk_with_psql_changes_no_owner_by_a_modify() {
+    let (db, account) = desk().await;
+    let owner = db.pool.get().await.unwrap();
+    let customer = customer_of(&db, account).await;
+    // The number filled in where there was none, with the name: a correction.
+    allowed(
+        &db,
+        "clerk",
+        &modified(
+            customer,
+            "name = '张玮', id_document_no = '110101199003078515'",
+        ),
+    );
+    let stored = || {
+        allowed(
+            &db,
+            "clerk",
+            &format!(
+                "SELECT concat_ws(' ', name, id_document_no, version) FROM customer WHERE id = {customer}"
+            ),
+        )
+    };
+    assert_eq!(stored(), "张玮 110101199003078515 2");
+    for set in [
+        "name = '李娜', id_document_no = '110101198001010053'",
+        "name = '李娜', id_document_no = NULL",
+    ] {
+        let outcome = psql(&db, "clerk", &modified(customer, set));
+        assert!(!outcome.ok, "a modify changed the owner: {set}");
+        assert!(
+            outcome.said.contains(
+                "that is a change of owner, made by a transfer (customer.transfer), not a modify"
+            ),
+            "{set}: refused for another reason: {}",
+            outcome.said
+        );
+    }
+    assert_eq!(stored(), "张玮 110101199003078515 2", "nothing written");
+    let entries: i64 = owner
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE action = 'customer.modify'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(entries, 1);
+    // One field alone is a correction.
+    allowed(&db, "clerk", &modified(customer, "name = '张伟'"));
+    allowed(
+        &db,
+        "clerk",
+        &modified(customer, "id_document_no = '110101198001010053'"),
+    );
+    assert_eq!(stored(), "张伟 110101198001010053 4");
+}
+
 /// sql/V121, s36-i's first "found, not fixed": `ledger_post` asked the kind's permission, not
 /// whether the account takes that kind. A clerk's deposit on a card meter's account, on a
 /// receipt of its own transaction, was posted (the counter's `money_move` refuses `card_meter`),

@@ -1206,7 +1206,24 @@ async fn a_refund_from_a_card_image_the_read_called_older_is_refused_at_f9_spend
         "{told}"
     );
 
-    // A supervisor, at a desk whose PIN the card would refuse.
+    refused_at_f9_spending_no_pin_try(app, services, &customer, &card_file).await;
+    let books = books(&customer.client, customer.customer_id).await;
+    assert_eq!(
+        (books.paid_in, books.paid_out, books.pending),
+        (Decimal::new(900, 2), Decimal::ZERO, 0),
+        "nothing refunded"
+    );
+}
+
+/// A supervisor, at a desk whose PIN the card on the reader (its state in `card_file`) would
+/// refuse, presses F9 on a card image the read called older: refused in the database's words,
+/// no confirmation, and F2 after it sends the card nothing — no APDU, its three PIN tries kept.
+async fn refused_at_f9_spending_no_pin_try(
+    mut app: App,
+    services: Services,
+    customer: &CardCustomer,
+    card_file: &std::path::Path,
+) {
     let session = app.session.as_mut().unwrap();
     session.operator_id = SUPERVISOR;
     session.permissions.push("card.refund".into());
@@ -1239,12 +1256,82 @@ async fn a_refund_from_a_card_image_the_read_called_older_is_refused_at_f9_spend
         "nothing sent to the card: {}",
         message(&app)
     );
-    let tries = std::fs::read_to_string(&card_file).unwrap();
+    let tries = std::fs::read_to_string(card_file).unwrap();
     assert!(tries.contains("pin-tries-left 3"), "{tries}");
+}
+
+/// s43-b's "Found, not fixed": a copy of a card taken before its first swipe (no write-back)
+/// brought back after its real self was swiped and read here was not called older — the read
+/// compared write-backs only — so F9 offered its purchase and F2 presented the PIN before the
+/// database refused the refund (the meter loaded it). Now the read compares the image's missing
+/// write-back with the one noted from the card itself: older, and F9 is refused before any PIN
+/// or APDU, as for s43-b's older image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_from_a_copy_taken_before_the_cards_first_swipe_is_refused_at_f9_spending_no_pin_try()
+ {
+    let Some(rig) = Rig::start("card_app_never_swiped_copy_refund") else {
+        return;
+    };
+    let customer = card_customer().await;
+    give_password(&customer.client, CLERK).await;
+    give_password(&customer.client, SUPERVISOR).await;
+    let (card_file, copy_file) = (rig.state_file("c1"), rig.state_file("unswiped-copy"));
+    let Rig { reader, events, .. } = rig;
+    let services = clerk_services(&customer, reader, ReceiptOutput::default());
+    let mut app = clerk_on_the_table(&customer);
+    let quiet = std::time::Duration::from_secs(2);
+    let mut meter = meterdesk::domain::meter::MeterState::new(MeterNumber::new("WM-0042").unwrap());
+
+    // Opened (F6, F2, F3 to the card), 4 m³ recharged, never swiped; its image kept.
+    let card = VirtualCardProcess::insert(PORT_0, &card_file, &["--blank"]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    press(&mut app, &services, KeyCode::F(6)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    press(&mut app, &services, KeyCode::F(3)).await;
+    let desk = meterdesk::cardflow::Desk {
+        pool: &services.pool,
+        reader: &services.reader,
+        access: &services.card_access,
+        operator_id: CLERK,
+    };
+    let recharge = CardRequest::Recharge {
+        quantity: Quantity::Volume(Decimal::new(4, 0)),
+        payment: Payment::Method("cash".into()),
+        owner_seen: None,
+    };
+    let flow = meterdesk::cardflow::run(&desk, customer.customer_id, &recharge, "first")
+        .await
+        .unwrap();
+    assert!(
+        matches!(flow, meterdesk::cardflow::Flow::Done { .. }),
+        "{flow:?}"
+    );
+    drop(card);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    std::fs::copy(&card_file, &copy_file).unwrap();
+
+    // The card swiped, the meter loading purchase #1, and read here.
+    let card = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    swiped(&services, &mut meter).await;
+    assert_eq!(meter.credit_litres, 4_000, "purchase #1 loaded");
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    drop(card);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+
+    // The copy without a write-back put back: the read calls it older.
+    std::fs::copy(&copy_file, &card_file).unwrap();
+    let _copy = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let told = message(&app);
+    assert!(
+        told.contains("this card image is older than the last one seen on"),
+        "{told}"
+    );
+    refused_at_f9_spending_no_pin_try(app, services, &customer, &card_file).await;
     let books = books(&customer.client, customer.customer_id).await;
     assert_eq!(
         (books.paid_in, books.paid_out, books.pending),
-        (Decimal::new(900, 2), Decimal::ZERO, 0),
+        (Decimal::new(400, 2), Decimal::ZERO, 0),
         "nothing refunded"
     );
 }

@@ -4616,3 +4616,76 @@ async fn what_a_recharges_first_send_left_is_found_under_its_key() {
         other => panic!("finished: {other:?}"),
     }
 }
+
+/// s43-b's "Found, not fixed", at the database: an image of a card taken before its first
+/// swipe (no write-back) was never called older, so its purchase the meter has loaded since
+/// was offered for a refund the journal refuses after the PIN. Once a write-back was read from
+/// the card itself, such an image is older; a replacement never swiped is not, however far the
+/// old card loaded, until its own write-back is read.
+#[tokio::test]
+async fn a_copy_taken_before_a_cards_first_swipe_is_older_once_its_write_back_was_read() {
+    let older = |found: &[Discrepancy]| match found {
+        [Discrepancy::OlderImage { loaded, seen_at }] => {
+            assert!(seen_at.is_some(), "the read's time kept");
+            Some(*loaded)
+        }
+        [] => None,
+        other => panic!("{other:?}"),
+    };
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("6")).await;
+    let unswiped = counter.card;
+    assert_eq!(older(&counter.reconcile().await), None);
+    // Swiped (the meter loads purchase #1) and read at the desk.
+    counter.swipe();
+    counter.touch().await;
+    assert_eq!(older(&counter.reconcile().await), None, "the card itself");
+    counter.card = unswiped;
+    assert_eq!(older(&counter.reconcile().await), Some(1), "its copy");
+
+    // Replaced: the old card loaded #1; the new one, never swiped, is no older image.
+    counter.replace_lost_card().await;
+    let replacement_unswiped = counter.card;
+    assert_eq!(older(&counter.reconcile().await), None, "the replacement");
+    counter.swipe();
+    counter.touch().await;
+    assert_eq!(older(&counter.reconcile().await), None);
+    counter.card = replacement_unswiped;
+    assert_eq!(
+        older(&counter.reconcile().await),
+        Some(1),
+        "the replacement's copy from before its first swipe"
+    );
+}
+
+/// What a key's first send left (`card_ops::sent_before`) is asked in ONE round trip once its
+/// statement is prepared, whether an operation is found or not: BEGIN, the key's lock, the
+/// look-up of the debts and the operation, and COMMIT in one write. Its documentation said one
+/// round trip; it made two, three with an operation found (the operation read on its own, then
+/// the ROLLBACK). Counted on the clerk's one connection.
+#[tokio::test]
+async fn what_a_keys_first_send_left_is_asked_in_one_round_trip() {
+    let (mut counter, relay) = recharged_counter_through_a_relay().await;
+    let report = counter
+        .begin_with("first-send", CLERK, &recharge_m3("3"))
+        .await;
+    let BeginOutcome::Begun(journaled) = report.outcome else {
+        panic!("begun: {:?}", report.outcome);
+    };
+    // Prepared, as at a desk that has worked a while.
+    sent_before(&mut counter, "first-send").await;
+    for (key, found) in [("another-send", false), ("first-send", true)] {
+        relay.take_turns();
+        let sent = sent_before(&mut counter, key).await;
+        assert_eq!(relay.take_turns(), 1, "{key}: round trips");
+        assert_eq!(sent.operation.is_some(), found, "{key}: {sent:?}");
+        if let Some(card_ops::Journaled::Pending(pending)) = &sent.operation {
+            assert_eq!(pending.operation_id, journaled.operation_id);
+            assert_eq!(pending.plan, journaled.plan);
+        }
+    }
+    // The key's lock went with the transaction: the operation settles under it.
+    counter.write(&journaled, usize::MAX);
+    assert_eq!(counter.settle(&journaled).await.state, OperationState::Done);
+}

@@ -20,8 +20,8 @@ use meterdesk::db::meters::{
 };
 use meterdesk::db::pool_from_conn_str;
 use meterdesk::domain::customer_rules::{
-    AccountKind, BasicInfo, BusinessModel, CustomerTypeProblem, Field, Nature, PaymentModel,
-    PersonalInfo,
+    AccountKind, BasicInfo, BusinessModel, CustomerTypeProblem, EnterpriseInfo, Field, Nature,
+    PaymentModel, PersonalInfo, StatisticalInfo,
 };
 use meterdesk::domain::meter_csv::{
     LineProblem, METER_CSV_TEMPLATE, MeterCsv, MeterNo, MeterTypeNames, parse_meter_csv,
@@ -1738,4 +1738,178 @@ async fn the_clerks_connection_is_refused_reference_data_and_the_administrators_
         .unwrap()
         .unwrap();
     assert_eq!(now, read, "the customer is as the clerk opened it");
+}
+
+/// `person` with an identity number.
+fn holder(name: &str, id: Option<&str>) -> BasicInfo {
+    let BasicInfo::Personal(info) = person(name, "13800138000") else {
+        unreachable!("person is personal");
+    };
+    BasicInfo::Personal(PersonalInfo {
+        id_document_no: id.map(str::to_owned),
+        ..info
+    })
+}
+
+/// s43-f's "Found, not fixed": a modify changed the holder's name and identity number at once,
+/// a transfer without its owner history, its waits for bills, a debt or a card operation. The
+/// database refuses it as a modify (sql/V230); the one-field correction, the number filled in
+/// where there was none, and the transfer stay possible.
+#[tokio::test]
+async fn a_new_name_with_a_new_identity_number_is_refused_as_a_modify_and_made_by_a_transfer() {
+    let Desks {
+        owner,
+        mut supervisor,
+        mut clerk,
+        ..
+    } = with_fixture().await;
+    let read = opened_customer(&mut supervisor, &mut clerk, BusinessModel::SystemPrepaid).await;
+    let modify = async |clerk: &mut Object, read: &CustomerBasics, info: &BasicInfo| {
+        customer_changes::modify_basic_info(clerk, CLERK, &key(), read, info)
+            .await
+            .unwrap()
+    };
+    let stored = async |clerk: &Object| {
+        customer_changes::customer_basics(&***clerk, read.customer_id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    // The number filled in where there was none, with a corrected name: a correction.
+    let filled = holder("张玮", Some("110101199003078515"));
+    assert_eq!(
+        modify(&mut clerk, &read, &filled).await,
+        ModifyOutcome::Saved { version: 2 }
+    );
+    let read = stored(&clerk).await;
+    let modified = count(
+        &owner,
+        "SELECT count(*) FROM audit_log WHERE action = 'customer.modify'",
+    )
+    .await;
+
+    // Another name and another number: another holder.
+    let other = holder("李娜", Some("110101198001010053"));
+    assert_eq!(
+        modify(&mut clerk, &read, &other).await,
+        ModifyOutcome::ChangeOfOwner {
+            nature: Nature::Personal
+        }
+    );
+    // The number taken away with the name is no way round it.
+    assert_eq!(
+        modify(&mut clerk, &read, &holder("李娜", None)).await,
+        ModifyOutcome::ChangeOfOwner {
+            nature: Nature::Personal
+        }
+    );
+    assert_eq!(stored(&clerk).await, read, "nothing written");
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM audit_log WHERE action = 'customer.modify'"
+        )
+        .await,
+        modified
+    );
+
+    // The transfer makes it, with the owner history.
+    let TransferOutcome::Transferred { version, .. } =
+        customer_changes::transfer_from(&mut clerk, CLERK, &key(), &read, &other)
+            .await
+            .unwrap()
+    else {
+        panic!("transferred");
+    };
+    assert_eq!(version, 3);
+    assert_eq!(stored(&clerk).await.info, other);
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM customer_owner_history").await,
+        1
+    );
+
+    // One field at a time is a correction.
+    let read = stored(&clerk).await;
+    let renamed = holder("李娜娜", Some("110101198001010053"));
+    assert_eq!(
+        modify(&mut clerk, &read, &renamed).await,
+        ModifyOutcome::Saved { version: 4 }
+    );
+}
+
+/// The desk's rule (`BasicInfo::changes_owner`) and the database's (`customer_owner_changes`,
+/// sql/V230) answer alike, over every nature and the cases of a number filled, changed,
+/// cleared or kept.
+#[tokio::test]
+async fn the_desk_and_the_database_agree_on_a_change_of_owner() {
+    let Desks { owner, .. } = with_fixture().await;
+    let enterprise = |name: &str, code: Option<&str>| {
+        BasicInfo::Enterprise(EnterpriseInfo {
+            company_name: name.to_owned(),
+            registration_no: code.map(str::to_owned),
+            contact_person: "李娜".to_owned(),
+            phone: "010-1234567".to_owned(),
+            address: "建国路1号".to_owned(),
+            remark: None,
+        })
+    };
+    let statistical = |label: &str| {
+        BasicInfo::Statistical(StatisticalInfo {
+            label: label.to_owned(),
+            location: "东区".to_owned(),
+            remark: None,
+        })
+    };
+    // The customer row's columns the rule reads.
+    let columns = |info: &BasicInfo| match info {
+        BasicInfo::Personal(info) => serde_json::json!({
+            "nature": "personal", "name": info.name, "id_document_no": info.id_document_no,
+        }),
+        BasicInfo::Enterprise(info) => serde_json::json!({
+            "nature": "enterprise", "name": info.company_name, "credit_code": info.registration_no,
+        }),
+        BasicInfo::Statistical(info) => serde_json::json!({
+            "nature": "statistical", "name": info.label,
+        }),
+    };
+    let (a, b) = (Some("110101199003078515"), Some("110101198001010053"));
+    let (x, y) = (Some("91350100M000100Y43"), Some("91110000100000000X"));
+    let cases = [
+        (holder("张伟", a), holder("李娜", b)),
+        (holder("张伟", a), holder("李娜", None)),
+        (holder("张伟", a), holder("张伟", b)),
+        (holder("张伟", a), holder("李娜", a)),
+        (holder("张伟", None), holder("李娜", b)),
+        (holder("张伟", None), holder("李娜", None)),
+        (enterprise("Acme", x), enterprise("Bolt", y)),
+        (enterprise("Acme", x), enterprise("Acme Ltd", x)),
+        (enterprise("Acme", x), enterprise("Acme", y)),
+        (enterprise("Acme", None), enterprise("Bolt", y)),
+        (statistical("zone 1"), statistical("zone 2")),
+    ];
+    let mut changes = Vec::new();
+    for (before, after) in &cases {
+        let database: bool = owner
+            .query_one(
+                "SELECT customer_owner_changes(
+                            jsonb_populate_record(NULL::customer, $1::text::jsonb),
+                            jsonb_populate_record(NULL::customer, $2::text::jsonb)) AS changes",
+                &[&columns(before).to_string(), &columns(after).to_string()],
+            )
+            .await
+            .unwrap()
+            .get("changes");
+        assert_eq!(
+            database,
+            before.changes_owner(after),
+            "{before:?} → {after:?}"
+        );
+        changes.push(database);
+    }
+    assert_eq!(
+        changes,
+        [
+            true, true, false, false, false, false, true, false, false, false, false
+        ]
+    );
 }

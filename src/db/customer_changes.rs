@@ -422,13 +422,21 @@ pub enum ModifyOutcome {
     WrongNature {
         nature: Nature,
     },
+    /// Both the holder's name and identifying number change (`BasicInfo::changes_owner`): a
+    /// change of owner, which a transfer makes with its owner history; the database refuses it
+    /// as a modify (sql/V230, SQLSTATE MD441). Nothing was written.
+    ChangeOfOwner {
+        nature: Nature,
+    },
 }
 
 /// Saves new basic information if no field changed since `read` (optimistic concurrency:
 /// the customer row is locked and compared with what the clerk read; a version that moved
 /// without changing a field, as a transfer to an identical owner, overwrites nothing and is
 /// no conflict). Writes the changed fields, before and after, to the audit log. Nothing
-/// changed: nothing is written. A key already applied answers the version it saved.
+/// changed: nothing is written. A new name with a new identifying number is refused by the
+/// database ([`ModifyOutcome::ChangeOfOwner`]). A key already applied answers the version it
+/// saved.
 pub async fn modify_basic_info(
     client: &mut Client,
     operator_id: i64,
@@ -463,7 +471,7 @@ pub async fn modify_basic_info(
         let (keys, before) = as_key_values(&current.info, Some(&changed));
         let (_, after) = as_key_values(info, Some(&changed));
         let columns = Columns::of(info);
-        let version: i32 = transaction
+        let saved = transaction
             .query_one(
                 &format!(
                     "WITH saved AS (
@@ -487,9 +495,16 @@ pub async fn modify_basic_info(
                 ]
                 .concat(),
             )
-            .await?
-            .get("version");
-        Ok(ModifyOutcome::Saved { version })
+            .await;
+        match saved {
+            Ok(row) => Ok(ModifyOutcome::Saved {
+                version: row.get("version"),
+            }),
+            Err(error) if refused_as(&error, OWNER_CHANGES) => Ok(ModifyOutcome::ChangeOfOwner {
+                nature: info.nature(),
+            }),
+            Err(error) => Err(error.into()),
+        }
     })
     .await
 }
@@ -759,7 +774,7 @@ async fn transfer_of(
             .await;
         let version: i32 = match saved {
             Ok(row) => row.get("version"),
-            Err(error) if card_operation_pending(&error) => {
+            Err(error) if refused_as(&error, CARD_OPERATION_PENDING) => {
                 return Ok(TransferOutcome::CardOperationPending);
             }
             Err(error) => return Err(error.into()),
@@ -769,12 +784,17 @@ async fn transfer_of(
     .await
 }
 
-/// Whether `error` is the owner history's refusal of a customer whose card operation is
-/// pending (SQLSTATE MD420, sql/V131).
-fn card_operation_pending(error: &tokio_postgres::Error) -> bool {
+/// The owner history's refusal of a customer whose card operation is pending (sql/V131).
+const CARD_OPERATION_PENDING: &str = "MD420";
+
+/// The customer's refusal of a modify that changes the owner (sql/V230).
+const OWNER_CHANGES: &str = "MD441";
+
+/// Whether `error` is the database's refusal with SQLSTATE `code`.
+fn refused_as(error: &tokio_postgres::Error, code: &str) -> bool {
     error
         .as_db_error()
-        .is_some_and(|server| server.code().code() == "MD420")
+        .is_some_and(|server| server.code().code() == code)
 }
 
 impl Outcome for TransferOutcome {

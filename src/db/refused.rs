@@ -119,6 +119,10 @@ pub const NOT_SAID: &[(&str, &str)] = &[
         "answered by the transfer, asked first behind the account's lock: water a meter loaded unpaid (TransferOutcome::WaterOwed, sql/V183)",
     ),
     (
+        "MD441",
+        "answered by the modify, whose form refuses it before sending: a change of owner (ModifyOutcome::ChangeOfOwner, sql/V230)",
+    ),
+    (
         "operator_db_role_key",
         "the server role is made from the login, which `operator_login_key` keeps apart first",
     ),

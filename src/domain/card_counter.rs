@@ -43,20 +43,46 @@ impl UserCard {
         if self.issue.replacement && !self.meter_has_registered() {
             return PurchaseState::UnknownUntilSwiped;
         }
-        let last_loaded = self
-            .write_back
-            .as_ref()
-            .map_or(0, |write_back| write_back.last_loaded_sequence);
-        if purchase.sequence > last_loaded {
+        if purchase.sequence > self.last_loaded() {
             PurchaseState::NotLoaded
         } else {
             PurchaseState::Loaded
         }
     }
 
+    /// The last purchase the card's write-back says a meter loaded; 0 without a write-back
+    /// (the card not swiped since it was issued).
+    fn last_loaded(&self) -> u32 {
+        self.write_back
+            .as_ref()
+            .map_or(0, |write_back| write_back.last_loaded_sequence)
+    }
+
+    /// Which write-back noted in the books makes this image of the card an older one.
+    pub fn older_if(&self) -> OlderIf {
+        match self.write_back {
+            Some(_) => OlderIf::LoadedAbove(self.last_loaded()),
+            None => OlderIf::ItselfSwiped,
+        }
+    }
+
     fn is(&self, active: Option<&IssueRecord>) -> bool {
         active == Some(&self.issue)
     }
+}
+
+/// The write-back noted in the books that makes an image of a card older
+/// (`UserCard::older_if`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OlderIf {
+    /// The image's write-back says a meter loaded up to this purchase: a card of the
+    /// customer's that loaded a later one (a meter's sequence runs on across the customer's
+    /// cards).
+    LoadedAbove(u32),
+    /// The image has no write-back: it is of the card before its first swipe, and a write-back
+    /// of this very card (its real self swiped since) makes it older. The customer's older
+    /// cards loaded purchases too, which do not make a replacement never swiped older.
+    ItselfSwiped,
 }
 
 /// One UPDATE BINARY of a whole record.
@@ -598,6 +624,23 @@ pub(crate) mod tests {
             issue: issue(CARD, generation),
             purchase,
             write_back,
+        }
+    }
+
+    /// s43-b's "Found, not fixed": an image of a card never swiped (no write-back) was never
+    /// called older; only a write-back of that card itself makes it so, not the old card's.
+    #[test]
+    fn an_image_is_older_than_a_later_write_back_of_the_customers_or_of_its_never_swiped_self() {
+        // Swiped: any of the customer's cards that loaded past it.
+        assert_eq!(
+            card(1, valid(5, 1), swiped(4, 1)).older_if(),
+            OlderIf::LoadedAbove(4)
+        );
+        // Never swiped, first issue or replacement: its own card swiped since.
+        for generation in [1, 2] {
+            let mut never_swiped = card(generation, valid(5, 1), None);
+            never_swiped.issue.replacement = generation > 1;
+            assert_eq!(never_swiped.older_if(), OlderIf::ItselfSwiped);
         }
     }
 

@@ -538,6 +538,33 @@ impl BasicInfo {
         }
     }
 
+    /// The holder's name and identifying number (identity document; an enterprise's credit
+    /// code) as stored; None for a statistical customer, which has no holder.
+    fn holder(&self) -> Option<(&str, Option<&str>)> {
+        match self {
+            BasicInfo::Personal(info) => Some((&info.name, info.id_document_no.as_deref())),
+            BasicInfo::Enterprise(info) => {
+                Some((&info.company_name, info.registration_no.as_deref()))
+            }
+            BasicInfo::Statistical(_) => None,
+        }
+    }
+
+    /// Whether changing `self` into `new` is a change of owner, not a correction: both the
+    /// name and an identifying number that was filled in change (a personal customer's name
+    /// and identity document number; an enterprise's company name and credit code). One of
+    /// them alone is a correction, so is a number filled in where there was none; a
+    /// statistical customer has no owner. A transfer keeps the owner history; a modify may
+    /// not do it (sql/V230 refuses it, SQLSTATE MD441, with the same rule).
+    pub fn changes_owner(&self, new: &BasicInfo) -> bool {
+        match (self.holder(), new.holder()) {
+            (Some((name, Some(number))), Some((new_name, new_number))) => {
+                name != new_name && Some(number) != new_number
+            }
+            _ => false,
+        }
+    }
+
     /// The fields whose values differ between `self` and `other`; every field when the natures
     /// differ.
     pub fn changed_fields(&self, other: &BasicInfo) -> Vec<Field> {
@@ -845,6 +872,59 @@ mod tests {
         )
         .unwrap_err();
         assert!(errors.contains(&(Field::RegistrationNo, FieldError::CreditCodeCheckCharacter)));
+    }
+
+    #[test]
+    fn a_new_name_with_a_new_number_is_a_change_of_owner() {
+        let personal = |name: &str, id: Option<&str>| {
+            BasicInfo::Personal(PersonalInfo {
+                name: name.to_owned(),
+                id_document_no: id.map(str::to_owned),
+                mobile: "13800138000".to_owned(),
+                address: "Rue 1".to_owned(),
+                household_size: None,
+                email: None,
+                remark: None,
+            })
+        };
+        let anna = personal("Anna", Some("110101199003078515"));
+        // Both the name and the number: another holder.
+        assert!(anna.changes_owner(&personal("Bert", Some("110101198001010053"))));
+        // The number taken away with the name: another holder too.
+        assert!(anna.changes_owner(&personal("Bert", None)));
+        // One of them alone: a correction.
+        assert!(!anna.changes_owner(&personal("Anne", Some("110101199003078515"))));
+        assert!(!anna.changes_owner(&personal("Anna", Some("110101198001010053"))));
+        assert!(!anna.changes_owner(&anna));
+        // A number filled in where there was none: a correction, whatever the name.
+        assert!(
+            !personal("Anna", None).changes_owner(&personal("Bert", Some("110101198001010053")))
+        );
+        let enterprise = |name: &str, code: Option<&str>| {
+            BasicInfo::Enterprise(EnterpriseInfo {
+                company_name: name.to_owned(),
+                registration_no: code.map(str::to_owned),
+                contact_person: "Li".to_owned(),
+                phone: "010-1234567".to_owned(),
+                address: "Rue 2".to_owned(),
+                remark: None,
+            })
+        };
+        let acme = enterprise("Acme", Some("91350100M000100Y43"));
+        assert!(acme.changes_owner(&enterprise("Bolt", Some("91110000100000000X"))));
+        assert!(!acme.changes_owner(&enterprise("Acme Ltd", Some("91350100M000100Y43"))));
+        assert!(
+            !enterprise("Acme", None)
+                .changes_owner(&enterprise("Bolt", Some("91110000100000000X")))
+        );
+        let statistical = |label: &str| {
+            BasicInfo::Statistical(StatisticalInfo {
+                label: label.to_owned(),
+                location: label.to_owned(),
+                remark: None,
+            })
+        };
+        assert!(!statistical("zone 1").changes_owner(&statistical("zone 2")));
     }
 
     #[test]

@@ -145,8 +145,30 @@ fn told(outcome: &ModifyOutcome, lang: Lang) -> (bool, MessageKind, String) {
             let text = lang.tf("modify.conflict_left", &[("fields", &names)]);
             (false, Error, text)
         }
+        ModifyOutcome::ChangeOfOwner { nature } => (
+            false,
+            Error,
+            owner_changes(lang, *nature, |args| {
+                lang.tf("modify.owner_changes_left", args)
+            }),
+        ),
         refused => (false, Error, lang.t(refusal_key(refused)).to_owned()),
     }
+}
+
+/// Says that a modify would change the owner: `fill` gets the form's labels of the holder's
+/// name and identifying number (`BasicInfo::changes_owner`) as `{name}` and `{number}`.
+fn owner_changes(
+    lang: Lang,
+    nature: Nature,
+    fill: impl FnOnce(&[(&str, &dyn std::fmt::Display)]) -> String,
+) -> String {
+    let (name, number) = match nature {
+        Nature::Enterprise => (Field::CompanyName, Field::RegistrationNo),
+        _ => (Field::Name, Field::IdDocumentNo),
+    };
+    let (name, number) = (lang.t(label_key(name)), lang.t(label_key(number)));
+    fill(&[("name", &name), ("number", &number)])
 }
 
 /// Catalogue key of a modify refused for the customer's state.
@@ -196,6 +218,14 @@ impl ModifyView {
             hub.say(MessageKind::Info, lang.t("modify.nothing_changed"));
             return;
         }
+        // Another holder is a transfer's (sql/V230 refuses it too): said, the form kept.
+        if read.info.changes_owner(&info) {
+            let text = owner_changes(lang, info.nature(), |args| {
+                hub.app.tf("modify.owner_changes", args)
+            });
+            hub.say(MessageKind::Error, text);
+            return;
+        }
         // A number changed to one another customer holds is said before it is saved.
         if let Some(id) = id_number(&info)
             && id_number(&read.info) != Some(id)
@@ -238,6 +268,12 @@ impl ModifyView {
                 self.conflict(changed_fields, current, lang);
                 let names = field_names(lang, current.info.nature(), changed_fields);
                 let text = hub.app.tf("modify.conflict", &[("fields", &names)]);
+                hub.say(MessageKind::Error, text);
+            }
+            ModifyOutcome::ChangeOfOwner { nature } => {
+                let text = owner_changes(lang, *nature, |args| {
+                    hub.app.tf("modify.owner_changes", args)
+                });
                 hub.say(MessageKind::Error, text);
             }
             ModifyOutcome::Closed | ModifyOutcome::NotFound | ModifyOutcome::WrongNature { .. } => {

@@ -2325,3 +2325,67 @@ fn f2_f2_while_the_id_look_up_waits_for_the_database(
     }
     sent
 }
+
+/// s43-f's "Found, not fixed": Modify took a new name with a new identity number, a change of
+/// owner without the transfer's history and waits. F2 says it is a transfer's, sends nothing
+/// and keeps what was typed; the database's refusal (sql/V230), should it come, is said alike.
+#[test]
+fn a_new_name_with_a_new_id_number_is_sent_to_transfer_and_keeps_what_was_typed() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            "changing both Name and ID card No. is a change of owner: use Transfer (t)",
+        ),
+        (Lang::Zh, "姓名和身份证号同时更改是过户：请用过户（t）"),
+    ] {
+        let mut app = signed_in(lang);
+        let sent = press(&mut app, KeyCode::Char('m'));
+        let Info::Personal(holder) = personal("张伟", "13800138000") else {
+            panic!()
+        };
+        let holder = Info::Personal(PersonalInfo {
+            id_document_no: Some("110101199003078515".into()),
+            ..holder
+        });
+        answer(&mut app, &sent, Reply::screen(Some(basics(4, holder))));
+        // The name, then the number, typed over.
+        for text in ["李娜", "110101198001010053"] {
+            for _ in 0..20 {
+                press(&mut app, KeyCode::Backspace);
+            }
+            type_text(&mut app, text);
+            press(&mut app, KeyCode::Tab);
+        }
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(sent.is_empty(), "nothing saved: {sent:?}");
+        let screen = render(&app);
+        assert!(message(&app).contains(said), "{screen}");
+        insta::assert_snapshot!(format!("modify_change_of_owner_{}", lang.code()), screen);
+        let Some(view) = app.screen.module::<ModifyView>() else {
+            panic!("the modify form stays")
+        };
+        let form = view.basic.as_ref().unwrap();
+        assert_eq!(form.value(Field::Name), "李娜");
+        assert_eq!(form.value(Field::IdDocumentNo), "110101198001010053");
+
+        // The number put back, the name alone is a correction, sent; the database's refusal
+        // of it as a change of owner is told in the same words.
+        press(&mut app, KeyCode::BackTab);
+        for _ in 0..20 {
+            press(&mut app, KeyCode::Backspace);
+        }
+        type_text(&mut app, "110101199003078515");
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(only(&sent).of::<Modify>().is_some(), "{sent:?}");
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(ModifyOutcome::ChangeOfOwner {
+                nature: Nature::Personal,
+            }),
+        );
+        assert!(app.screen.is::<ModifyView>());
+        let screen = render(&app);
+        assert!(message(&app).contains(said), "{screen}");
+    }
+}

@@ -29,6 +29,14 @@ pub fn app(lang: Lang) -> App {
     app
 }
 
+/// The text on the message line, whole (the line wraps it).
+pub fn message(app: &App) -> String {
+    app.message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default()
+}
+
 pub fn render(app: &App) -> String {
     render_at(app, (80, 24))
 }

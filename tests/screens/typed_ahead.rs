@@ -57,13 +57,6 @@ fn read_the_question(app: &mut App) {
     app.asked_at = Some(at - chrono::TimeDelta::from_std(Duration::from_secs(2)).unwrap());
 }
 
-fn message(app: &App) -> String {
-    app.message
-        .as_ref()
-        .map(|m| m.text.clone())
-        .unwrap_or_default()
-}
-
 /// The burst does not open Modify nor type the password into its ID number: the keys wait
 /// behind the question, which says so; `:logout` typed once it is read signs out and the keys
 /// sign the next operator in.

@@ -8,6 +8,7 @@
 
 use super::*;
 use crate::db::applied_write::{Outcome, lock_then_look_up, write_once};
+use std::sync::LazyLock;
 
 /// One debt: recharge `operation_id`'s purchase `sequence` of `litres`, loaded by a meter,
 /// whose `amount` the customer owes.
@@ -175,23 +176,33 @@ pub async fn pay_owed(
 /// first, on their receipts (`card.owed_paid`, sql/V190), and the operation it journaled, if its
 /// begin committed ([`Journaled`]). Asked when a send fails before the card took the PIN, having
 /// done nothing itself: sent again after a lost connection, its first send may have done both
-/// (`cardflow::run_decided`). One round trip with BEGIN behind the key's lock, so a first send
-/// still running on a connection the desk lost is waited for, as a payment sent again waits.
+/// (`cardflow::run_decided`). One round trip: BEGIN, the key's lock, one look-up of both and
+/// COMMIT in one write (the look-up behind the lock, so a first send still running on a
+/// connection the desk lost is waited for, as a payment sent again waits; it writes nothing, so
+/// COMMIT only ends it and lets the lock go).
 pub async fn sent_before(client: &mut Client, key: &str) -> Result<SentBefore, DbError> {
-    const LOOK_UP: &str = "SELECT (SELECT outcome::text FROM applied_write
-                                   WHERE idempotency_key = $1 AND kind = 'card.owed_paid') AS paid,
-                                  (SELECT id FROM card_operation
-                                   WHERE idempotency_key = $1) AS operation_id";
+    static LOOK_UP: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT (SELECT outcome::text FROM applied_write
+                     WHERE idempotency_key = $1 AND kind = 'card.owed_paid') AS paid,
+                    journaled.*
+             FROM (VALUES (1)) AS one
+             LEFT JOIN LATERAL ({OPERATION_COLUMNS} WHERE op.idempotency_key = $1) AS journaled
+                 ON true"
+        )
+    });
     let transaction = Transaction::new(client);
-    let (_, row) = lock_then_look_up(&transaction, key, LOOK_UP).await?;
+    transaction.commit_behind(LOOK_UP.as_str());
+    let (_, row) = lock_then_look_up(&transaction, key, &LOOK_UP).await?;
+    transaction.commit().await?;
     let row = row.ok_or_else(|| DbError::Inconsistent("no row from a scalar SELECT".into()))?;
     let owed = match row.get::<_, Option<&str>>("paid") {
         Some(paid) => paid_of(paid)?,
         None => Vec::new(),
     };
-    let operation = match row.get::<_, Option<i64>>("operation_id") {
-        Some(operation_id) => {
-            let operation = journaled_operation(&transaction, operation_id).await?;
+    let operation = match row.get::<_, Option<i64>>("id") {
+        Some(_) => {
+            let operation = Operation::from_row(&row)?;
             Some(match operation.state {
                 OperationState::Pending => Journaled::Pending(Box::new(operation.begun()?)),
                 _ => Journaled::Finished(operation.settled(false, None)),
@@ -199,7 +210,6 @@ pub async fn sent_before(client: &mut Client, key: &str) -> Result<SentBefore, D
         }
         None => None,
     };
-    transaction.rollback().await?;
     Ok(SentBefore { owed, operation })
 }
 

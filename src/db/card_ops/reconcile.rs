@@ -2,6 +2,7 @@
 //! database knows, each difference audited with the card and the customer.
 
 use super::*;
+use crate::domain::card_counter::OlderIf;
 use crate::domain::money::Money;
 
 /// A difference between the card read and the database. Nothing is written to the card for
@@ -58,6 +59,8 @@ pub enum Discrepancy {
     /// The card's meter write-back is older than one read on `seen_at` (a replayed image;
     /// `None` for demo rows that never kept the date), which said the meter had loaded up to
     /// purchase `loaded`: a refund of any purchase up to it is refused (`Refusal::OlderCardImage`).
+    /// An image without a write-back is older once one was read from the card itself
+    /// (`UserCard::older_if`: a copy taken before its first swipe).
     OlderImage {
         seen_at: Option<DateTime<Utc>>,
         loaded: u32,
@@ -162,7 +165,8 @@ pub async fn reconcile(
     let card_no = i64::from(card.issue.card_number);
     let row = transaction
         .query_opt(
-            "SELECT customer_id, void_reason FROM card WHERE card_no = $1",
+            "SELECT customer_id, void_reason, meter_loaded_seq, meter_read_at
+             FROM card WHERE card_no = $1",
             &[&card_no],
         )
         .await?;
@@ -170,15 +174,7 @@ pub async fn reconcile(
         None => (None, vec![Discrepancy::UnknownCard]),
         Some(row) => {
             let customer_id: i64 = row.get("customer_id");
-            let found = differences(
-                &transaction,
-                customer_id,
-                &card,
-                records,
-                row.get("void_reason"),
-                key,
-            )
-            .await?;
+            let found = differences(&transaction, customer_id, &card, records, &row, key).await?;
             (Some(customer_id), found)
         }
     };
@@ -204,13 +200,14 @@ pub async fn reconcile(
     Ok(found)
 }
 
-/// The differences between the card and the books.
+/// The differences between the card and the books; `card_row`: the card's row (its
+/// `void_reason` and the meter's write-back noted from it).
 async fn differences(
     tx: &Transaction<'_>,
     customer_id: i64,
     card: &UserCard,
     records: &[Record; 3],
-    void_reason: Option<String>,
+    card_row: &Row,
     key: &MacKey,
 ) -> Result<Vec<Discrepancy>, DbError> {
     let Some(holder) = holder(tx, customer_id, key).await? else {
@@ -218,7 +215,7 @@ async fn differences(
     };
     if holder.active() != Some(&card.issue) {
         let void = Discrepancy::VoidCard {
-            reason: void_reason,
+            reason: card_row.get("void_reason"),
         };
         return Ok(vec![void]);
     }
@@ -233,22 +230,32 @@ async fn differences(
     if let Some(purchase) = &card.purchase {
         found.extend(purchase_difference(tx, customer_id, card, purchase, records).await?);
     }
-    if let Some(write_back) = &card.write_back {
-        let newer = tx
+    // A later write-back noted in the books (`UserCard::older_if`): when it was read, and the
+    // purchase it said a meter loaded.
+    let noted = |row: &Row| -> (Option<DateTime<Utc>>, Option<i64>) {
+        (row.get("meter_read_at"), row.get("meter_loaded_seq"))
+    };
+    let newer = match card.older_if() {
+        OlderIf::LoadedAbove(loaded) => tx
             .query_opt(
                 "SELECT meter_read_at, meter_loaded_seq FROM card
                  WHERE customer_id = $1 AND meter_loaded_seq > $2
                  ORDER BY meter_loaded_seq DESC LIMIT 1",
-                &[&customer_id, &i64::from(write_back.last_loaded_sequence)],
+                &[&customer_id, &i64::from(loaded)],
             )
-            .await?;
-        if let Some(newer) = newer {
-            let older = Discrepancy::OlderImage {
-                seen_at: newer.get("meter_read_at"),
-                loaded: to_u32(newer.get("meter_loaded_seq"), "card.meter_loaded_seq")?,
-            };
-            found.push(older);
-        }
+            .await?
+            .map(|row| noted(&row)),
+        // Read with the card's row: no statement more.
+        OlderIf::ItselfSwiped => Some(noted(card_row)),
+    };
+    if let Some((seen_at, Some(loaded))) = newer
+        && loaded > 0
+    {
+        let older = Discrepancy::OlderImage {
+            seen_at,
+            loaded: to_u32(loaded, "card.meter_loaded_seq")?,
+        };
+        found.push(older);
     }
     Ok(found)
 }
