@@ -1186,9 +1186,13 @@ impl Hub<'_> {
             });
             return Some(FormKey::Taken);
         }
+        let focus = form.focus;
         match form.on_key(key, command, self.app.typing()) {
             FormEvent::Unhandled => return Some(FormKey::Unhandled),
             FormEvent::Submit => return Some(FormKey::Submit),
+            // The cursor onto a bad field: its whole error on the message line, where beside
+            // the field it may be cut at 80 columns.
+            FormEvent::Consumed if form.focus != focus => self.say_field_error(form, form.focus),
             FormEvent::Consumed => {}
             FormEvent::Edited(_) => self.app.message = None,
             FormEvent::Invalid => self.say_form_error(form),

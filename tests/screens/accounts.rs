@@ -2325,3 +2325,34 @@ fn f2_f2_while_the_id_look_up_waits_for_the_database(
     }
     sent
 }
+
+/// Every bad field's whole error is on the message line once the cursor is on it, not only
+/// the first one's on PgDn: beside the field it is cut at 80 columns (s43-e's walk).
+#[test]
+fn the_cursor_on_a_bad_field_puts_its_whole_error_on_the_message_line() {
+    for (lang, name_error, id_error) in [
+        (
+            Lang::En,
+            "! Name: a name has no digits",
+            "! ID card No.: check character wrong: a character was mistyped",
+        ),
+        (Lang::Zh, "! 姓名：", "! 身份证号：校验码不符：有字符输错"),
+    ] {
+        let mut app = wizard_at_step_1_in(lang);
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::PageDown);
+        type_text(&mut app, "Zhang3");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "110105199001011234"); // check character wrong
+        press(&mut app, KeyCode::PageDown);
+        assert!(render(&app).contains(name_error), "{}", render(&app));
+        press(&mut app, KeyCode::Tab);
+        let screen = render(&app);
+        assert!(screen.contains(id_error), "{lang:?}: {screen}");
+        insta::assert_snapshot!(format!("open_account_second_bad_field_{lang:?}"), screen);
+        // Back on the first: its own error again.
+        press(&mut app, KeyCode::BackTab);
+        let screen = render(&app);
+        assert!(screen.contains(name_error), "{lang:?}: {screen}");
+    }
+}
