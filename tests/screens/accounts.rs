@@ -335,11 +335,33 @@ fn f12_on_a_changed_form_does_what_its_message_says() {
     assert!(app.screen.is::<OpenAccountWizard>(), "asked, not left");
     let screen = render(&app);
     assert!(
-        screen.contains("Unsaved changes: F3 or F12 again discards them"),
+        screen.contains("Unsaved changes: F3 or F12 / Esc again discards them"),
         "{screen}"
     );
     press(&mut app, KeyCode::F(12));
     assert!(app.screen.is::<CustomerTable>(), "F12 again discards");
+}
+
+/// Esc on a changed form asks once, and its message names Esc among the keys that discard,
+/// as the live keymap binds them (s43-e's walk: "F3 or F12 again" — Esc did it too, unsaid).
+#[test]
+fn esc_on_a_changed_form_names_esc_among_the_keys_that_discard() {
+    for (lang, asked) in [
+        (
+            Lang::En,
+            "Unsaved changes: F3 or F12 / Esc again discards them, any other key keeps",
+        ),
+        (Lang::Zh, "有未保存的修改：再按 F3 或 F12 / Esc 放弃，按其他键继续编辑。"),
+    ] {
+        let mut app = wizard_at_step_2_in(lang);
+        press(&mut app, KeyCode::PageUp);
+        press(&mut app, KeyCode::Esc);
+        assert!(app.screen.is::<OpenAccountWizard>(), "asked, not left");
+        let screen = render(&app);
+        assert!(screen.contains(asked), "{lang:?}: {screen}");
+        press(&mut app, KeyCode::Esc);
+        assert!(app.screen.is::<CustomerTable>(), "Esc again discards");
+    }
 }
 
 fn personal(name: &str, mobile: &str) -> Info {
@@ -1454,7 +1476,7 @@ fn texts_name_the_keys_as_rebound_in_the_config() {
     type_text(&mut app, "李娜");
     press(&mut app, KeyCode::F(14));
     assert!(
-        render(&app).contains("Unsaved changes: F14 or F13 again discards them"),
+        render(&app).contains("Unsaved changes: F14 or F13 / Esc again discards them"),
         "{}",
         render(&app)
     );
@@ -1743,7 +1765,7 @@ fn a_second_quit_quits_though_a_save_waits() {
 
 /// A clerk who leaves a customer form whose save waits for the database (stopped by `meterdesk
 /// db stop` on a walk in session 40) is told the save is still sent, not that F3 again
-/// discards it: the desk asked "Unsaved changes: F3 or F12 again discards them", the clerk
+/// discards it: the desk asked "Unsaved changes: F3 or F12 / Esc again discards them", the clerk
 /// pressed F3 again believing the change gone, and the database saved it when it came back.
 /// The form is left at the first F3 or F12, with the save's fate said, and the save is sent
 /// once, its answer told on the table — in both languages, for a modify and an opening.
