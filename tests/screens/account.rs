@@ -1028,7 +1028,7 @@ fn a_deposit_paying_bills_is_confirmed_only_by_a_key_pressed_once_seen() {
     // The 3 F2s behind the one that asked it are dropped with a word (s43-d).
     assert_eq!(
         app.message.clone().unwrap().text,
-        "3 key(s) typed before this was shown were dropped: read it first."
+        "3 keys typed before this was shown were dropped: read it first."
     );
     let sent = press(&mut app, KeyCode::F(2));
     let [(_, request)] = sent.as_slice() else {

@@ -2150,7 +2150,7 @@ fn an_id_number_on_another_customer_is_said_before_modify_saves() {
         (
             Lang::En,
             "ID No. 440305198601218432 is also on customer 10000004 韩强平. F2 again saves it; or correct it.",
-            "1 key(s) typed before this was shown were dropped: read it first.",
+            "1 key typed before this was shown was dropped: read it first.",
         ),
         (
             Lang::Zh,

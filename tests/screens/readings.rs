@@ -510,7 +510,7 @@ fn paying_from_the_balance_is_confirmed_only_by_a_key_pressed_once_seen() {
     assert!(screen.contains("Pay 2 bill(s), 200.00 in all"), "{screen}");
     assert!(
         screen
-            .contains("cancels 3 key(s) typed before this was shown were dropped: read it first."),
+            .contains("cancels 3 keys typed before this was shown were dropped: read it first."),
         "{screen}"
     );
     // Kept once for `:messages`, as the line says it.

@@ -134,6 +134,35 @@ fn keys_typed_behind_logout_are_dropped_by_a_no_with_a_word() {
     }
 }
 
+/// One key typed behind the question is "1 key" in English, its verbs and pronouns with it;
+/// Chinese counts as before.
+#[test]
+fn one_key_typed_behind_logout_is_said_as_one() {
+    for (lang, waits, dropped) in [
+        (
+            Lang::En,
+            "The 1 key typed after this waits: :logout again signs out and types it on the \
+             sign-in; any other key drops it.",
+            "Stayed. The 1 key typed before the question was read was dropped: type it again.",
+        ),
+        (
+            Lang::Zh,
+            "其后键入的 1 个键在等待",
+            "已留下。问题显示前键入的 1 个键已丢弃",
+        ),
+    ] {
+        let mut app = on_the_details(lang);
+        burst(
+            &mut app,
+            &[chars(":logout"), vec![KeyCode::Enter, KeyCode::Char('m')]].concat(),
+        );
+        assert!(message(&app).contains(waits), "{lang:?}: {}", message(&app));
+        read_the_question(&mut app);
+        press(&mut app, KeyCode::Char('x'));
+        assert!(message(&app).contains(dropped), "{lang:?}: {}", message(&app));
+    }
+}
+
 /// A question left unanswered while a reply says something over it: the held keys go with
 /// it, kept in `:messages`.
 #[test]
