@@ -200,7 +200,7 @@ pub fn id_document_number(
 
 /// 17 digits and a digit or an X, spaces and case aside.
 fn looks_like_a_resident_id(text: &str) -> bool {
-    let code = compact_code(&to_halfwidth(text));
+    let code = compact_code(&halfwidth_text(text));
     let bytes = code.as_bytes();
     bytes.len() == 18
         && bytes[..17].iter().all(u8::is_ascii_digit)
@@ -348,8 +348,10 @@ fn is_invisible_control(c: char) -> bool {
         )
 }
 
-/// Full-width ASCII forms (U+FF01–U+FF5E) and the ideographic space as their ASCII twins.
-fn to_halfwidth(text: &str) -> String {
+/// Full-width ASCII forms (U+FF01–U+FF5E) and the ideographic space as their ASCII twins: how
+/// every number, code, login and meter number a Chinese input method typed is read — in the
+/// forms, the search, the sign-in and the import files alike.
+pub fn halfwidth_text(text: &str) -> String {
     text.chars().map(halfwidth).collect()
 }
 
@@ -365,7 +367,7 @@ pub fn halfwidth(c: char) -> char {
 
 /// The typed text in ASCII forms and trimmed, or `Required` when there is nothing.
 fn non_blank(text: &str) -> Result<String, FieldError> {
-    let text = to_halfwidth(text);
+    let text = halfwidth_text(text);
     let trimmed = text.trim();
     if trimmed.is_empty() {
         Err(FieldError::Required)
@@ -383,7 +385,7 @@ fn compact_code(text: &str) -> String {
 }
 
 fn free_form_number(text: &str) -> Result<String, FieldError> {
-    plain_text(&to_halfwidth(text), DOCUMENT_NUMBER_MAX).map(|number| number.to_ascii_uppercase())
+    plain_text(&halfwidth_text(text), DOCUMENT_NUMBER_MAX).map(|number| number.to_ascii_uppercase())
 }
 
 /// A resident identity card number of someone born by `today`.
