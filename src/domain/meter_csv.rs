@@ -406,7 +406,10 @@ mod tests {
     fn meter_numbers() {
         assert_eq!(MeterNo::parse(" ab-12 ").unwrap().as_str(), "AB-12");
         // Typed full-width by an input method: its ASCII twin, the ideographic space trimmed.
-        assert_eq!(MeterNo::parse("\u{3000}ａｂ－１２").unwrap().as_str(), "AB-12");
+        assert_eq!(
+            MeterNo::parse("\u{3000}ａｂ－１２").unwrap().as_str(),
+            "AB-12"
+        );
         assert_eq!(MeterNo::parse(""), Err(MeterNoError::Length));
         assert_eq!(MeterNo::parse("1234567890123"), Err(MeterNoError::Length));
         assert_eq!(MeterNo::parse("A B"), Err(MeterNoError::Character(' ')));
@@ -565,7 +568,7 @@ mod tests {
                     3,
                     LineProblem::Reading {
                         column: Reading::Mechanical,
-                        error: FieldError::NotANumber
+                        error: FieldError::NotANumber { decimals: 3 }
                     }
                 ),
                 (4, LineProblem::ColumnCount { found: 3 }),

@@ -297,7 +297,8 @@ mod tests {
                 other_lines: vec![other + 1],
             }])
         );
-        let csv = parse("\u{3000}２０１６－ａ７\u{3000},２０２５－０３－０１,１３０．５,１２,ｙｅｓ\n");
+        let csv =
+            parse("\u{3000}２０１６－ａ７\u{3000},２０２５－０３－０１,１３０．５,１２,ｙｅｓ\n");
         assert_eq!(csv.bad, []);
         let row = &csv.rows[0];
         assert_eq!(row.meter_no.as_str(), "2016-A7");

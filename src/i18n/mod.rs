@@ -329,7 +329,10 @@ mod tests {
             fill_args(text, &[("count", &0), ("n", &1)]),
             "0 keys and 1 bill; 0"
         );
-        assert_eq!(fill_args("{count|key|keys", &[("count", &1)]), "{count|key|keys");
+        assert_eq!(
+            fill_args("{count|key|keys", &[("count", &1)]),
+            "{count|key|keys"
+        );
     }
 
     /// No English text says "1 keys": a count's noun takes its plural form
@@ -337,11 +340,21 @@ mod tests {
     #[test]
     fn no_english_count_is_a_plural_of_one() {
         let nouns = [
-            "keys", "meters", "lines", "rows", "days", "columns", "entries", "digits",
-            "decimals", "customers",
+            "keys",
+            "meters",
+            "lines",
+            "rows",
+            "days",
+            "columns",
+            "entries",
+            "digits",
+            "decimals",
+            "customers",
         ];
         for (key, text) in &catalogues()[&Lang::En] {
-            for count in ["count", "total", "bad", "good", "meters", "found", "rows", "max"] {
+            for count in [
+                "count", "total", "bad", "good", "meters", "found", "rows", "max",
+            ] {
                 for noun in nouns {
                     assert!(
                         !text.contains(&format!("{{{count}}} {noun}")),

@@ -351,7 +351,10 @@ fn esc_on_a_changed_form_names_esc_among_the_keys_that_discard() {
             Lang::En,
             "Unsaved changes: F3 or F12 / Esc again discards them, any other key keeps",
         ),
-        (Lang::Zh, "有未保存的修改：再按 F3 或 F12 / Esc 放弃，按其他键继续编辑。"),
+        (
+            Lang::Zh,
+            "有未保存的修改：再按 F3 或 F12 / Esc 放弃，按其他键继续编辑。",
+        ),
     ] {
         let mut app = wizard_at_step_2_in(lang);
         press(&mut app, KeyCode::PageUp);

@@ -151,6 +151,38 @@ fn a_bad_reading_is_said_at_its_field_and_a_lower_one_refused() {
     );
 }
 
+/// A reading's hints are a volume's (three decimals), its maximum written as the example
+/// writes a number (s43-e's walk: "e.g. 1,234.50" for a volume, "at most 100000.00").
+#[test]
+fn a_reading_fields_hints_are_a_volumes() {
+    for (lang, typed, said) in [
+        (
+            Lang::En,
+            "1e3",
+            "! Electronic reading m³: not a number, e.g. 1,234.567",
+        ),
+        (
+            Lang::En,
+            "12,5",
+            "! Electronic reading m³: commas separate thousands: 1,234.567",
+        ),
+        (
+            Lang::En,
+            "1000000000",
+            "! Electronic reading m³: at most 999,999,999.999",
+        ),
+        (Lang::Zh, "1e3", "不是数字，如 1,234.567"),
+        (Lang::Zh, "1000000000", "最多 999,999,999.999"),
+    ] {
+        let mut app = reading_form(lang);
+        type_text(&mut app, typed);
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(sent.is_empty(), "{sent:?}");
+        let screen = render(&app);
+        assert!(screen.contains(said), "{lang:?} {typed}: {screen}");
+    }
+}
+
 /// s38-e, by hand: "2026-02-30" in the reading's date was answered "a date, e.g.
 /// 2026-11-28", which left the clerk looking for what in it was not a date. A day or a month
 /// that does not exist is said so, in both languages; what was typed stays and nothing is sent.
@@ -509,8 +541,7 @@ fn paying_from_the_balance_is_confirmed_only_by_a_key_pressed_once_seen() {
     let screen = render_at(&app, (80, 24));
     assert!(screen.contains("Pay 2 bill(s), 200.00 in all"), "{screen}");
     assert!(
-        screen
-            .contains("cancels 3 keys typed before this was shown were dropped: read it first."),
+        screen.contains("cancels 3 keys typed before this was shown were dropped: read it first."),
         "{screen}"
     );
     // Kept once for `:messages`, as the line says it.

@@ -159,7 +159,11 @@ fn one_key_typed_behind_logout_is_said_as_one() {
         assert!(message(&app).contains(waits), "{lang:?}: {}", message(&app));
         read_the_question(&mut app);
         press(&mut app, KeyCode::Char('x'));
-        assert!(message(&app).contains(dropped), "{lang:?}: {}", message(&app));
+        assert!(
+            message(&app).contains(dropped),
+            "{lang:?}: {}",
+            message(&app)
+        );
     }
 }
 
