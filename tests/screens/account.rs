@@ -914,6 +914,7 @@ fn no_deposit_nor_payment_while_a_bill_payment_left_behind_waits() {
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Char(' '));
     press(&mut app, KeyCode::F(2));
+    read_the_question(&mut app);
     let sent = press(&mut app, KeyCode::F(2));
     let [(_, request)] = sent.as_slice() else {
         panic!("one payment: {sent:?}")

@@ -2048,6 +2048,7 @@ fn transfer_offers_to_take_the_payment_first() {
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Char(' '));
     press(&mut app, KeyCode::F(2));
+    read_the_question(&mut app);
     let sent = press(&mut app, KeyCode::F(2));
     let reload: Vec<_> = answer(
         &mut app,

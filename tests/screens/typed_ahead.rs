@@ -51,12 +51,6 @@ fn sign_out_burst() -> Vec<KeyCode> {
     .concat()
 }
 
-/// The clerk read the question: the next key comes after [`READ_TIME`] has passed.
-fn read_the_question(app: &mut App) {
-    let at = app.asked_at.expect("a question asked");
-    app.asked_at = Some(at - chrono::TimeDelta::from_std(Duration::from_secs(2)).unwrap());
-}
-
 fn message(app: &App) -> String {
     app.message
         .as_ref()
