@@ -2,8 +2,6 @@
 //! question not yet read they wait for its answer; behind a save that is refused, or a session
 //! the server ended, they are dropped with a word, never typed into the screen that stays.
 
-use std::time::Duration;
-
 use crate::support::*;
 
 use meterdesk::app::state::Slot;
