@@ -9,7 +9,9 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use meterdesk::card::apdu::{CommandApdu, ResponseApdu, StatusWord};
-use meterdesk::card::reader::{CardError, ReaderConfig, ReaderHandle, ReaderState};
+use meterdesk::card::reader::{
+    CardError, ReaderConfig, ReaderHandle, ReaderState, SERVICE_GONE_AFTER,
+};
 use meterdesk::card::water_card::{
     Ef, RECORD_LEN, read_record, select_application, update_record, verify_issuer_pin,
 };
@@ -67,7 +69,12 @@ fn reader_thread_follows_pcscd_readers_and_cards() {
     let pcscd = Pcscd::start_without_readers(&dir);
     wait_for(&events, &ReaderState::NoReader, patient);
     pcscd.stop();
-    wait_for(&events, &ReaderState::NoService, patient);
+    // No reader to lose: said once pcscd stays away.
+    wait_for(
+        &events,
+        &ReaderState::NoService,
+        SERVICE_GONE_AFTER + patient,
+    );
 
     let pcscd = Pcscd::start(&dir);
     wait_for(&events, &no_card(READER_0), patient);
@@ -181,6 +188,55 @@ fn reader_thread_follows_pcscd_readers_and_cards() {
     assert!(stop_ms < 1000, "shutdown must wake the blocked wait");
     card.pull();
     pcscd.stop();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A desk whose configured reader does not exist said "no reader" and "no service" by turns
+/// from one second to the next while pcscd came and went (s43-e's walk, on a machine whose
+/// card tests start and stop one each): pcscd back within `SERVICE_GONE_AFTER` is no outage,
+/// the desk says "no reader" on; gone for longer, it says "no service" once.
+#[test]
+fn a_missing_reader_stays_no_reader_through_a_quick_pcscd_restart() {
+    let Some(_rig) = lock_rig("a_missing_reader_stays_no_reader_through_a_quick_pcscd_restart")
+    else {
+        return;
+    };
+    let dir = scratch_dir("card-reader-missing");
+    let patient = Duration::from_secs(5);
+    let (reader, events) = follow(ReaderConfig {
+        reader_name: Some("No Such Reader 00 00".into()),
+        ..ReaderConfig::default()
+    });
+    // No pcscd when the desk starts: said at once.
+    wait_for(&events, &ReaderState::NoService, patient);
+    let pcscd = Pcscd::start(&dir);
+    wait_for(&events, &ReaderState::NoReader, patient);
+
+    let restarting = Instant::now();
+    pcscd.stop();
+    let pcscd = Pcscd::start(&dir);
+    let away = restarting.elapsed();
+    assert!(
+        away < SERVICE_GONE_AFTER,
+        "the restart took {away:?}: not quick enough to test"
+    );
+    let said = events.recv_timeout(SERVICE_GONE_AFTER + Duration::from_secs(1));
+    assert!(said.is_err(), "a quick restart said {said:?}");
+
+    let stopping = Instant::now();
+    pcscd.stop();
+    let told = wait_for(
+        &events,
+        &ReaderState::NoService,
+        SERVICE_GONE_AFTER + patient,
+    );
+    assert!(
+        stopping.elapsed() >= SERVICE_GONE_AFTER,
+        "said gone after {told:?}"
+    );
+    let said = events.recv_timeout(Duration::from_secs(1));
+    assert!(said.is_err(), "said once: then {said:?}");
+    reader.shutdown();
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -287,6 +287,11 @@ async fn a_transfer_is_refused_on_screen_while_bills_are_unpaid() {
         desk.key(KeyCode::F(3)).await;
         desk.key(KeyCode::F(3)).await;
     } else {
+        // Read before it is answered: an F2 within a second of the question pays nothing.
+        desk.app.asked_at = desk
+            .app
+            .asked_at
+            .map(|at| at - chrono::TimeDelta::seconds(2));
         desk.key(KeyCode::F(2)).await;
         assert!(desk.message().contains("Paid"), "{}", desk.screen());
     }

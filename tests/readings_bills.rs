@@ -913,7 +913,7 @@ async fn readings_are_imported_from_a_file() {
                 vec![
                     ReadingProblem::Date("2025-13-01".into()),
                     ReadingProblem::Electronic(
-                        meterdesk::domain::validation::FieldError::NotANumber
+                        meterdesk::domain::validation::FieldError::NotANumber { decimals: 3 }
                     ),
                     ReadingProblem::Rollover
                 ]

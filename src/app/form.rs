@@ -36,7 +36,7 @@ use tui_input::{Input, InputRequest};
 
 use super::command::Command;
 use super::keymap::{Key, edits_text};
-use crate::domain::money::{Money, Volume};
+use crate::domain::money::{Money, Volume, with_thousands};
 use crate::domain::validation::{self, FieldError};
 use crate::i18n::Lang;
 
@@ -914,7 +914,21 @@ pub fn field_error_text(lang: Lang, error: &FieldError) -> String {
         FieldError::TooManyDecimals { max } => {
             return lang.tf("field_error.decimals", &[("max", max)]);
         }
-        FieldError::AboveMaximum { max } => return lang.tf("field_error.above", &[("max", max)]),
+        FieldError::AboveMaximum { max } => {
+            return lang.tf("field_error.above", &[("max", &with_thousands(*max))]);
+        }
+        FieldError::NotANumber { decimals } => {
+            return lang.tf(
+                "field_error.not_a_number",
+                &[("example", &validation::number_example(*decimals))],
+            );
+        }
+        FieldError::ThousandsSeparator { decimals } => {
+            return lang.tf(
+                "field_error.thousands",
+                &[("example", &validation::number_example(*decimals))],
+            );
+        }
         FieldError::Required => "field_error.required",
         FieldError::ControlCharacter => "field_error.control_character",
         FieldError::MobileNumber => "field_error.mobile",
@@ -931,8 +945,6 @@ pub fn field_error_text(lang: Lang, error: &FieldError) -> String {
         FieldError::Email => "field_error.email",
         FieldError::NotAWholeNumber => "field_error.whole_number",
         FieldError::DigitsOnly => "field_error.digits_only",
-        FieldError::NotANumber => "field_error.not_a_number",
-        FieldError::ThousandsSeparator => "field_error.thousands",
         FieldError::Negative => "field_error.negative",
     };
     lang.t(key).into()
@@ -1350,8 +1362,8 @@ mod tests {
     fn an_amount_that_is_not_one_is_refused_as_typed() {
         for (typed, error) in [
             ("-5", "must not be negative"),
-            ("1e9", "not a number, e.g. 1,234.50"),
-            ("12,5", "commas separate thousands: 1,234.50"),
+            ("1e9", "not a number, e.g. 1,234.56"),
+            ("12,5", "commas separate thousands: 1,234.56"),
         ] {
             let form = typed_into(2, typed);
             assert_eq!(form.value(2), typed, "nothing typed is dropped");

@@ -1123,6 +1123,42 @@ impl Hub<'_> {
         drop_type_ahead_unread(self.app);
     }
 
+    /// Asks a question on the message line (`text`) that a key of the screen answers and that
+    /// names what the desk worked out (a sum): [`Hub::asked_unread`] tells whether a key now
+    /// came before it could be read.
+    pub fn ask_to_be_read(&mut self, text: String) {
+        self.say(MessageKind::Info, text);
+        self.app.asked_at = Some(Utc::now());
+    }
+
+    /// Whether a key now comes within [`READ_TIME`] of the question [`Hub::ask_to_be_read`]
+    /// asked, or of the last key dropped before it: typed before it could be read (the second
+    /// F2 of a burst, a tired clerk's double F2), it must not answer it.
+    pub fn asked_unread(&self) -> bool {
+        self.app
+            .asked_at
+            .is_some_and(|at| Utc::now() - at < READ_TIME)
+    }
+
+    /// Drops the key that came before `question` could be read ([`Hub::asked_unread`]): the
+    /// question stays on the message line, the `count` keys dropped so far said after it, as
+    /// [`Hub::drop_type_ahead_unread`] says them; the clerk has [`READ_TIME`] again to read.
+    pub fn drop_unread_key(&mut self, question: &str, count: usize) {
+        let app = &mut *self.app;
+        if let Some(line) = app
+            .message
+            .as_mut()
+            .filter(|line| line.text.starts_with(question))
+        {
+            if let Some(said) = app.said.back_mut().filter(|said| said.message == *line) {
+                said.message.text = question.to_owned();
+            }
+            line.text = question.to_owned();
+        }
+        say_dropped_unread(app, count);
+        app.asked_at = Some(Utc::now());
+    }
+
     /// Refuses `key`, an edit or a save, because the save of the screen being called waits
     /// for the database (what was sent is what will be saved). The message line quotes all
     /// that was typed and refused since it last said something else: nothing typed vanishes
@@ -1186,9 +1222,13 @@ impl Hub<'_> {
             });
             return Some(FormKey::Taken);
         }
+        let focus = form.focus;
         match form.on_key(key, command, self.app.typing()) {
             FormEvent::Unhandled => return Some(FormKey::Unhandled),
             FormEvent::Submit => return Some(FormKey::Submit),
+            // The cursor onto a bad field: its whole error on the message line, where beside
+            // the field it may be cut at 80 columns.
+            FormEvent::Consumed if form.focus != focus => self.say_field_error(form, form.focus),
             FormEvent::Consumed => {}
             FormEvent::Edited(_) => self.app.message = None,
             FormEvent::Invalid => self.say_form_error(form),
@@ -1445,6 +1485,12 @@ pub(super) fn held_dropped(app: &mut App) -> Message {
 /// stays.
 pub(super) fn drop_type_ahead_unread(app: &mut App) {
     let count = std::mem::take(&mut app.type_ahead).len();
+    say_dropped_unread(app, count);
+}
+
+/// Says that `count` keys typed before what the message line says could be read were dropped,
+/// after it (see [`drop_type_ahead_unread`]).
+fn say_dropped_unread(app: &mut App, count: usize) {
     if count == 0 {
         return;
     }

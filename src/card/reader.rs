@@ -43,6 +43,14 @@ pub enum ReaderState {
     },
 }
 
+/// How long pcscd must stay away before a thread that saw no reader says [`ReaderState::NoService`]:
+/// a quick restart (an upgrade, a card test's own pcscd between two tests on a shared
+/// machine: 1.5–2.5 s apart, measured) is no outage, and a desk whose configured reader does
+/// not exist said "no reader" and "no service" by turns from one second to the next (s43-e's
+/// walk). A reader or a card followed is said gone at once, as is the service missing when
+/// the thread starts; a card operation meanwhile is refused for the service, in words.
+pub const SERVICE_GONE_AFTER: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone)]
 pub struct ReaderConfig {
     /// The reader to follow. `None`: the first reader that has a card, else the first reader.
@@ -539,9 +547,12 @@ enum Flow {
 
 impl Worker {
     fn run(mut self) {
+        // Since when pcscd has been out of reach, while it is.
+        let mut away_since: Option<Instant> = None;
         loop {
             match Context::establish(Scope::User) {
                 Ok(context) => {
+                    away_since = None;
                     self.wakeup.set_live_context(Some(context.clone()));
                     let flow = self.follow(&context);
                     self.connection = None;
@@ -554,7 +565,13 @@ impl Worker {
                 }
                 Err(error) => {
                     tracing::debug!(%error, "no PC/SC service");
-                    self.report(ReaderState::NoService);
+                    let away = *away_since.get_or_insert_with(Instant::now);
+                    // No reader was there to lose: "no service" only once pcscd stays away.
+                    if self.reported != Some(ReaderState::NoReader)
+                        || away.elapsed() >= SERVICE_GONE_AFTER
+                    {
+                        self.report(ReaderState::NoService);
+                    }
                     if let Flow::Stop = self.serve_until(self.config.reconnect_interval) {
                         return;
                     }

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use crate::domain::validation::halfwidth;
+use crate::domain::validation::halfwidth_text;
 use deadpool_postgres::{ClientWrapper, Object, PoolError, StatementCache};
 use postgres_openssl::MakeTlsConnector;
 use tokio_postgres::error::SqlState;
@@ -31,9 +31,9 @@ const REPLICA_RESTS_AFTER_FAILING: Duration = Duration::from_secs(10);
 
 /// The PostgreSQL role of the operator who types `login`, in `database` (sql/V13's
 /// `operator_role_name`): logins are case-insensitive, and ASCII, so a login typed full-width
-/// by a Chinese input method is its ASCII twin (`validation::halfwidth`).
+/// by a Chinese input method is its ASCII twin (`validation::halfwidth_text`).
 pub fn role_name(login: &str, database: &str) -> String {
-    let login: String = login.chars().map(halfwidth).collect();
+    let login = halfwidth_text(login);
     format!("{}@{database}", login.trim().to_lowercase())
 }
 

@@ -59,9 +59,11 @@ pub enum MeterNoError {
 }
 
 impl MeterNo {
-    /// Trimmed; lowercase letters are read as capitals (meter plates print capitals).
+    /// Trimmed; lowercase letters are read as capitals (meter plates print capitals), and
+    /// full-width characters as their ASCII twins (`validation::halfwidth_text`), as the
+    /// forms and the search read a meter number.
     pub fn parse(text: &str) -> Result<Self, MeterNoError> {
-        let text = text.trim().to_ascii_uppercase();
+        let text = validation::halfwidth_text(text).trim().to_ascii_uppercase();
         if let Some(bad) = text
             .chars()
             .find(|&c| !(c.is_ascii_digit() || c.is_ascii_uppercase() || c == '-'))
@@ -403,6 +405,11 @@ mod tests {
     #[test]
     fn meter_numbers() {
         assert_eq!(MeterNo::parse(" ab-12 ").unwrap().as_str(), "AB-12");
+        // Typed full-width by an input method: its ASCII twin, the ideographic space trimmed.
+        assert_eq!(
+            MeterNo::parse("\u{3000}ａｂ－１２").unwrap().as_str(),
+            "AB-12"
+        );
         assert_eq!(MeterNo::parse(""), Err(MeterNoError::Length));
         assert_eq!(MeterNo::parse("1234567890123"), Err(MeterNoError::Length));
         assert_eq!(MeterNo::parse("A B"), Err(MeterNoError::Character(' ')));
@@ -561,7 +568,7 @@ mod tests {
                     3,
                     LineProblem::Reading {
                         column: Reading::Mechanical,
-                        error: FieldError::NotANumber
+                        error: FieldError::NotANumber { decimals: 3 }
                     }
                 ),
                 (4, LineProblem::ColumnCount { found: 3 }),

@@ -59,6 +59,30 @@ pub enum ParseError {
     TooManyDecimals(#[from] TooManyDecimals),
 }
 
+/// `value` as a clerk may type it and as the forms' hints write a number: its thousands
+/// separated by commas (`1,234.567`), its decimals as its scale has them.
+pub fn with_thousands(value: Decimal) -> String {
+    let text = value.abs().to_string();
+    let (whole, fraction) = text
+        .split_once('.')
+        .map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
+    let mut grouped = String::with_capacity(text.len() + whole.len() / 3 + 1);
+    if value.is_sign_negative() && !value.is_zero() {
+        grouped.push('-');
+    }
+    for (index, digit) in whole.chars().enumerate() {
+        if index > 0 && (whole.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    if let Some(fraction) = fraction {
+        grouped.push('.');
+        grouped.push_str(fraction);
+    }
+    grouped
+}
+
 /// `value` at exactly `decimals` decimals, which it must fit; a zero is never negative (a
 /// rounded −0.001 must not show as −0.00).
 fn at_scale(mut value: Decimal, decimals: u32) -> Decimal {
@@ -327,6 +351,23 @@ mod tests {
     use super::*;
     use crate::domain::pricing::tests::dec;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_number_with_its_thousands_separated_keeps_its_decimals() {
+        for (value, shown) in [
+            ("0.000", "0.000"),
+            ("999.5", "999.5"),
+            ("1000", "1,000"),
+            ("100000.00", "100,000.00"),
+            ("999999999.999", "999,999,999.999"),
+            ("-1234.56", "-1,234.56"),
+        ] {
+            assert_eq!(with_thousands(dec(value)), shown);
+        }
+        assert_eq!(crate::domain::validation::number_example(3), "1,234.567");
+        assert_eq!(crate::domain::validation::number_example(2), "1,234.56");
+        assert_eq!(crate::domain::validation::number_example(0), "1,234");
+    }
 
     #[test]
     fn amounts_round_half_up_at_the_third_decimal() {

@@ -185,6 +185,8 @@ fn parse_row(line: usize, text: &str) -> Result<ReadingRow, Vec<ReadingProblem>>
     let meter_no = MeterNo::parse(&meter_no)
         .map_err(|error| problems.push(ReadingProblem::MeterNo(error)))
         .ok();
+    // A reading's fields are ASCII: typed full-width, their ASCII twins.
+    let [read_on, rollover] = [read_on, rollover].map(|field| validation::halfwidth_text(&field));
     let read_on = NaiveDate::parse_from_str(read_on.trim(), "%Y-%m-%d")
         .map_err(|_| problems.push(ReadingProblem::Date(read_on.trim().to_owned())))
         .ok();
@@ -275,6 +277,34 @@ mod tests {
             Some("12.000".into())
         );
         assert!(csv.rows[1].rollover && !csv.rows[0].rollover);
+    }
+
+    /// A line a Chinese input method typed full-width ("２０１６…") is read as its ASCII twin,
+    /// as the forms and the search read it (s43-e's walk: "不能有 '２'"): the same row, the
+    /// same number — and the same day as its ASCII twin, so the two are one meter's one day.
+    #[test]
+    fn a_line_typed_full_width_is_its_ascii_twin() {
+        let csv = parse(
+            "２０１６－ａ７,２０２５－０３－０１,１３０．５,１２,ｙｅｓ\n\
+             2016-A7,2025-03-01,130.5,12,yes\n",
+        );
+        assert_eq!(csv.rows, []);
+        let problems: Vec<_> = csv.bad.iter().map(|bad| bad.problems.clone()).collect();
+        assert_eq!(
+            problems,
+            [2, 1].map(|other| vec![ReadingProblem::SameDay {
+                meter_no: "2016-A7".into(),
+                other_lines: vec![other + 1],
+            }])
+        );
+        let csv =
+            parse("\u{3000}２０１６－ａ７\u{3000},２０２５－０３－０１,１３０．５,１２,ｙｅｓ\n");
+        assert_eq!(csv.bad, []);
+        let row = &csv.rows[0];
+        assert_eq!(row.meter_no.as_str(), "2016-A7");
+        assert_eq!(row.read_on, NaiveDate::from_ymd_opt(2025, 3, 1).unwrap());
+        assert_eq!(row.electronic.to_string(), "130.500");
+        assert!(row.rollover);
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //!   (meter numbers may have letters: "AB12"). Case-insensitive.
 
 use crate::domain::customer_number::{self, CustomerNumber};
-use crate::domain::validation::halfwidth;
+use crate::domain::validation::halfwidth_text;
 
 /// What to look for in the customer table.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -48,8 +48,8 @@ pub fn classify(typed: &str) -> Result<CustomerSearch, SearchError> {
         return Ok(CustomerSearch::All);
     }
     // A number a Chinese input method typed full-width is that number, as in every form
-    // (`validation::halfwidth`); text keeps its full-width characters, as stored.
-    let ascii: String = typed.chars().map(halfwidth).collect();
+    // (`validation::halfwidth_text`); text keeps its full-width characters, as stored.
+    let ascii = halfwidth_text(typed);
     if is_grouped_digits(&ascii) {
         return classify_number(&ascii);
     }

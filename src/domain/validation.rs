@@ -11,7 +11,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::money::{MONEY_DECIMALS, PRICE_DECIMALS, VOLUME_DECIMALS};
+use super::money::{MONEY_DECIMALS, PRICE_DECIMALS, VOLUME_DECIMALS, with_thousands};
 
 /// Longest personal name or contact person, in characters.
 pub const PERSONAL_NAME_MAX: usize = 50;
@@ -73,15 +73,17 @@ pub enum FieldError {
     DigitsOnly,
     #[error("from {min} to {max}")]
     OutOfRange { min: u32, max: u32 },
-    #[error("not a number, e.g. 1,234.50")]
-    NotANumber,
-    #[error("commas separate thousands: 1,234.50")]
-    ThousandsSeparator,
+    /// Of a number field with `decimals` decimals: its example has as many ([`number_example`]).
+    #[error("not a number, e.g. {}", number_example(*decimals))]
+    NotANumber { decimals: u32 },
+    #[error("commas separate thousands: {}", number_example(*decimals))]
+    ThousandsSeparator { decimals: u32 },
     #[error("must not be negative")]
     Negative,
     #[error("at most {max} decimals")]
     TooManyDecimals { max: u32 },
-    #[error("at most {max}")]
+    /// `max` at the field's decimals, written as [`number_example`] writes a number.
+    #[error("at most {}", with_thousands(*max))]
     AboveMaximum { max: Decimal },
 }
 
@@ -200,7 +202,7 @@ pub fn id_document_number(
 
 /// 17 digits and a digit or an X, spaces and case aside.
 fn looks_like_a_resident_id(text: &str) -> bool {
-    let code = compact_code(&to_halfwidth(text));
+    let code = compact_code(&halfwidth_text(text));
     let bytes = code.as_bytes();
     bytes.len() == 18
         && bytes[..17].iter().all(u8::is_ascii_digit)
@@ -348,8 +350,10 @@ fn is_invisible_control(c: char) -> bool {
         )
 }
 
-/// Full-width ASCII forms (U+FF01–U+FF5E) and the ideographic space as their ASCII twins.
-fn to_halfwidth(text: &str) -> String {
+/// Full-width ASCII forms (U+FF01–U+FF5E) and the ideographic space as their ASCII twins: how
+/// every number, code, login and meter number a Chinese input method typed is read — in the
+/// forms, the search, the sign-in and the import files alike.
+pub fn halfwidth_text(text: &str) -> String {
     text.chars().map(halfwidth).collect()
 }
 
@@ -365,7 +369,7 @@ pub fn halfwidth(c: char) -> char {
 
 /// The typed text in ASCII forms and trimmed, or `Required` when there is nothing.
 fn non_blank(text: &str) -> Result<String, FieldError> {
-    let text = to_halfwidth(text);
+    let text = halfwidth_text(text);
     let trimmed = text.trim();
     if trimmed.is_empty() {
         Err(FieldError::Required)
@@ -383,7 +387,7 @@ fn compact_code(text: &str) -> String {
 }
 
 fn free_form_number(text: &str) -> Result<String, FieldError> {
-    plain_text(&to_halfwidth(text), DOCUMENT_NUMBER_MAX).map(|number| number.to_ascii_uppercase())
+    plain_text(&halfwidth_text(text), DOCUMENT_NUMBER_MAX).map(|number| number.to_ascii_uppercase())
 }
 
 /// A resident identity card number of someone born by `today`.
@@ -517,6 +521,14 @@ fn landline_number(text: &str) -> Option<String> {
         .then(|| format!("{area}-{number}"))
 }
 
+/// The example a number field's hints give, true to its type: `1,234.567` for a volume (three
+/// decimals), `1,234.56` for money, `1,234.5678` for a unit price.
+pub fn number_example(decimals: u32) -> String {
+    let mut example = Decimal::new(12_345_678, 4).trunc_with_scale(decimals);
+    example.rescale(decimals);
+    with_thousands(example)
+}
+
 /// A non-negative decimal with at most `decimals` decimals and at most `max`, commas allowed
 /// only between groups of three digits (so a decimal comma, `12,50`, is refused, not read as
 /// 1250).
@@ -531,9 +543,9 @@ fn decimal_number(text: &str, decimals: u32, max: Decimal) -> Result<Decimal, Fi
         || !fraction.bytes().all(|b| b.is_ascii_digit())
         || !whole.bytes().all(|b| b.is_ascii_digit() || b == b',')
     {
-        return Err(FieldError::NotANumber);
+        return Err(FieldError::NotANumber { decimals });
     }
-    let whole = ungrouped(whole)?;
+    let whole = ungrouped(whole, decimals)?;
     // "-0" is zero: only a number other than zero is negative.
     let zero = whole.bytes().chain(fraction.bytes()).all(|b| b == b'0');
     if negative && !zero {
@@ -544,7 +556,9 @@ fn decimal_number(text: &str, decimals: u32, max: Decimal) -> Result<Decimal, Fi
         return Err(FieldError::TooManyDecimals { max: decimals });
     }
     let whole = whole.trim_start_matches('0');
-    let too_large = FieldError::AboveMaximum { max };
+    let mut shown_max = max;
+    shown_max.rescale(decimals);
+    let too_large = FieldError::AboveMaximum { max: shown_max };
     // Decimal holds 28 digits; anything with more than 20 before the point is above any max.
     if whole.len() > 20 {
         return Err(too_large);
@@ -553,7 +567,7 @@ fn decimal_number(text: &str, decimals: u32, max: Decimal) -> Result<Decimal, Fi
     let mut value: Decimal = format!("{whole}.{fraction}")
         .trim_end_matches('.')
         .parse()
-        .map_err(|_| FieldError::NotANumber)?;
+        .map_err(|_| FieldError::NotANumber { decimals })?;
     if value > max {
         return Err(too_large);
     }
@@ -563,14 +577,14 @@ fn decimal_number(text: &str, decimals: u32, max: Decimal) -> Result<Decimal, Fi
 
 /// The digits of `1,234,567`; commas, if any, must split the digits in groups of three after
 /// a first group of one to three.
-fn ungrouped(whole: &str) -> Result<String, FieldError> {
+fn ungrouped(whole: &str, decimals: u32) -> Result<String, FieldError> {
     let mut groups = whole.split(',');
     let first = groups.next().unwrap_or_default();
     let rest: Vec<&str> = groups.collect();
     if !rest.is_empty()
         && (!(1..=3).contains(&first.len()) || rest.iter().any(|group| group.len() != 3))
     {
-        return Err(FieldError::ThousandsSeparator);
+        return Err(FieldError::ThousandsSeparator { decimals });
     }
     Ok(whole.replace(',', ""))
 }
@@ -994,11 +1008,11 @@ mod tests {
             ("-0.00", Ok("0.00")),
             ("-0.01", Err(Negative)),
             ("1.005", Err(TooManyDecimals { max: 2 })),
-            ("12,50", Err(ThousandsSeparator)),
-            ("1234,567", Err(ThousandsSeparator)),
+            ("12,50", Err(ThousandsSeparator { decimals: 2 })),
+            ("1234,567", Err(ThousandsSeparator { decimals: 2 })),
         ];
         let junk = ["abc", ".", "-", "1.2.3", "+5", "1 234", "1e3", "¥5", "1.-5"];
-        cases.extend(junk.map(|junk| (junk, Err(NotANumber))));
+        cases.extend(junk.map(|junk| (junk, Err(NotANumber { decimals: 2 }))));
         check_numbers(money, &cases);
     }
 

@@ -144,11 +144,32 @@ impl Lang {
     }
 }
 
-/// `text` with each `{name}` replaced by its value.
+/// `text` with each `{name}` replaced by its value, and each `{name|one|other}` by `one` when
+/// the value is 1, else by `other`: English counts say "1 key", "2 keys" (a language without
+/// plurals writes none).
 pub fn fill_args(text: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
     args.iter().fold(text.to_owned(), |text, (name, value)| {
-        text.replace(&format!("{{{name}}}"), &value.to_string())
+        let value = value.to_string();
+        let text = text.replace(&format!("{{{name}}}"), &value);
+        plural_forms(&text, name, value == "1")
     })
+}
+
+/// `text` with each `{name|one|other}` replaced by the form the count (`one` or not) takes.
+fn plural_forms(text: &str, name: &str, one: bool) -> String {
+    let opening = format!("{{{name}|");
+    let mut filled = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(&opening) {
+        let forms = &rest[start + opening.len()..];
+        let Some(end) = forms.find('}') else { break };
+        let (singular, plural) = forms[..end].split_once('|').unwrap_or((&forms[..end], ""));
+        filled.push_str(&rest[..start]);
+        filled.push_str(if one { singular } else { plural });
+        rest = &forms[end + 1..];
+    }
+    filled.push_str(rest);
+    filled
 }
 
 /// Missing keys are shown as themselves; leaking is bounded by the number of distinct keys.
@@ -295,6 +316,53 @@ mod tests {
         assert_eq!(Lang::En.labelled("Name", "Li"), "Name: Li");
         assert_eq!(Lang::Zh.audit_action("customer.open"), "开户");
         assert_eq!(Lang::Zh.audit_action("plugin.thing"), "plugin.thing");
+    }
+
+    #[test]
+    fn a_count_takes_its_plural_form() {
+        let text = "{count} {count|key|keys} and {n} {n|bill|bills}; {count}";
+        assert_eq!(
+            fill_args(text, &[("count", &1), ("n", &2)]),
+            "1 key and 2 bills; 1"
+        );
+        assert_eq!(
+            fill_args(text, &[("count", &0), ("n", &1)]),
+            "0 keys and 1 bill; 0"
+        );
+        assert_eq!(
+            fill_args("{count|key|keys", &[("count", &1)]),
+            "{count|key|keys"
+        );
+    }
+
+    /// No English text says "1 keys": a count's noun takes its plural form
+    /// (`{count|key|keys}`).
+    #[test]
+    fn no_english_count_is_a_plural_of_one() {
+        let nouns = [
+            "keys",
+            "meters",
+            "lines",
+            "rows",
+            "days",
+            "columns",
+            "entries",
+            "digits",
+            "decimals",
+            "customers",
+        ];
+        for (key, text) in &catalogues()[&Lang::En] {
+            for count in [
+                "count", "total", "bad", "good", "meters", "found", "rows", "max",
+            ] {
+                for noun in nouns {
+                    assert!(
+                        !text.contains(&format!("{{{count}}} {noun}")),
+                        "{key}: {{{count}}} {noun} says \"1 {noun}\" for one: {text}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

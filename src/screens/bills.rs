@@ -42,8 +42,9 @@ pub struct BillsScreen {
     bills: Option<Bills>,
     selected: usize,
     chosen: BTreeSet<i64>,
-    /// The bills a first F2 asked to pay: the second F2 pays them.
-    confirming: Option<Vec<i64>>,
+    /// The bills a first F2 asked to pay: the second F2, pressed once the question could be
+    /// read, pays them.
+    confirming: Option<Confirming>,
     /// The reason form of a void under way, and the bill it voids.
     voiding: Option<(i64, Form)>,
     /// The receipt of the payment just made, shown in the lower pane until a key moves on.
@@ -55,6 +56,16 @@ pub struct BillsScreen {
     /// confirmations name the owner they pay for.
     owner_changed: bool,
     sideways: Sideways,
+}
+
+/// A payment from the balance asked, not yet answered.
+#[derive(Debug, Clone)]
+struct Confirming {
+    paying: Vec<i64>,
+    /// The question, as the message line says it.
+    question: String,
+    /// F2s pressed before the question could be read, dropped.
+    unread: usize,
 }
 
 impl BillsScreen {
@@ -320,7 +331,16 @@ impl BillsScreen {
             }
             return;
         }
-        if self.confirming.as_ref() == Some(&paying) {
+        if let Some(confirming) = self
+            .confirming
+            .as_mut()
+            .filter(|confirming| confirming.paying == paying)
+        {
+            // A sum the desk worked out: an F2 typed before it could be read pays nothing.
+            if hub.asked_unread() {
+                confirming.unread += 1;
+                return hub.drop_unread_key(&confirming.question, confirming.unread);
+            }
             self.confirming = None;
             hub.say(MessageKind::Info, lang.t("bills.paying"));
             let owner_seen = self.bills.as_ref().map_or(0, |bills| bills.owner_seen);
@@ -350,8 +370,12 @@ impl BillsScreen {
                 ("owner", &name),
             ],
         );
-        self.confirming = Some(paying);
-        hub.say(MessageKind::Info, text);
+        self.confirming = Some(Confirming {
+            paying,
+            question: text.clone(),
+            unread: 0,
+        });
+        hub.ask_to_be_read(text);
     }
 
     fn start_void(&mut self, hub: &mut Hub) {

@@ -146,6 +146,27 @@ fn a_discarded_deposit_form_takes_its_question_along() {
     assert!(!screen.contains("Unsaved changes"), "{screen}");
 }
 
+/// A deposit above the counter's most says that most as the example writes a number, with
+/// its thousands separated (s43-e's walk: "at most 100000.00" beside "e.g. 1,234.50").
+#[test]
+fn a_deposit_above_the_most_says_it_with_its_thousands_separated() {
+    for (lang, said) in [
+        (Lang::En, "Amount: at most 100,000.00"),
+        (Lang::Zh, "金额：最多 100,000.00"),
+    ] {
+        let mut app = signed_in(lang);
+        open_account(&mut app, "system_prepaid", KeyCode::Char('r'));
+        type_text(&mut app, "100,000.5");
+        press(&mut app, KeyCode::F(2));
+        let message = app.message.clone().unwrap().text;
+        assert_eq!(message, said, "{lang:?}");
+        type_text(&mut app, "x");
+        press(&mut app, KeyCode::F(2));
+        let message = app.message.clone().unwrap().text;
+        assert!(message.ends_with("1,234.56"), "{lang:?}: {message}");
+    }
+}
+
 /// F4 on the method field lists every method the customer type takes: the list opens over
 /// the lines below the form, not inside the form's own two rows (it showed none).
 #[test]
@@ -893,6 +914,7 @@ fn no_deposit_nor_payment_while_a_bill_payment_left_behind_waits() {
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Char(' '));
     press(&mut app, KeyCode::F(2));
+    read_the_question(&mut app);
     let sent = press(&mut app, KeyCode::F(2));
     let [(_, request)] = sent.as_slice() else {
         panic!("one payment: {sent:?}")
@@ -1028,7 +1050,7 @@ fn a_deposit_paying_bills_is_confirmed_only_by_a_key_pressed_once_seen() {
     // The 3 F2s behind the one that asked it are dropped with a word (s43-d).
     assert_eq!(
         app.message.clone().unwrap().text,
-        "3 key(s) typed before this was shown were dropped: read it first."
+        "3 keys typed before this was shown were dropped: read it first."
     );
     let sent = press(&mut app, KeyCode::F(2));
     let [(_, request)] = sent.as_slice() else {

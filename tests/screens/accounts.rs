@@ -335,11 +335,36 @@ fn f12_on_a_changed_form_does_what_its_message_says() {
     assert!(app.screen.is::<OpenAccountWizard>(), "asked, not left");
     let screen = render(&app);
     assert!(
-        screen.contains("Unsaved changes: F3 or F12 again discards them"),
+        screen.contains("Unsaved changes: F3 or F12 / Esc again discards them"),
         "{screen}"
     );
     press(&mut app, KeyCode::F(12));
     assert!(app.screen.is::<CustomerTable>(), "F12 again discards");
+}
+
+/// Esc on a changed form asks once, and its message names Esc among the keys that discard,
+/// as the live keymap binds them (s43-e's walk: "F3 or F12 again" — Esc did it too, unsaid).
+#[test]
+fn esc_on_a_changed_form_names_esc_among_the_keys_that_discard() {
+    for (lang, asked) in [
+        (
+            Lang::En,
+            "Unsaved changes: F3 or F12 / Esc again discards them, any other key keeps",
+        ),
+        (
+            Lang::Zh,
+            "有未保存的修改：再按 F3 或 F12 / Esc 放弃，按其他键继续编辑。",
+        ),
+    ] {
+        let mut app = wizard_at_step_2_in(lang);
+        press(&mut app, KeyCode::PageUp);
+        press(&mut app, KeyCode::Esc);
+        assert!(app.screen.is::<OpenAccountWizard>(), "asked, not left");
+        let screen = render(&app);
+        assert!(screen.contains(asked), "{lang:?}: {screen}");
+        press(&mut app, KeyCode::Esc);
+        assert!(app.screen.is::<CustomerTable>(), "Esc again discards");
+    }
 }
 
 fn personal(name: &str, mobile: &str) -> Info {
@@ -1454,7 +1479,7 @@ fn texts_name_the_keys_as_rebound_in_the_config() {
     type_text(&mut app, "李娜");
     press(&mut app, KeyCode::F(14));
     assert!(
-        render(&app).contains("Unsaved changes: F14 or F13 again discards them"),
+        render(&app).contains("Unsaved changes: F14 or F13 / Esc again discards them"),
         "{}",
         render(&app)
     );
@@ -1743,7 +1768,7 @@ fn a_second_quit_quits_though_a_save_waits() {
 
 /// A clerk who leaves a customer form whose save waits for the database (stopped by `meterdesk
 /// db stop` on a walk in session 40) is told the save is still sent, not that F3 again
-/// discards it: the desk asked "Unsaved changes: F3 or F12 again discards them", the clerk
+/// discards it: the desk asked "Unsaved changes: F3 or F12 / Esc again discards them", the clerk
 /// pressed F3 again believing the change gone, and the database saved it when it came back.
 /// The form is left at the first F3 or F12, with the save's fate said, and the save is sent
 /// once, its answer told on the table — in both languages, for a modify and an opening.
@@ -2023,6 +2048,7 @@ fn transfer_offers_to_take_the_payment_first() {
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Char(' '));
     press(&mut app, KeyCode::F(2));
+    read_the_question(&mut app);
     let sent = press(&mut app, KeyCode::F(2));
     let reload: Vec<_> = answer(
         &mut app,
@@ -2128,7 +2154,7 @@ fn an_id_number_on_another_customer_is_said_before_modify_saves() {
         (
             Lang::En,
             "ID No. 440305198601218432 is also on customer 10000004 韩强平. F2 again saves it; or correct it.",
-            "1 key(s) typed before this was shown were dropped: read it first.",
+            "1 key typed before this was shown was dropped: read it first.",
         ),
         (
             Lang::Zh,
@@ -2387,5 +2413,36 @@ fn a_new_name_with_a_new_id_number_is_sent_to_transfer_and_keeps_what_was_typed(
         assert!(app.screen.is::<ModifyView>());
         let screen = render(&app);
         assert!(message(&app).contains(said), "{screen}");
+    }
+}
+
+/// Every bad field's whole error is on the message line once the cursor is on it, not only
+/// the first one's on PgDn: beside the field it is cut at 80 columns (s43-e's walk).
+#[test]
+fn the_cursor_on_a_bad_field_puts_its_whole_error_on_the_message_line() {
+    for (lang, name_error, id_error) in [
+        (
+            Lang::En,
+            "! Name: a name has no digits",
+            "! ID card No.: check character wrong: a character was mistyped",
+        ),
+        (Lang::Zh, "! 姓名：", "! 身份证号：校验码不符：有字符输错"),
+    ] {
+        let mut app = wizard_at_step_1_in(lang);
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::PageDown);
+        type_text(&mut app, "Zhang3");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "110105199001011234"); // check character wrong
+        press(&mut app, KeyCode::PageDown);
+        assert!(render(&app).contains(name_error), "{}", render(&app));
+        press(&mut app, KeyCode::Tab);
+        let screen = render(&app);
+        assert!(screen.contains(id_error), "{lang:?}: {screen}");
+        insta::assert_snapshot!(format!("open_account_second_bad_field_{lang:?}"), screen);
+        // Back on the first: its own error again.
+        press(&mut app, KeyCode::BackTab);
+        let screen = render(&app);
+        assert!(screen.contains(name_error), "{lang:?}: {screen}");
     }
 }

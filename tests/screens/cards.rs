@@ -5017,7 +5017,7 @@ fn a_recharge_confirmation_adding_a_debt_is_not_answered_by_keys_typed_before_it
             );
             // The F2 typed before it is dropped with a word (s43-d), as everywhere.
             let dropped = match lang {
-                Lang::En => "1 key(s) typed before this was shown were dropped: read it first.",
+                Lang::En => "1 key typed before this was shown was dropped: read it first.",
                 _ => "以上内容显示前键入的 1 个键已丢弃：请先看清。",
             };
             assert!(screen.contains(&flat(dropped)), "{lang:?}: {screen}");

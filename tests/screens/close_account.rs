@@ -221,7 +221,7 @@ fn an_f2_typed_before_the_debt_is_shown_does_not_pay_it() {
         (
             Lang::En,
             "Pay 5.00 owed",
-            "5 key(s) typed before this was shown were dropped: read it first.",
+            "5 keys typed before this was shown were dropped: read it first.",
         ),
         (
             Lang::Zh,

@@ -486,7 +486,7 @@ fn meter_form_adds_and_modifies_without_the_number() {
     type_text(&mut app, "1,000,000,000.0");
     press(&mut app, KeyCode::F(2));
     let screen = render(&app);
-    assert!(screen.contains("at most 999999999.999"), "{screen}");
+    assert!(screen.contains("at most 999,999,999.999"), "{screen}");
     assert!(!screen.contains("characters"), "{screen}");
     // F2 went to the first bad field, the electronic reading.
     press(&mut app, KeyCode::Backspace);

@@ -37,6 +37,12 @@ pub fn message(app: &App) -> String {
         .unwrap_or_default()
 }
 
+/// The clerk read the question: the next key comes after `READ_TIME` (1 s) has passed.
+pub fn read_the_question(app: &mut App) {
+    let at = app.asked_at.expect("a question asked");
+    app.asked_at = Some(at - chrono::TimeDelta::seconds(2));
+}
+
 pub fn render(app: &App) -> String {
     render_at(app, (80, 24))
 }

@@ -2,8 +2,6 @@
 //! question not yet read they wait for its answer; behind a save that is refused, or a session
 //! the server ended, they are dropped with a word, never typed into the screen that stays.
 
-use std::time::Duration;
-
 use crate::support::*;
 
 use meterdesk::app::state::Slot;
@@ -49,12 +47,6 @@ fn sign_out_burst() -> Vec<KeyCode> {
         vec![KeyCode::Enter],
     ]
     .concat()
-}
-
-/// The clerk read the question: the next key comes after [`READ_TIME`] has passed.
-fn read_the_question(app: &mut App) {
-    let at = app.asked_at.expect("a question asked");
-    app.asked_at = Some(at - chrono::TimeDelta::from_std(Duration::from_secs(2)).unwrap());
 }
 
 /// The burst does not open Modify nor type the password into its ID number: the keys wait
@@ -123,6 +115,39 @@ fn keys_typed_behind_logout_are_dropped_by_a_no_with_a_word() {
         assert!(
             sent.iter().any(|(_, r)| r.of::<LoadBasics>().is_some()),
             "{lang:?}: {sent:?}"
+        );
+    }
+}
+
+/// One key typed behind the question is "1 key" in English, its verbs and pronouns with it;
+/// Chinese counts as before.
+#[test]
+fn one_key_typed_behind_logout_is_said_as_one() {
+    for (lang, waits, dropped) in [
+        (
+            Lang::En,
+            "The 1 key typed after this waits: :logout again signs out and types it on the \
+             sign-in; any other key drops it.",
+            "Stayed. The 1 key typed before the question was read was dropped: type it again.",
+        ),
+        (
+            Lang::Zh,
+            "其后键入的 1 个键在等待",
+            "已留下。问题显示前键入的 1 个键已丢弃",
+        ),
+    ] {
+        let mut app = on_the_details(lang);
+        burst(
+            &mut app,
+            &[chars(":logout"), vec![KeyCode::Enter, KeyCode::Char('m')]].concat(),
+        );
+        assert!(message(&app).contains(waits), "{lang:?}: {}", message(&app));
+        read_the_question(&mut app);
+        press(&mut app, KeyCode::Char('x'));
+        assert!(
+            message(&app).contains(dropped),
+            "{lang:?}: {}",
+            message(&app)
         );
     }
 }

@@ -6,7 +6,7 @@ use chrono::{Days, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use crate::app::form::{Field, FieldKind, Form};
 use crate::db::audit::AuditFilter;
 use crate::domain::customer_number::CustomerNumber;
-use crate::domain::validation::halfwidth;
+use crate::domain::validation::halfwidth_text;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use tui_input::Input;
@@ -60,7 +60,7 @@ impl Typed {
     pub fn read(form: &Form, lang: Lang) -> Result<Typed, Vec<(usize, String)>> {
         let text = |index: usize| form.fields[index].value().trim().to_owned();
         // A login and a kind are ASCII: typed full-width, their ASCII twins (s43-e).
-        let ascii = |index: usize| text(index).chars().map(halfwidth).collect();
+        let ascii = |index: usize| halfwidth_text(&text(index));
         let typed = Typed {
             operator: ascii(0),
             customer: text(1),

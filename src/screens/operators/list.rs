@@ -10,7 +10,7 @@ use crate::app::{App, Command};
 use crate::db::operators::{Department, OperatorRow};
 use crate::db::roles::RoleRow;
 use crate::domain::password::Secret;
-use crate::domain::validation::halfwidth;
+use crate::domain::validation::halfwidth_text;
 use crate::i18n::Lang;
 use crate::screens::reference::form::{
     Errors, FormTarget, RefForm, Saves, choose, choose_many, key_of, keys_of, text_of,
@@ -231,10 +231,7 @@ fn build_new(
 ) -> Option<OperatorRequest> {
     // A login is ASCII (sql/V13): typed full-width by a Chinese input method, it is its ASCII
     // twin, as the sign-in takes it (`session::role_name`).
-    let login: String = text_of(f, "operators.f_login")
-        .chars()
-        .map(halfwidth)
-        .collect();
+    let login = halfwidth_text(text_of(f, "operators.f_login"));
     let login = errors.check(
         "operators.f_login",
         crate::init::valid_login(&login).then_some(login).ok_or(()),

@@ -636,7 +636,7 @@ pub fn meter_on_other_lines(
 /// example without the thousands comma, which in a CSV file separates the fields.
 pub fn file_field_error_text(lang: Lang, error: &FieldError) -> String {
     match error {
-        FieldError::NotANumber => lang.t("ref.lp_not_a_number").into(),
+        FieldError::NotANumber { .. } => lang.t("ref.lp_not_a_number").into(),
         _ => field_error_text(lang, error),
     }
 }
@@ -675,13 +675,13 @@ mod tests {
             "meter number PM-1 is also on line(s) 4, 6"
         );
         for lang in [Lang::Zh, Lang::En] {
-            let text = file_field_error_text(lang, &FieldError::NotANumber);
+            let text = file_field_error_text(lang, &FieldError::NotANumber { decimals: 3 });
             assert!(!text.contains(','), "{lang:?}: {text}");
             assert!(text.contains("12.5"), "{lang:?}: {text}");
         }
         let problem = LineProblem::Reading {
             column: Reading::Electronic,
-            error: FieldError::NotANumber,
+            error: FieldError::NotANumber { decimals: 3 },
         };
         let error = LineError { line: 3, problem };
         assert!(
