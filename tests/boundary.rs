@@ -5038,3 +5038,41 @@ async fn an_operator_ends_no_session_of_one_who_may_do_more_and_each_end_is_told
         ),
     );
 }
+
+/// Found measuring sql/V224: pg_stats shows no row of a table whose row security is active for
+/// the reader, and an operator's name search read customer_name_char's most common keys there
+/// with its own rights (`name_key_rarest`, V158; `customers::search_statistics`): under V224
+/// every operator's search took a name's first key instead of its rarest. The list is now the
+/// owner's read (`md_name_keys_common`, sql/V227), and the clerk's search knows it.
+#[tokio::test]
+async fn an_operators_name_search_knows_the_common_name_keys() {
+    let (db, _) = desk().await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "INSERT INTO customer_name_char (ch, name, customer_no, customer_id)
+             SELECT '伟', c.name || g, c.customer_no, c.id
+             FROM customer c, generate_series(1, 200) g;
+             ANALYZE customer_name_char",
+        )
+        .await
+        .unwrap();
+    let clerk = connect_as(&db, "clerk").await;
+    let statistics = meterdesk::db::customers::search_statistics(&clerk)
+        .await
+        .unwrap();
+    let meterdesk::db::customers::SearchStatistics::Known {
+        name_keys_common, ..
+    } = statistics
+    else {
+        panic!("the desk reads the statistics: {statistics:?}");
+    };
+    assert_eq!(name_keys_common, ["伟"]);
+    // The server's own choice, for a bare connection: the rarer key, not the first.
+    assert_eq!(
+        allowed(&db, "clerk", "SELECT name_key_rarest(ARRAY['伟', '龘'])"),
+        "龘"
+    );
+}
