@@ -4770,11 +4770,7 @@ async fn an_operator_reads_the_customers_rows_only_if_their_roles_serve_customer
         .unwrap();
     db.create_operator("it", &["it_admin"]).await;
 
-    let every_row = allowed(
-        &db,
-        "super",
-        "SELECT count(*) FROM customer",
-    );
+    let every_row = allowed(&db, "super", "SELECT count(*) FROM customer");
     assert_eq!(every_row, "2");
     let read_by_the_owner = {
         let row = owner
@@ -4980,7 +4976,10 @@ async fn an_operator_ends_no_session_of_one_who_may_do_more_and_each_end_is_told
             .await
     });
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    assert!(!waiting.is_finished(), "the supervisor's transaction holds the account");
+    assert!(
+        !waiting.is_finished(),
+        "the supervisor's transaction holds the account"
+    );
     let clerk = connect_as(&db, "clerk").await;
     let ended: i32 = clerk
         .query_one("SELECT md_end_idle_transactions()", &[])
@@ -4988,7 +4987,10 @@ async fn an_operator_ends_no_session_of_one_who_may_do_more_and_each_end_is_told
         .unwrap()
         .get(0);
     assert_eq!(ended, 0, "the clerk ends no supervisor's session");
-    assert!(!working.is_finished(), "the supervisor's transaction works on");
+    assert!(
+        !working.is_finished(),
+        "the supervisor's transaction works on"
+    );
 
     // Another supervisor's sweep (their desk's watcher) ends it, and says so.
     let other = connect_as(&db, "super").await;
