@@ -832,7 +832,7 @@ async fn a_clerk_with_psql_writes_only_what_the_desk_writes() {
     allowed(
         &db,
         "clerk",
-        "UPDATE receipt SET reprints = reprints + 1, last_reprinted_at = now()",
+        "SELECT receipt_reprint(receipt_no) FROM receipt",
     );
     let reprints = allowed(
         &db,
@@ -1088,10 +1088,7 @@ async fn an_operators_ledger_row_goes_only_on_the_receipt_its_own_transaction_wr
     // A reprint makes the receipt's row version the clerk's transaction's: no more.
     clerk.batch_execute("BEGIN").await.unwrap();
     clerk
-        .execute(
-            "UPDATE receipt SET reprints = reprints + 1 WHERE receipt_no = $1",
-            &[&theirs],
-        )
+        .execute("SELECT receipt_reprint($1)", &[&theirs])
         .await
         .unwrap();
     let onto_reprinted = clerk.query(&deposit("reprinted"), &[&theirs]).await;
@@ -4795,4 +4792,369 @@ async fn told_by_the_check(
         .flat_map(|check| check.disagreements)
         .collect();
     (customer_no, told)
+}
+
+/// The tables of the customer side (sql/V224's `md_customer_tables`), each row count as one
+/// operator reads it: `customer 1, account 2, …`.
+fn customer_rows_read(db: &TestDb, login: &str) -> String {
+    allowed(
+        db,
+        login,
+        "SELECT string_agg(counted, ', ') FROM (VALUES
+             ('customer ' || (SELECT count(*) FROM customer)),
+             ('customer_name_char ' || (SELECT count(*) FROM customer_name_char)),
+             ('customer_owner_history ' || (SELECT count(*) FROM customer_owner_history)),
+             ('account ' || (SELECT count(*) FROM account)),
+             ('account_closing ' || (SELECT count(*) FROM account_closing)),
+             ('ledger_transaction ' || (SELECT count(*) FROM ledger_transaction)),
+             ('bill ' || (SELECT count(*) FROM bill)),
+             ('bill_payment_applied ' || (SELECT count(*) FROM bill_payment_applied)),
+             ('meter_reading ' || (SELECT count(*) FROM meter_reading)),
+             ('card ' || (SELECT count(*) FROM card)),
+             ('card_operation ' || (SELECT count(*) FROM card_operation)),
+             ('card_recharge_owed ' || (SELECT count(*) FROM card_recharge_owed)),
+             ('receipt ' || (SELECT count(*) FROM receipt)),
+             ('system_card_credit_line ' || (SELECT count(*) FROM system_card_credit_line)))
+             AS t (counted)",
+    )
+}
+
+/// s43-f's first "found, not fixed": V13 granted every operator SELECT on every table, so an
+/// administrator whose roles serve no customer read every customer's identity number and
+/// phone, every ledger row, card and receipt with psql. The customer side's rows are now read
+/// only by an operator whose roles take a permission that serves customers (sql/V224): an
+/// administration role (operators, roles, departments, settings, the audit log) reads none —
+/// no error, no row —, and reads them as soon as its role is given one such permission, and
+/// none again when it is taken away. The clerk, the supervisor and the administrator of the
+/// demo roles (who views customers) read every row the owner does.
+#[tokio::test]
+async fn an_operator_reads_the_customers_rows_only_if_their_roles_serve_customers() {
+    let (db, account) = desk().await;
+    with_a_card(&db, account).await;
+    let (counter, _) = counter_account(&db).await;
+    allowed(
+        &db,
+        "clerk",
+        &at_the_counter(counter, "deposit", "10.00", "cash", "read-1"),
+    );
+    let owner = db.pool.get().await.unwrap();
+    owner
+        .batch_execute(
+            "INSERT INTO role (code, name) VALUES ('it_admin', 'IT');
+             INSERT INTO role_permission (role_code, permission_code)
+             SELECT 'it_admin', code FROM permission
+             WHERE code IN ('operator.maintain', 'role.maintain', 'department.maintain',
+                            'settings.maintain', 'audit.view')",
+        )
+        .await
+        .unwrap();
+    db.create_operator("it", &["it_admin"]).await;
+
+    let every_row = allowed(&db, "super", "SELECT count(*) FROM customer");
+    assert_eq!(every_row, "2");
+    let read_by_the_owner = {
+        let row = owner
+            .query_one(
+                "SELECT (SELECT count(*) FROM ledger_transaction) AS ledger,
+                        (SELECT count(*) FROM receipt) AS receipts,
+                        (SELECT count(*) FROM card) AS cards",
+                &[],
+            )
+            .await
+            .unwrap();
+        (
+            row.get::<_, i64>("ledger"),
+            row.get::<_, i64>("receipts"),
+            row.get::<_, i64>("cards"),
+        )
+    };
+    assert!(
+        read_by_the_owner.0 >= 4 && read_by_the_owner.1 == 1 && read_by_the_owner.2 == 1,
+        "{read_by_the_owner:?}"
+    );
+    let clerks = customer_rows_read(&db, "clerk");
+    for login in ["super", "admin"] {
+        assert_eq!(customer_rows_read(&db, login), clerks, "{login}");
+    }
+    assert!(clerks.starts_with("customer 2, "), "{clerks}");
+    let nothing = "customer 0, customer_name_char 0, customer_owner_history 0, account 0, \
+                   account_closing 0, ledger_transaction 0, bill 0, bill_payment_applied 0, \
+                   meter_reading 0, card 0, card_operation 0, card_recharge_owed 0, receipt 0, \
+                   system_card_credit_line 0";
+    assert_eq!(customer_rows_read(&db, "it"), nothing);
+    // Nor by a search, a join or a receipt's read.
+    assert_eq!(
+        allowed(
+            &db,
+            "it",
+            "SELECT count(*) FROM receipt_read((SELECT max(receipt_no) FROM receipt))"
+        ),
+        "0"
+    );
+    // What the administration role does stays possible: operators, the audit log.
+    allowed(&db, "it", "SELECT count(*) FROM operator");
+    allowed(
+        &db,
+        "it",
+        &format!("SELECT operator_set_enabled({CLERK}, true)"),
+    );
+
+    // Its role given one permission that serves customers: it reads them; taken away: none.
+    owner
+        .batch_execute(
+            "INSERT INTO role_permission (role_code, permission_code)
+             VALUES ('it_admin', 'customer.view')",
+        )
+        .await
+        .unwrap();
+    assert_eq!(customer_rows_read(&db, "it"), clerks);
+    owner
+        .batch_execute(
+            "DELETE FROM role_permission
+             WHERE role_code = 'it_admin' AND permission_code = 'customer.view'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(customer_rows_read(&db, "it"), nothing);
+    // A new role that serves customers reads them from its first operator on.
+    owner
+        .batch_execute(
+            "INSERT INTO role (code, name) VALUES ('cashier', 'Cashier');
+             INSERT INTO role_permission (role_code, permission_code)
+             VALUES ('cashier', 'account.deposit')",
+        )
+        .await
+        .unwrap();
+    db.create_operator("cash", &["cashier"]).await;
+    assert_eq!(customer_rows_read(&db, "cash"), clerks);
+}
+
+/// s43-f's "a reprint is counted, not told": `UPDATE receipt SET reprints = reprints + 1`
+/// (V31's column grant, V109's "counts one") took every receipt of the database in one
+/// statement, and no entry named who reprinted. A reprint is now one receipt at a time through
+/// `receipt_reprint` (sql/V225), which asks receipt.reprint and writes `receipt.reprint` with
+/// the receipt's number and the copy's; the table takes no operator's UPDATE.
+#[tokio::test]
+async fn a_reprint_is_one_receipt_told_with_who_and_its_copy() {
+    let (db, _) = desk().await;
+    let (account, customer) = counter_account(&db).await;
+    allowed(
+        &db,
+        "clerk",
+        &at_the_counter(account, "deposit", "10.00", "cash", "reprint-1"),
+    );
+    allowed(
+        &db,
+        "clerk",
+        &at_the_counter(account, "deposit", "5.00", "cash", "reprint-2"),
+    );
+    let numbers = allowed(
+        &db,
+        "super",
+        "SELECT string_agg(receipt_no::text, ' ' ORDER BY receipt_no) FROM receipt",
+    );
+    let (first, second) = numbers.split_once(' ').expect("two receipts");
+    for update in [
+        "UPDATE receipt SET reprints = reprints + 1, last_reprinted_at = now()".to_owned(),
+        format!(
+            "UPDATE receipt SET reprints = reprints + 1, last_reprinted_at = now()
+             WHERE receipt_no = {first}"
+        ),
+    ] {
+        refused(&db, "clerk", &update);
+    }
+    assert_eq!(
+        allowed(&db, "clerk", &format!("SELECT receipt_reprint({first})")),
+        "1"
+    );
+    assert_eq!(
+        allowed(&db, "super", &format!("SELECT receipt_reprint({first})")),
+        "2"
+    );
+    // No such receipt: nothing counted, nothing told.
+    assert_eq!(
+        allowed(&db, "clerk", "SELECT receipt_reprint(987654321)"),
+        ""
+    );
+    // The administrator may not reprint.
+    refused(&db, "admin", &format!("SELECT receipt_reprint({second})"));
+    assert_eq!(
+        allowed(
+            &db,
+            "super",
+            "SELECT string_agg(receipt_no || ':' || reprints, ' ' ORDER BY receipt_no)
+             FROM receipt"
+        ),
+        format!("{first}:2 {second}:0")
+    );
+    let told = allowed(
+        &db,
+        "super",
+        &format!(
+            "SELECT string_agg(concat_ws(' ', split_part(db_user, '@', 1), entity,
+                                         (entity_id = {customer})::text, detail ->> 'receipt_no',
+                                         detail ->> 'copy'), ', ' ORDER BY id)
+             FROM audit_log WHERE action = 'receipt.reprint'"
+        ),
+    );
+    assert_eq!(
+        told,
+        format!("clerk customer true {first} 1, super customer true {first} 2")
+    );
+    // An entry typed by hand tells no reprint.
+    refused(
+        &db,
+        "clerk",
+        &format!(
+            "INSERT INTO audit_log (action, entity, entity_id, detail)
+             VALUES ('receipt.reprint', 'customer', {customer},
+                     '{{\"receipt_no\": {second}, \"copy\": 1}}')"
+        ),
+    );
+}
+
+/// s43-f's "md_end_idle_transactions() is every operator's": a clerk whose own session waited
+/// on a lock of a supervisor's transaction open past the limit (an import's) ended it by
+/// calling the sweep, and nothing told who had. The sweep (sql/V226) now ends only the sessions
+/// of operators whose permissions are all the caller's too, and tells each one it ends
+/// (`session.ended`, by the caller, of the operator ended, why).
+#[tokio::test]
+async fn an_operator_ends_no_session_of_one_who_may_do_more_and_each_end_is_told() {
+    let (db, account) = desk().await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "CREATE OR REPLACE FUNCTION md_idle_transaction_limit() RETURNS interval
+             LANGUAGE sql IMMUTABLE AS $$ SELECT interval '1 second' $$",
+        )
+        .await
+        .unwrap();
+    // The supervisor's long transaction holds the account and works on.
+    let supervisor = connect_as(&db, "super").await;
+    supervisor
+        .batch_execute(&format!(
+            "SET statement_timeout = 0;
+             BEGIN;
+             SELECT id FROM account WHERE id = {account} FOR UPDATE"
+        ))
+        .await
+        .unwrap();
+    let working = tokio::spawn(async move {
+        let slept = supervisor.batch_execute("SELECT pg_sleep(600)").await;
+        (supervisor, slept)
+    });
+    // The clerk's own session waits for it.
+    let waiter = connect_as(&db, "clerk").await;
+    let waiting = tokio::spawn(async move {
+        waiter
+            .batch_execute(&format!(
+                "SET lock_timeout = '60s';
+                 BEGIN; SELECT id FROM account WHERE id = {account} FOR UPDATE; COMMIT"
+            ))
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the supervisor's transaction holds the account"
+    );
+    let clerk = connect_as(&db, "clerk").await;
+    let ended: i32 = clerk
+        .query_one("SELECT md_end_idle_transactions()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 0, "the clerk ends no supervisor's session");
+    assert!(
+        !working.is_finished(),
+        "the supervisor's transaction works on"
+    );
+
+    // Another supervisor's sweep (their desk's watcher) ends it, and says so.
+    let other = connect_as(&db, "super").await;
+    let ended: i32 = other
+        .query_one("SELECT md_end_idle_transactions()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 1);
+    let (_, slept) = working.await.unwrap();
+    assert!(slept.is_err(), "{slept:?}");
+    waiting.await.unwrap().expect("the waiting session goes on");
+    let told = allowed(
+        &db,
+        "super",
+        &format!(
+            "SELECT string_agg(concat_ws(' ', split_part(db_user, '@', 1), entity,
+                                         (entity_id = {SUPERVISOR})::text, detail ->> 'why'), ', ')
+             FROM audit_log WHERE action = 'session.ended'"
+        ),
+    );
+    assert_eq!(told, "super operator true blocking");
+
+    // A clerk's sweep still ends a clerk's transaction left idle (V160's first case).
+    let idle = connect_as(&db, "clerk").await;
+    idle.batch_execute(&format!(
+        "SET idle_in_transaction_session_timeout = 0;
+         BEGIN; SELECT id FROM account WHERE id = {account} FOR UPDATE"
+    ))
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let ended: i32 = clerk
+        .query_one("SELECT md_end_idle_transactions()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 1);
+    assert!(idle.simple_query("SELECT 1").await.is_err());
+    // The entry cannot be typed by hand.
+    refused(
+        &db,
+        "clerk",
+        &format!(
+            "INSERT INTO audit_log (action, entity, entity_id)
+             VALUES ('session.ended', 'operator', {SUPERVISOR})"
+        ),
+    );
+}
+
+/// Found measuring sql/V224: pg_stats shows no row of a table whose row security is active for
+/// the reader, and an operator's name search read customer_name_char's most common keys there
+/// with its own rights (`name_key_rarest`, V158; `customers::search_statistics`): under V224
+/// every operator's search took a name's first key instead of its rarest. The list is now the
+/// owner's read (`md_name_keys_common`, sql/V227), and the clerk's search knows it.
+#[tokio::test]
+async fn an_operators_name_search_knows_the_common_name_keys() {
+    let (db, _) = desk().await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "INSERT INTO customer_name_char (ch, name, customer_no, customer_id)
+             SELECT '伟', c.name || g, c.customer_no, c.id
+             FROM customer c, generate_series(1, 200) g;
+             ANALYZE customer_name_char",
+        )
+        .await
+        .unwrap();
+    let clerk = connect_as(&db, "clerk").await;
+    let statistics = meterdesk::db::customers::search_statistics(&clerk)
+        .await
+        .unwrap();
+    let meterdesk::db::customers::SearchStatistics::Known {
+        name_keys_common, ..
+    } = statistics
+    else {
+        panic!("the desk reads the statistics: {statistics:?}");
+    };
+    assert_eq!(name_keys_common, ["伟"]);
+    // The server's own choice, for a bare connection: the rarer key, not the first.
+    assert_eq!(
+        allowed(&db, "clerk", "SELECT name_key_rarest(ARRAY['伟', '龘'])"),
+        "龘"
+    );
 }

@@ -968,16 +968,15 @@ pub(crate) async fn kept_statistics(
     Ok(statistics)
 }
 
-/// The statistics as the database has them now: the address characters' list (sql/V169, the
-/// owner's: pg_stats shows an index's statistics to its table's owner only) and the name keys'
-/// (operators read customer_name_char, so pg_stats shows them its row).
+/// The statistics as the database has them now, each read as the owner: the address
+/// characters' list (sql/V169: pg_stats shows an index's statistics to its table's owner only)
+/// and the name keys' (sql/V227: pg_stats shows no row of a table whose row security is active
+/// for the reader, as customer_name_char's is for an operator, V224).
 pub async fn search_statistics(client: &impl CachingClient) -> Result<SearchStatistics, DbError> {
     let row = client
         .query_one(
             "SELECT address_chars_not_rare() AS address_chars,
-                    (SELECT s.most_common_vals::text::text[] FROM pg_catalog.pg_stats s
-                     WHERE s.schemaname = 'public' AND s.tablename = 'customer_name_char'
-                       AND s.attname = 'ch') AS name_keys",
+                    md_name_keys_common() AS name_keys",
             &[],
         )
         .await?;

@@ -4,7 +4,7 @@
 //! receipt's INSERT, in `money_move` or `bill_pay`), posts its ledger rows with it, and the
 //! receipt is read whole as recorded by `receipt_read` (sql/V79): [`receipt`] reads it after the
 //! commit, `money_move` answers it ([`Receipted`]) — what the paper says is what the database
-//! recorded. Reprints count in `receipt.reprints` ([`reprint`]). The card receipts read their
+//! recorded. Reprints count in `receipt.reprints`, one receipt at a time and audited ([`reprint`]). The card receipts read their
 //! facts with `cards::receipt_facts`, from [`receipt`] too (one balance for every receipt: the
 //! one its last ledger row left); bill payments use these.
 
@@ -114,21 +114,19 @@ pub async fn issued_by(
     }
 }
 
-/// Counts a reprint (permission `receipt.reprint`, checked by the table's guard) and answers
-/// the receipt with its new count, to be printed marked COPY; `None`: no such receipt.
+/// Counts a reprint of that one receipt with its audit entry, `receipt.reprint` naming the
+/// copy (`receipt_reprint`, sql/V225, which asks `receipt.reprint`), and answers the receipt
+/// with its new count, to be printed marked COPY; `None`: no such receipt.
 pub async fn reprint(
     client: &impl CachingClient,
     receipt_no: i64,
 ) -> Result<Option<ReceiptRecord>, DbError> {
-    let counted = client
-        .execute(
-            "UPDATE receipt SET reprints = reprints + 1, last_reprinted_at = now()
-             WHERE receipt_no = $1",
-            &[&receipt_no],
-        )
-        .await?;
-    if counted == 0 {
-        return Ok(None);
+    let copy: Option<i32> = client
+        .query_one("SELECT receipt_reprint($1) AS copy", &[&receipt_no])
+        .await?
+        .get("copy");
+    match copy {
+        Some(_) => receipt(client, receipt_no).await,
+        None => Ok(None),
     }
-    receipt(client, receipt_no).await
 }
