@@ -4929,6 +4929,70 @@ async fn an_operator_reads_the_customers_rows_only_if_their_roles_serve_customer
     assert_eq!(customer_rows_read(&db, "cash"), clerks);
 }
 
+/// Every table stands on one side of V224's line: the customer side (row security: read by
+/// who serves customers) or a table named here, read by every operator. A new table on
+/// neither side fails this, so no table of customers' facts is left readable by every
+/// operator unseen (an administrator reading it with psql).
+#[tokio::test]
+async fn every_table_is_on_one_side_of_who_reads_the_customers() {
+    const READ_BY_EVERY_OPERATOR: &[&str] = &[
+        // The reference data every screen names (types, meters, prices, methods).
+        "customer_type",
+        "customer_type_meter_type",
+        "customer_type_payment_method",
+        "meter",
+        "meter_type",
+        "payment_method",
+        "price_scheme",
+        "price_tier",
+        "price_version",
+        "system_card",
+        // The operators, their roles and the installation.
+        "department",
+        "installation",
+        "operator",
+        "operator_role",
+        "permission",
+        "role",
+        "role_permission",
+        // Rows of their own rules: the audit log and the shifts (V13's row security), a
+        // write's key and its answer, the loader's gate, the migrations.
+        "applied_write",
+        "audit_log",
+        "bulk_load_gate",
+        "refinery_schema_history",
+        "shift",
+    ];
+    let (db, _) = desk().await;
+    let owner = db.pool.get().await.unwrap();
+    let tables = owner
+        .query(
+            "SELECT c.relname::text AS name, c.relrowsecurity AS guarded,
+                    c.oid IN (SELECT md_customer_tables()) AS customer_side
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let misplaced: Vec<String> = tables
+        .iter()
+        .filter(|row| {
+            let name: String = row.get("name");
+            let customer_side: bool = row.get("customer_side");
+            let guarded: bool = row.get("guarded");
+            if customer_side {
+                !guarded
+            } else {
+                !READ_BY_EVERY_OPERATOR.contains(&name.as_str())
+            }
+        })
+        .map(|row| row.get("name"))
+        .collect();
+    assert!(misplaced.is_empty(), "on neither side: {misplaced:?}");
+}
+
 /// s43-f's "a reprint is counted, not told": `UPDATE receipt SET reprints = reprints + 1`
 /// (V31's column grant, V109's "counts one") took every receipt of the database in one
 /// statement, and no entry named who reprinted. A reprint is now one receipt at a time through
