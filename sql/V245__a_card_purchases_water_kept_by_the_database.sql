@@ -8,8 +8,8 @@
 -- subplan of the customer's refunds) — a recharge asked it twice (the quote before F2, the
 -- price check of card_operation's rules under the lock), its cost growing with the cycle's
 -- purchases. `card_water` holds one row a purchase that counts, with what it counts: its
--- volume less the litres clear cards credited from it; a purchase reversed or given back by a
--- done refund has no row. A row a purchase and not a sum a cycle or a day: the cycle's bounds
+-- volume less the litres clear cards credited from it, in litres; a purchase reversed or given
+-- back by a done refund has no row. A row a purchase and not a sum a cycle or a day: the cycle's bounds
 -- are dates in the session's time zone (a desk's, sql `current_date`; desks may sit in other
 -- zones than the server), and the scheme's first day and cycle length, the customer's type, may
 -- change; the purchase's own time answers every zone and every cycle exactly as the books did.
@@ -32,15 +32,17 @@
 
 -- One index, the table's key: an account's purchases in time order with what they count (an
 -- index-only range for the cycle's sum), the transaction last to keep two purchases of one
--- instant apart. No foreign key to the ledger (its check would be a statement a purchase; the
--- ledger row is never deleted). Operators read it (the default privileges: SELECT), and write
--- it only through the triggers' functions, which are the owner's.
+-- instant apart. The water in whole litres (a ledger row's volume has three decimals, V70; a
+-- credit line is litres): an integer, exact, and no `numeric` column for a NaN check to read
+-- at every insert (V148). No foreign key to the ledger (its check would be a statement a
+-- purchase; the ledger row is never deleted). Operators read it (the default privileges:
+-- SELECT), and write it only through the triggers' functions, which are the owner's.
 CREATE TABLE IF NOT EXISTS card_water (
     account_id     bigint NOT NULL,
     bought_at      timestamptz NOT NULL,
     transaction_id bigint NOT NULL,
-    volume         numeric NOT NULL,
-    PRIMARY KEY (account_id, bought_at, transaction_id) INCLUDE (volume)
+    litres         bigint NOT NULL,
+    PRIMARY KEY (account_id, bought_at, transaction_id) INCLUDE (litres)
 );
 
 -- Every card purchase that counts, with what it counts, as md_card_water (V145) found them from
@@ -49,9 +51,10 @@ CREATE TABLE IF NOT EXISTS card_water (
 -- `card_water` must hold: the migration fills it from here, `meterdesk check` compares it, the
 -- demo loader fills it.
 CREATE OR REPLACE FUNCTION card_water_in_the_books()
-RETURNS TABLE (account_id bigint, bought_at timestamptz, transaction_id bigint, volume numeric)
+RETURNS TABLE (account_id bigint, bought_at timestamptz, transaction_id bigint, litres bigint)
 LANGUAGE sql STABLE AS $$
-    SELECT t.account_id, t.created_at, t.id, t.volume - coalesce(credited.litres, 0) * 0.001
+    SELECT t.account_id, t.created_at, t.id,
+           (t.volume * 1000)::bigint - coalesce(credited.litres, 0)
     FROM public.ledger_transaction t
     LEFT JOIN (SELECT l.purchase_transaction_id, sum(l.litres) AS litres
                FROM public.system_card_credit_line l GROUP BY l.purchase_transaction_id) credited
@@ -74,8 +77,8 @@ $$;
 CREATE OR REPLACE FUNCTION card_water_from_the_books() RETURNS void
 LANGUAGE sql VOLATILE AS $$
     DELETE FROM public.card_water;
-    INSERT INTO public.card_water (account_id, bought_at, transaction_id, volume)
-    SELECT w.account_id, w.bought_at, w.transaction_id, w.volume
+    INSERT INTO public.card_water (account_id, bought_at, transaction_id, litres)
+    SELECT w.account_id, w.bought_at, w.transaction_id, w.litres
     FROM public.card_water_in_the_books() w;
 $$;
 SELECT card_water_from_the_books();
@@ -98,8 +101,8 @@ BEGIN
             USING ERRCODE = 'check_violation';
     END IF;
     IF NEW.kind = 'card_purchase' THEN
-        INSERT INTO card_water (account_id, bought_at, transaction_id, volume)
-        VALUES (NEW.account_id, NEW.created_at, NEW.id, NEW.volume);
+        INSERT INTO card_water (account_id, bought_at, transaction_id, litres)
+        VALUES (NEW.account_id, NEW.created_at, NEW.id, (NEW.volume * 1000)::bigint);
     ELSIF NEW.kind = 'reversal' THEN
         -- A reversal is on the account of what it reverses (ledger_check_reversal); anything
         -- but a purchase has no row.
@@ -111,10 +114,15 @@ BEGIN
 END $$;
 
 -- A refund done gives back the purchase of the recharge of its sequence (md_card_water's
--- refunds: every recharge of the customer with that sequence).
+-- refunds: every recharge of the customer with that sequence). The trigger's WHEN asks the kind
+-- alone, the function the state: every statement writing a card operation reads the WHEN (a
+-- settle's, a begin's), a refund's rows are few.
 CREATE OR REPLACE FUNCTION card_water_refunded() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
+    IF NEW.state <> 'done' THEN
+        RETURN NULL;
+    END IF;
     DELETE FROM card_water w
     USING card_operation bought JOIN ledger_transaction t ON t.id = bought.transaction_id
     WHERE bought.customer_id = NEW.customer_id AND bought.purchase_seq = NEW.purchase_seq
@@ -124,7 +132,7 @@ BEGIN
 END $$;
 DROP TRIGGER IF EXISTS refund_takes_back_its_water ON card_operation;
 CREATE TRIGGER refund_takes_back_its_water AFTER INSERT OR UPDATE OF state ON card_operation
-    FOR EACH ROW WHEN (NEW.kind = 'refund' AND NEW.state = 'done')
+    FOR EACH ROW WHEN (NEW.kind = 'refund')
     EXECUTE FUNCTION card_water_refunded();
 
 -- A clear card's credit line takes its litres from the water of its purchase (none left when
@@ -132,7 +140,7 @@ CREATE TRIGGER refund_takes_back_its_water AFTER INSERT OR UPDATE OF state ON ca
 CREATE OR REPLACE FUNCTION card_water_credited() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
-    UPDATE card_water w SET volume = w.volume - NEW.litres * 0.001
+    UPDATE card_water w SET litres = w.litres - NEW.litres
     FROM ledger_transaction t
     WHERE t.id = NEW.purchase_transaction_id AND w.account_id = t.account_id
       AND w.bought_at = t.created_at AND w.transaction_id = t.id;
@@ -148,7 +156,7 @@ CREATE TRIGGER credit_takes_its_litres_from_the_water AFTER INSERT ON system_car
 CREATE OR REPLACE FUNCTION md_card_water(p_account_id bigint, p_from date, p_to date)
 RETURNS TABLE (transaction_id bigint, read_on date, volume numeric)
 LANGUAGE sql STABLE AS $$
-    SELECT w.transaction_id, w.bought_at::date, w.volume
+    SELECT w.transaction_id, w.bought_at::date, w.litres * 0.001
     FROM public.card_water w
     WHERE w.account_id = p_account_id AND w.bought_at >= p_from AND w.bought_at < p_to
 $$;

@@ -636,8 +636,8 @@ async fn the_check_finds_balanced_books_and_every_corruption_of_a_copy() {
              -- sql/V179 in their functions) run before the table is altered again.
              SET CONSTRAINTS ALL IMMEDIATE;
              ALTER TABLE ledger_transaction ENABLE TRIGGER ledger_apply_to_balance;
-             INSERT INTO card_water (account_id, bought_at, transaction_id, volume)
-                 VALUES (2, now(), 999999, 1.500);",
+             INSERT INTO card_water (account_id, bought_at, transaction_id, litres)
+                 VALUES (2, now(), 999999, 1500);",
         )
         .await
         .unwrap();

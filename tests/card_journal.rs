@@ -1383,7 +1383,7 @@ async fn kept_water_is_the_books(counter: &Counter, step: &str) -> Decimal {
             "SELECT (SELECT array_agg(k ORDER BY k.transaction_id)::text FROM card_water k),
                     (SELECT array_agg(b ORDER BY b.transaction_id)::text
                      FROM card_water_in_the_books() b),
-                    (SELECT coalesce(sum(b.volume), 0) FROM card_water_in_the_books() b)",
+                    (SELECT coalesce(sum(b.litres), 0) * 0.001 FROM card_water_in_the_books() b)",
             &[],
         )
         .await

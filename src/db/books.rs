@@ -144,11 +144,12 @@ const RULES: [(&str, &str, &str); 8] = [
         "SELECT count(*) AS checked FROM card_water",
         "SELECT format('card purchase %s (account %s): counts %s m³ toward its tiers, the books %s',
                        coalesce(k.transaction_id, b.transaction_id),
-                       coalesce(k.account_id, b.account_id), coalesce(k.volume::text, 'no'),
-                       coalesce(b.volume::text, 'none')) AS disagreement
+                       coalesce(k.account_id, b.account_id),
+                       coalesce((k.litres * 0.001)::text, 'no'),
+                       coalesce((b.litres * 0.001)::text, 'none')) AS disagreement
          FROM card_water k
          FULL JOIN card_water_in_the_books() b ON b.transaction_id = k.transaction_id
-         WHERE k.transaction_id IS NULL OR b.transaction_id IS NULL OR k.volume <> b.volume
+         WHERE k.transaction_id IS NULL OR b.transaction_id IS NULL OR k.litres <> b.litres
             OR k.account_id <> b.account_id OR k.bought_at <> b.bought_at
          ORDER BY 1",
     ),
