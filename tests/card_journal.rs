@@ -1462,6 +1462,23 @@ async fn the_water_each_purchase_counts_is_kept_as_the_books_count_it() {
         kept_water_is_the_books(&counter, "credited back").await,
         dec("35.5")
     );
+    // A clerk's psql reads it, and writes it neither directly nor by making it again.
+    for sql in [
+        "DELETE FROM card_water",
+        "UPDATE card_water SET litres = 0",
+        "SELECT card_water_from_the_books()",
+    ] {
+        let error = counter.clerk.batch_execute(sql).await.unwrap_err();
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{sql}: {error}"
+        );
+    }
+    assert_eq!(
+        kept_water_is_the_books(&counter, "a clerk's writes").await,
+        dec("35.5")
+    );
 }
 
 #[tokio::test]
