@@ -1371,6 +1371,116 @@ async fn water_a_clear_card_credited_back_does_not_count_toward_the_years_tiers(
     assert!(check.is_empty(), "{check:?}");
 }
 
+/// The water the database keeps for every card purchase (sql/V245's `card_water`, which the
+/// quote and the price check sum) is, row by row, what the books count
+/// (`card_water_in_the_books`: md_card_water's reading of them before V245); its sum is the
+/// quote's water of the cycle (every purchase here is today's). Answers that sum.
+async fn kept_water_is_the_books(counter: &Counter, step: &str) -> Decimal {
+    let row = counter
+        .customer
+        .client
+        .query_one(
+            "SELECT (SELECT array_agg(k ORDER BY k.transaction_id)::text FROM card_water k),
+                    (SELECT array_agg(b ORDER BY b.transaction_id)::text
+                     FROM card_water_in_the_books() b),
+                    (SELECT coalesce(sum(b.litres), 0) * 0.001 FROM card_water_in_the_books() b)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (kept, books): (Option<String>, Option<String>) = (row.get(0), row.get(1));
+    assert_eq!(kept, books, "{step}: the water kept is the books'");
+    let water: Decimal = row.get(2);
+    assert_eq!(
+        quoted(counter, "1").await.1,
+        water,
+        "{step}: the quote's water of the cycle"
+    );
+    assert!(books_check(counter).await.is_empty(), "{step}");
+    water
+}
+
+#[tokio::test]
+async fn the_water_each_purchase_counts_is_kept_as_the_books_count_it() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    assert_eq!(kept_water_is_the_books(&counter, "opened").await, dec("0"));
+    counter.done(CLERK, &recharge_m3("30.5")).await;
+    counter.swipe();
+    counter.done(CLERK, &recharge_m3("40")).await;
+    assert_eq!(
+        kept_water_is_the_books(&counter, "two recharges").await,
+        dec("70.5")
+    );
+    // Refunded: the 40 m³ no longer count.
+    let refund = Request::Refund {
+        payout: cash(),
+        owner_seen: None,
+    };
+    counter.done(SUPERVISOR, &refund).await;
+    counter.swipe();
+    assert_eq!(
+        kept_water_is_the_books(&counter, "refunded").await,
+        dec("30.5")
+    );
+    // A recharge the card did not take: reversed, its water not counted.
+    money_back(&mut counter, "5").await;
+    assert_eq!(
+        kept_water_is_the_books(&counter, "failed").await,
+        dec("30.5")
+    );
+    // A new price from today: the cycle's water is the same, the next purchase priced on it
+    // (19.5 × 1.50 + 0.5 × 2.50).
+    counter
+        .customer
+        .client
+        .batch_execute(
+            "WITH version AS (INSERT INTO price_version (price_scheme_id, effective_from)
+                              VALUES (1, current_date) RETURNING id)
+             INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+             SELECT id, tier, bound, price
+             FROM version, (VALUES (1, 50, 1.50), (2, 100, 2.50), (3, NULL, 3.50))
+                           AS tiers (tier, bound, price)",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        kept_water_is_the_books(&counter, "a new price").await,
+        dec("30.5")
+    );
+    let next = counter.done(CLERK, &recharge_m3("20")).await;
+    assert_eq!(next.purchase.unwrap().amount, dec("30.50"));
+    counter.swipe();
+    assert_eq!(
+        kept_water_is_the_books(&counter, "priced anew").await,
+        dec("50.5")
+    );
+    // A clear card took back 15 m³ of the last purchase.
+    let last = counter.user_card().purchase.unwrap().sequence;
+    clear_card_credit(&mut counter, 15_000, last).await;
+    assert_eq!(
+        kept_water_is_the_books(&counter, "credited back").await,
+        dec("35.5")
+    );
+    // A clerk's psql reads it, and writes it neither directly nor by making it again.
+    for sql in [
+        "DELETE FROM card_water",
+        "UPDATE card_water SET litres = 0",
+        "SELECT card_water_from_the_books()",
+    ] {
+        let error = counter.clerk.batch_execute(sql).await.unwrap_err();
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{sql}: {error}"
+        );
+    }
+    assert_eq!(
+        kept_water_is_the_books(&counter, "a clerk's writes").await,
+        dec("35.5")
+    );
+}
+
 #[tokio::test]
 async fn a_clear_cards_credit_spanning_two_cycles_leaves_each_purchase_in_its_own() {
     let mut counter = Counter::new().await;
@@ -1381,7 +1491,9 @@ async fn a_clear_cards_credit_spanning_two_cycles_leaves_each_purchase_in_its_ow
     counter.swipe();
     counter.done(CLERK, &recharge_m3("15")).await;
     // Purchase #1 was bought in last year's cycle (the database's clock is not ours to set:
-    // its ledger row is dated back, past the ledger's append-only guard).
+    // its ledger row is dated back, past the ledger's append-only guard; the water each
+    // purchase counts, which the database keeps from the ledger's inserts, made again from
+    // the books, sql/V245).
     counter
         .customer
         .client
@@ -1392,6 +1504,7 @@ async fn a_clear_cards_credit_spanning_two_cycles_leaves_each_purchase_in_its_ow
              WHERE id = (SELECT transaction_id FROM card_operation
                          WHERE kind = 'recharge' AND purchase_seq = 1);
              ALTER TABLE ledger_transaction ENABLE TRIGGER ledger_transaction_is_append_only;
+             SELECT card_water_from_the_books();
              COMMIT;",
         )
         .await
@@ -2764,6 +2877,9 @@ async fn a_randomized_journal_with_cut_writes_and_lost_settlements_keeps_the_boo
         u64::try_from(books.litres_sold).unwrap(),
         "every litre sold reached the meter, once (seed {seed})"
     );
+    // The water each purchase counts (sql/V245) is still the books' after them all.
+    let check = books_check(&counter).await;
+    assert!(check.is_empty(), "{check:?} (seed {seed})");
     eprintln!("randomized journal (seed {seed}): {outcomes:?}; {books:?}");
 }
 

@@ -19,7 +19,7 @@ pub struct Check {
 }
 
 /// The rules: (what is said, what is counted, the disagreements as one text each).
-const RULES: [(&str, &str, &str); 7] = [
+const RULES: [(&str, &str, &str); 8] = [
     (
         "every account's balance equals the sum of its ledger",
         "SELECT count(*) AS checked FROM account",
@@ -138,6 +138,21 @@ const RULES: [(&str, &str, &str); 7] = [
          WHERE d.kind = 'deposit' AND d.idempotency_key LIKE 'card-op:%:owed'
            AND (w.operation_id IS NULL OR w.amount <> d.amount OR o.state <> 'done'
                 OR f.idempotency_key IS DISTINCT FROM 'card-op:' || o.idempotency_key || ':found')
+         ORDER BY 1",
+    ),
+    (
+        // sql/V245: kept by the database's triggers, which only the owner can turn off.
+        "every card purchase's water toward its cycle's tiers is what the books count",
+        "SELECT count(*) AS checked FROM card_water",
+        "SELECT format('card purchase %s (account %s): counts %s m³ toward its tiers, the books %s',
+                       coalesce(k.transaction_id, b.transaction_id),
+                       coalesce(k.account_id, b.account_id),
+                       coalesce((k.litres * 0.001)::text, 'no'),
+                       coalesce((b.litres * 0.001)::text, 'none')) AS disagreement
+         FROM card_water k
+         FULL JOIN card_water_in_the_books() b ON b.transaction_id = k.transaction_id
+         WHERE k.transaction_id IS NULL OR b.transaction_id IS NULL OR k.litres <> b.litres
+            OR k.account_id <> b.account_id OR k.bought_at <> b.bought_at
          ORDER BY 1",
     ),
 ];
