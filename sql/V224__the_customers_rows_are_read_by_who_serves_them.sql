@@ -96,7 +96,10 @@ CREATE TRIGGER grants_customer_reads AFTER INSERT OR UPDATE OR DELETE ON role_pe
 
 SELECT md_grant_customer_reads();
 
-DO $$
+-- Row security and the four policies on each table of `md_customer_tables()`, those missing
+-- (a later migration adding a table to the customer side calls it again).
+CREATE OR REPLACE FUNCTION md_guard_customer_tables() RETURNS void
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 DECLARE
     readers name := md_role_name('reads.customers');
     operators name := md_role_name('operator');
@@ -122,3 +125,11 @@ BEGIN
         END LOOP;
     END LOOP;
 END $$;
+REVOKE EXECUTE ON FUNCTION md_guard_customer_tables() FROM PUBLIC;
+DO $$
+BEGIN
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION md_guard_customer_tables() FROM %I',
+                   md_role_name('operator'));
+END $$;
+
+SELECT md_guard_customer_tables();

@@ -4814,7 +4814,8 @@ fn customer_rows_read(db: &TestDb, login: &str) -> String {
              ('card_operation ' || (SELECT count(*) FROM card_operation)),
              ('card_recharge_owed ' || (SELECT count(*) FROM card_recharge_owed)),
              ('receipt ' || (SELECT count(*) FROM receipt)),
-             ('system_card_credit_line ' || (SELECT count(*) FROM system_card_credit_line)))
+             ('system_card_credit_line ' || (SELECT count(*) FROM system_card_credit_line)),
+             ('card_water ' || (SELECT count(*) FROM card_water)))
              AS t (counted)",
     )
 }
@@ -4880,7 +4881,7 @@ async fn an_operator_reads_the_customers_rows_only_if_their_roles_serve_customer
     let nothing = "customer 0, customer_name_char 0, customer_owner_history 0, account 0, \
                    account_closing 0, ledger_transaction 0, bill 0, bill_payment_applied 0, \
                    meter_reading 0, card 0, card_operation 0, card_recharge_owed 0, receipt 0, \
-                   system_card_credit_line 0";
+                   system_card_credit_line 0, card_water 0";
     assert_eq!(customer_rows_read(&db, "it"), nothing);
     // Nor by a search, a join or a receipt's read.
     assert_eq!(
