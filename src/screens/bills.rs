@@ -185,6 +185,15 @@ customer_write!(VoidBill, VoidOutcome, told_voided, |client, request| {
 fn told_voided(outcome: &VoidOutcome, lang: Lang) -> (bool, MessageKind, String) {
     match outcome {
         VoidOutcome::Voided => (true, MessageKind::Info, lang.t("bills.voided").into()),
+        // Another desk's void stands; this one's reason is not kept, and the clerk is told so.
+        VoidOutcome::VoidedBefore { by, reason } => (
+            false,
+            MessageKind::Error,
+            lang.tf(
+                "bills.voided_before",
+                &[("by", &inert(by)), ("reason", &inert(reason))],
+            ),
+        ),
         VoidOutcome::Paid => (false, MessageKind::Error, lang.t("bills.paid_stays").into()),
     }
 }

@@ -6,14 +6,14 @@ use chrono::NaiveDate;
 use meterdesk::app::state::MessageKind;
 use meterdesk::db::readings::{
     Bill, BillDetail, BillPart, BillTier, Bills, ImportReport, NewReading, PayOutcome,
-    PreviousReading, ReadingContext, ReadingOutcome, ReadingRefusal, ReadingSource,
+    PreviousReading, ReadingContext, ReadingOutcome, ReadingRefusal, ReadingSource, VoidOutcome,
 };
 use meterdesk::db::receipts::{ReceiptLine, ReceiptRecord};
 use meterdesk::domain::money::{Money, UnitPrice, Volume};
 use meterdesk::domain::reading_csv::{
     BadLine, READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_csv,
 };
-use meterdesk::screens::bills::{BillsPaid, BillsScreen, LoadBills, PayBills, WriteBill};
+use meterdesk::screens::bills::{BillsPaid, BillsScreen, LoadBills, PayBills, VoidBill, WriteBill};
 use meterdesk::screens::reading::{EnterReading, LoadReading, ReadingForm};
 use meterdesk::screens::reading_import::{ImportAnswer, ReadingImport, ReadingImportView};
 use meterdesk::screens::receipt::KeepReceipt;
@@ -729,6 +729,51 @@ fn a_void_refused_on_a_paid_bill_is_not_said_over_the_next_bills_void() {
     let screen = render(&app);
     assert!(screen.contains("Reason for voiding"), "{screen}");
     assert!(!screen.contains("Only an unpaid bill"), "{screen}");
+}
+
+/// s44-e, by hand: two supervisors' desks voided one bill at once; the second desk said "The
+/// bill is void; the arrears follow." though its reason was not kept. It says who voided the
+/// bill and why, and that this reason is not kept; the list is read again.
+#[test]
+fn a_bill_voided_already_by_another_desk_says_by_whom_and_why() {
+    for (lang, words) in [
+        (
+            Lang::En,
+            "Voided already by wang: meter misread. Your reason is not kept.",
+        ),
+        (
+            Lang::Zh,
+            "此账单已由 wang 作废：meter misread。您填写的原因未保存。",
+        ),
+    ] {
+        let mut app = bills_screen(lang);
+        app.session
+            .as_mut()
+            .unwrap()
+            .permissions
+            .push("bill.void".into());
+        press(&mut app, KeyCode::Home);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char('z'));
+        type_text(&mut app, "抄表错误 B 台");
+        let sent = press(&mut app, KeyCode::F(2));
+        assert_eq!(only::<VoidBill>(&sent).reason, "抄表错误 B 台");
+        let reread = answer(
+            &mut app,
+            &sent,
+            Reply::screen(VoidOutcome::VoidedBefore {
+                by: "wang".into(),
+                reason: "meter misread".into(),
+            }),
+        );
+        let message = app.message.clone().unwrap();
+        assert_eq!(
+            (message.kind, message.text.as_str()),
+            (MessageKind::Error, words),
+            "{lang:?}"
+        );
+        assert!(only::<LoadBills>(&reread).customer_id > 0, "read again");
+    }
 }
 
 #[test]
