@@ -711,9 +711,20 @@ impl ReportsScreen {
         ReportKind::ALL[self.kind]
     }
 
+    /// Whether the report shown is of days (every report but the low balances, a list as it
+    /// stands: read as of today, whatever days the others show, and offered no keys of days).
+    fn of_days(&self) -> bool {
+        self.kind() != ReportKind::LowBalances
+    }
+
     fn load(&mut self, hub: &mut Hub) {
         let zone = hub.app.zone;
         let days = *self.days.get_or_insert_with(|| ReportDays::day(today(hub)));
+        let days = if self.of_days() {
+            days
+        } else {
+            ReportDays::day(today(hub))
+        };
         // A read still on its way is of a report or days no longer asked for: its answer,
         // which may come after this one's, must not be shown.
         hub.forget(|request| request.of::<LoadReport>().is_some());
@@ -807,16 +818,27 @@ impl Screen for ReportsScreen {
                 .chain(usual([NextField, Leave, Cancel]))
                 .collect();
         }
-        framed(
-            [
-                BACK,
-                (NextField, "report.legend_next"),
+        let days: &[_] = if self.of_days() {
+            &[
                 (Search, "report.legend_days"),
                 (PageUp, "report.legend_earlier"),
                 (PageDown, "report.legend_later"),
             ]
-            .into_iter()
-            .chain(usual([Export, LastMonth, ThisMonth, Refresh, First, Last])),
+        } else {
+            &[]
+        };
+        let months: &[_] = if self.of_days() {
+            &[LastMonth, ThisMonth]
+        } else {
+            &[]
+        };
+        framed(
+            [BACK, (NextField, "report.legend_next")]
+                .into_iter()
+                .chain(days.iter().copied())
+                .chain(usual([Export]))
+                .chain(usual(months.iter().copied()))
+                .chain(usual([Refresh, First, Last])),
         )
     }
 
@@ -933,6 +955,17 @@ impl Screen for ReportsScreen {
             return false;
         }
         let today = today(hub);
+        let days = matches!(
+            command,
+            Command::PageUp
+                | Command::PageDown
+                | Command::Search
+                | Command::ThisMonth
+                | Command::LastMonth
+        );
+        if days && !self.of_days() {
+            return false;
+        }
         match command {
             Command::NextField => self.step_kind(hub),
             Command::PageUp => self.step(false, hub),
@@ -946,6 +979,9 @@ impl Screen for ReportsScreen {
             Command::Refresh => self.load(hub),
             Command::First => self.first_row = 0,
             Command::Last => self.scroll(usize::MAX, hub.app),
+            // Each `e` writes a file: one pressed again before the last was kept writes
+            // nothing (s44-e, by hand: six presses, six files).
+            Command::Export if hub.asking(|request| request.of::<KeepReport>().is_some()) => {}
             Command::Export => match &self.shown {
                 Some(read) if read.report != Report::NotPermitted => hub.send(KeepReport {
                     stem: report_stem(read),
