@@ -2018,3 +2018,51 @@ fn the_last_field_of_a_long_form_shows_above_a_message_over_three_rows() {
     assert!(field < said, "{screen}");
     insta::assert_snapshot!("scheme_form_last_field_above_a_long_message_60x20", screen);
 }
+
+/// s44-e, by hand at 80×24: a scheme's facts were cut at the edge ("… · settlement 2 months ·
+/// f…", its start date gone), and a version of four tiers would lose its last prices the same
+/// way. What does not fit goes on to the next line, at a " · ", never cut.
+#[test]
+fn a_schemes_facts_and_four_tiers_are_whole_at_80_columns() {
+    for lang in [Lang::En, Lang::Zh] {
+        let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+        app.lang = lang;
+        let mut row = scheme_row();
+        row.fields.kind = AccountKind::Postpaid;
+        row.fields.settlement_months = Some(2);
+        reply(&mut app, sent[0].0, SchemeReply::Rows(vec![row.clone()]));
+        let sent = press(&mut app, KeyCode::Enter);
+        let [(id, SchemeRequest::Detail { .. })] = ref_requests::<SchemeRequest>(&sent)[..] else {
+            panic!("{sent:?}")
+        };
+        let detail = SchemeDetail {
+            row,
+            versions: vec![SchemeVersion {
+                effective_from: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+                tiers: vec![
+                    tier(Some(99_999), 123_456),
+                    tier(Some(199_999), 223_456),
+                    tier(Some(299_999), 323_456),
+                    tier(None, 423_456),
+                ],
+            }],
+        };
+        reply(&mut app, id, SchemeReply::Detail(Some(Box::new(detail))));
+        let screen = render(&app);
+        for whole in [
+            "1234.5600",
+            "2234.5600",
+            "3234.5600",
+            "4234.5600",
+            "2025-01-01",
+        ] {
+            assert!(
+                screen.matches(whole).count() >= 1,
+                "{lang:?}: {whole} cut: {screen}"
+            );
+        }
+        let body: Vec<_> = screen.lines().skip(1).collect();
+        assert!(!body.concat().contains('…'), "{lang:?}: cut: {screen}");
+        insta::assert_snapshot!(format!("scheme_four_tiers_{lang:?}"), screen);
+    }
+}
