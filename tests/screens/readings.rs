@@ -461,6 +461,37 @@ fn the_bills_scroll_sideways_at_60x20() {
     insta::assert_snapshot!("bills_at_60x20_scrolled", scrolled);
 }
 
+/// s44-e, by hand at 60×20: a company's long name pushed the arrears past the edge and the
+/// head line read "余额 6.21 · 欠费 13" for 1345.41 owed — a figure cut is a wrong figure. The
+/// name gives way (cut with "…"); the balance and the arrears are whole, in both languages.
+#[test]
+fn the_bills_head_keeps_its_figures_whole_beside_a_long_name_at_60x20() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        let sent = press(&mut app, KeyCode::Char('b'));
+        let mut long = bills();
+        long.name = "南京鑫源洗涤服务有限公司 Nanjing Xinyuan Laundry Services Co.".into();
+        long.balance = money("6.21");
+        answer(&mut app, &sent, Reply::screen(Some(long.clone())));
+        update(&mut app, Msg::Resize(60, 20));
+        let head = |app: &App| render_at(app, (60, 20)).lines().nth(1).unwrap().to_owned();
+        let shown = head(&app);
+        assert!(shown.contains("6.21 ·"), "{lang:?}: {shown}");
+        assert!(shown.contains("200.00"), "{lang:?}: arrears cut: {shown}");
+        assert!(
+            shown.contains("南京") && shown.contains("… ·"),
+            "{lang:?}: the name gives way: {shown}"
+        );
+        // The largest balance leaves the name no room; the figures are still whole.
+        long.balance = money("-1234567.89");
+        let sent = press(&mut app, KeyCode::F(5));
+        answer(&mut app, &sent, Reply::screen(Some(long)));
+        let shown = head(&app);
+        assert!(shown.contains("-1234567.89 ·"), "{lang:?}: {shown}");
+        assert!(shown.contains("200.00"), "{lang:?}: arrears cut: {shown}");
+    }
+}
+
 /// End selects the last bill and Home the first, as in every list (before, neither did
 /// anything: Space then fell on the bill selected before, and F2 paid what the clerk had not
 /// chosen).
