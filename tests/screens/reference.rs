@@ -2066,3 +2066,24 @@ fn a_schemes_facts_and_four_tiers_are_whole_at_80_columns() {
         insta::assert_snapshot!(format!("scheme_four_tiers_{lang:?}"), screen);
     }
 }
+
+/// s44-e, by hand at 80×24: "A new uninstalled meter. Blank readings are 0. The number never
+/// changes once …" — the rule the clerk most needs before saving was the part cut. A form's
+/// hints go on to the next line instead, whole, in both languages and at 60×20.
+#[test]
+fn a_forms_hints_are_whole_on_a_narrow_screen() {
+    for (lang, size, words) in [
+        (Lang::En, (80, 24), "saved."),
+        (Lang::En, (60, 20), "saved."),
+        (Lang::Zh, (60, 20), "不能再改。"),
+    ] {
+        let mut app = meters_screen();
+        app.lang = lang;
+        update(&mut app, Msg::Resize(size.0, size.1));
+        press(&mut app, KeyCode::Char('a'));
+        let screen = render_at(&app, size);
+        assert!(screen.contains(words), "{lang:?} {size:?}: {screen}");
+        let hints: String = screen.lines().skip(1).take(3).collect();
+        assert!(!hints.contains('…'), "{lang:?} {size:?}: cut: {screen}");
+    }
+}
