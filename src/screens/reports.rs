@@ -102,14 +102,29 @@ fn title(kind: ReportKind) -> &'static str {
 /// in the refunds, are said in the same words beside the refunds (s41-c); only the owner
 /// reverses a refund, so that column is shown only on a report that has one
 /// (`TakingsRow::columns`): at 80 columns it takes the operator's spare cells.
+const OPERATOR: Column = Column::new("report.col_operator", 9, 2, false);
+const PAYMENTS: Column = Column::new("report.col_payments", 8, 0, true);
+const TAKEN: Column = Column::new("report.col_takings", 12, 1, true);
+const TAKINGS_REVERSED: Column = Column::new("report.col_reversed", 13, 1, true);
+const REFUNDS: Column = Column::new("report.col_refunds", 12, 1, true);
 const TAKINGS: [Column; 7] = [
-    Column::new("report.col_operator", 9, 2, false),
+    OPERATOR,
     Column::new("report.col_method", 10, 1, false),
-    Column::new("report.col_payments", 8, 0, true),
-    Column::new("report.col_takings", 12, 1, true),
-    Column::new("report.col_reversed", 13, 1, true),
-    Column::new("report.col_refunds", 12, 1, true),
+    PAYMENTS,
+    TAKEN,
+    TAKINGS_REVERSED,
+    REFUNDS,
     Column::new("report.col_reversed", 10, 1, true).whole(),
+];
+/// Without the refunds' "Reversed", the method has the cells to be named whole ("Bank
+/// transfer": s44-e, by hand, read "Bank trans…" beside an empty column).
+const TAKINGS_NO_REFUND_REVERSED: [Column; 6] = [
+    OPERATOR,
+    Column::new("report.col_method", 13, 1, false),
+    PAYMENTS,
+    TAKEN,
+    TAKINGS_REVERSED,
+    REFUNDS,
 ];
 const SHIFTS: [Column; 7] = [
     Column::new("report.col_shift", 6, 0, true),
@@ -292,7 +307,7 @@ impl ReportRow for TakingsRow {
         if shown.iter().any(|row| row.takings.refund_reversals != 0) {
             &TAKINGS
         } else {
-            &TAKINGS[..TAKINGS.len() - 1]
+            &TAKINGS_NO_REFUND_REVERSED
         }
     }
 

@@ -1216,3 +1216,21 @@ fn the_low_balances_are_of_today_whatever_the_days_of_the_other_reports() {
     let report = kept[0].1.of::<KeepReport>().expect("written");
     assert_eq!(report.stem, format!("report-low-balances-{today}"));
 }
+
+/// s44-e, by hand at 80×24: the takings said "Bank trans…" for a bank transfer, while the
+/// reversals' column beside it was empty: a method's name is whole.
+#[test]
+fn a_takings_method_is_named_whole_at_80_columns() {
+    let (mut app, sent) = reports(Lang::En);
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReportRead {
+            kind: ReportKind::Takings,
+            window: window(),
+            report: Report::Takings(vec![takings("clerk", "bank_transfer", 220_000, 2)]),
+        }),
+    );
+    let screen = render(&app);
+    assert!(screen.contains("Bank transfer "), "{screen}");
+}
