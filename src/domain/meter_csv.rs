@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use super::money::{MAX_VOLUME, Volume};
-use super::validation::{self, FieldError};
+use super::validation::{self, FieldError, halfwidth};
 
 /// The header line of a meter import file: the column names, in order.
 pub const METER_CSV_TEMPLATE: &str =
@@ -59,8 +59,10 @@ pub enum MeterNoError {
 }
 
 impl MeterNo {
-    /// Trimmed; lowercase letters are read as capitals (meter plates print capitals).
+    /// Trimmed; lowercase letters are read as capitals (meter plates print capitals), and
+    /// full-width forms, as a Chinese input method types them, as their ASCII twins.
     pub fn parse(text: &str) -> Result<Self, MeterNoError> {
+        let text: String = text.chars().map(halfwidth).collect();
         let text = text.trim().to_ascii_uppercase();
         if let Some(bad) = text
             .chars()
@@ -408,6 +410,13 @@ mod tests {
         assert_eq!(MeterNo::parse("A B"), Err(MeterNoError::Character(' ')));
         assert_eq!(MeterNo::parse("Ä1"), Err(MeterNoError::Character('Ä')));
         assert_eq!(MeterNo::parse("12_3"), Err(MeterNoError::Character('_')));
+        // s43-e and s44-e, by hand: a file typed with a Chinese input method on ("Ｗ-0001",
+        // "２０１６…") was refused "not 'Ｗ'", where the search and the forms read it as ASCII.
+        assert_eq!(MeterNo::parse("ｗ－０００１").unwrap().as_str(), "W-0001");
+        assert_eq!(
+            MeterNo::parse("２０１６０００００１０").unwrap().as_str(),
+            "20160000010"
+        );
     }
 
     #[test]
