@@ -1669,7 +1669,9 @@ fn customer_types_refusals_are_shown_clearly() {
         (
             id,
             CustomerTypeRequest::Save {
-                id: Some(1), input, ..
+                modifying: Some((1, _)),
+                input,
+                ..
             },
         ),
     ] = &ref_requests::<CustomerTypeRequest>(&sent)[..]
@@ -1857,7 +1859,7 @@ fn a_reference_save_names_what_it_saved() {
     };
     let customer_type = CustomerTypeRequest::Save {
         idempotency_key: key(),
-        id: Some(4),
+        modifying: None,
         input: CustomerTypeInput {
             name: "居民".into(),
             nature: Nature::Personal,
@@ -2085,5 +2087,62 @@ fn a_forms_hints_are_whole_on_a_narrow_screen() {
         assert!(screen.contains(words), "{lang:?} {size:?}: {screen}");
         let hints: String = screen.lines().skip(1).take(3).collect();
         assert!(!hints.contains('…'), "{lang:?} {size:?}: cut: {screen}");
+    }
+}
+
+/// s44-e, by hand: a customer type saved on another desk after this form was filled was put
+/// back silently by this form's F2. The save carries the row the form was filled from, and
+/// the database's refusal is said on the form, which stays as typed.
+#[test]
+fn a_customer_type_changed_meanwhile_is_said_and_the_form_kept() {
+    for (lang, words) in [
+        (
+            Lang::En,
+            "Not saved: another desk saved this customer type meanwhile.",
+        ),
+        (Lang::Zh, "未保存：另一台终端已修改此用户类型。"),
+    ] {
+        let (mut app, sent) = at_command(&SUPERVISOR, "custtypes");
+        app.lang = lang;
+        let row = customer_type_row(1, "居民卡表", 1);
+        reply(
+            &mut app,
+            sent[0].0,
+            CustomerTypeReply::Rows {
+                rows: vec![row.clone()],
+                choices: meterdesk::screens::reference::customer_types::TypeChoices {
+                    meter_types: meter_type_rows()
+                        .into_iter()
+                        .map(|r| r.meter_type)
+                        .collect(),
+                    schemes: vec![scheme_row()],
+                    payment_methods: vec![
+                        ("cash".into(), "Cash".into()),
+                        ("wechat_pay".into(), "WeChat Pay".into()),
+                    ],
+                },
+            },
+        );
+        press(&mut app, KeyCode::Char('m'));
+        type_text(&mut app, "居民卡表二");
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(id, CustomerTypeRequest::Save { modifying, .. })] =
+            &ref_requests::<CustomerTypeRequest>(&sent)[..]
+        else {
+            panic!("{sent:?}")
+        };
+        assert_eq!(modifying.as_ref(), Some(&(1, row.input.clone())));
+        reply(
+            &mut app,
+            *id,
+            CustomerTypeReply::Saved(CustomerTypeOutcome::Changed),
+        );
+        let message = app.message.clone().unwrap();
+        assert!(
+            message.text.starts_with(words),
+            "{lang:?}: {}",
+            message.text
+        );
+        assert!(render(&app).contains("居民卡表二"), "the form as typed");
     }
 }

@@ -51,8 +51,9 @@ pub enum FormTarget {
         /// problem; alone, it is sent and the database's date decides.
         today: NaiveDate,
     },
+    /// A new customer type, or type `stored.0` as the form was filled from it (`stored.1`).
     CustomerType {
-        id: Option<i64>,
+        stored: Option<(i64, crate::db::customer_types::CustomerTypeInput)>,
     },
     /// A new operator (`:operators`).
     Operator,
@@ -254,7 +255,7 @@ impl Screen for RefForm {
             FormTarget::MeterType { id: None }
             | FormTarget::Meter { meter_no: None }
             | FormTarget::Scheme { stored: None }
-            | FormTarget::CustomerType { id: None }
+            | FormTarget::CustomerType { stored: None }
             | FormTarget::Operator
             | FormTarget::Department { id: None } => "ref.screen_add",
             FormTarget::Prices { .. } => "ref.screen_prices",
