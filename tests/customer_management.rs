@@ -524,10 +524,18 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
 
     // Not in use yet: anything may change, the business model and the meter types included.
     let postpaid = type_input("Households", BusinessModel::Postpaid);
+    let read = stored_type(&supervisor, card).await;
     assert_eq!(
-        customer_types::modify_customer_type(&mut supervisor, SUPERVISOR, &key(), card, &postpaid)
-            .await
-            .unwrap(),
+        customer_types::modify_customer_type(
+            &mut supervisor,
+            SUPERVISOR,
+            &key(),
+            card,
+            &read,
+            &postpaid
+        )
+        .await
+        .unwrap(),
         CustomerTypeOutcome::Saved { id: card }
     );
     let meter = add_meter(&mut supervisor, "P-1", PLAIN_METERS).await;
@@ -540,6 +548,7 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
         SUPERVISOR,
         &key(),
         card,
+        &postpaid,
         &type_input("Households", BusinessModel::SystemPrepaid),
     )
     .await
@@ -551,9 +560,16 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
     renamed.name = "Households 2026".to_owned();
     renamed.charges = false;
     assert_eq!(
-        customer_types::modify_customer_type(&mut supervisor, SUPERVISOR, &key(), card, &renamed)
-            .await
-            .unwrap(),
+        customer_types::modify_customer_type(
+            &mut supervisor,
+            SUPERVISOR,
+            &key(),
+            card,
+            &postpaid,
+            &renamed
+        )
+        .await
+        .unwrap(),
         CustomerTypeOutcome::Saved { id: card }
     );
     assert_eq!(
@@ -1673,6 +1689,7 @@ async fn the_clerks_connection_is_refused_reference_data_and_the_administrators_
             &key(),
             residents,
             &type_input("Households", BusinessModel::SystemPrepaid),
+            &type_input("Households", BusinessModel::SystemPrepaid),
         )
         .await,
     );
@@ -1912,4 +1929,15 @@ async fn the_desk_and_the_database_agree_on_a_change_of_owner() {
             true, true, false, false, false, false, true, false, false, false, false
         ]
     );
+}
+
+/// Customer type `id` as the list reads it: what a form to modify it is filled from.
+async fn stored_type(client: &Object, id: i64) -> CustomerTypeInput {
+    customer_types::customer_type_rows(client)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|row| row.id == id)
+        .expect("the type")
+        .input
 }

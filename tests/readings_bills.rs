@@ -749,6 +749,55 @@ async fn a_system_prepaid_reading_is_deducted_at_once() {
     );
 }
 
+/// s44-e, by hand: two supervisors' desks voided one bill at once, each with its reason; both
+/// were told "The bill is void", and the second's reason was nowhere — the database had
+/// answered the second void as if it were the first sent again. The second now hears who
+/// voided it and why; sent again (the same operator, the same reason), it is the void.
+#[tokio::test]
+async fn a_bill_voided_already_says_by_whom_and_why() {
+    let desk = desk().await;
+    let mut typo = reading(1, "2025-02-10", "1100");
+    typo.abnormal_confirmed = true;
+    enter(&desk.clerk, "typo", &typo).await;
+    let supervisor = desk.supervisor.get().await.unwrap();
+    assert_eq!(
+        readings::void_bill(&**supervisor, 1, " typed 1100 for 110 ")
+            .await
+            .unwrap(),
+        VoidOutcome::Voided
+    );
+    // The same void sent again (its reply lost): the void, whatever the spaces around it.
+    assert_eq!(
+        readings::void_bill(&**supervisor, 1, "typed 1100 for 110")
+            .await
+            .unwrap(),
+        VoidOutcome::Voided
+    );
+    let again = readings::void_bill(&**supervisor, 1, "meter read wrongly")
+        .await
+        .unwrap();
+    let VoidOutcome::VoidedBefore { by, reason } = again else {
+        panic!("told voided already: {again:?}");
+    };
+    assert_eq!(
+        (by.as_str(), reason.as_str()),
+        ("super", "typed 1100 for 110")
+    );
+    let (stored, entries): (String, i64) = {
+        let row = desk
+            .owner
+            .query_one(
+                "SELECT void_reason, (SELECT count(*) FROM audit_log WHERE action = 'bill.void') AS n
+                 FROM bill WHERE id = 1",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get("void_reason"), row.get("n"))
+    };
+    assert_eq!((stored.as_str(), entries), ("typed 1100 for 110", 1));
+}
+
 /// A supervisor voids an unpaid bill with a reason; arrears follow; the corrected reading makes
 /// the bill that replaces it. A clerk's void is refused by the database; a paid bill stays.
 #[tokio::test]

@@ -12,7 +12,7 @@ use meterdesk::app::paging::PageApply;
 use meterdesk::app::requests::{Services, execute, execute_reporting};
 use meterdesk::app::state::{Failure, Reply, Request};
 use meterdesk::db::customer_changes::{self, OpenOutcome, Opening};
-use meterdesk::db::customer_types::{CustomerTypeInput, CustomerTypeOutcome};
+use meterdesk::db::customer_types::{self, CustomerTypeInput, CustomerTypeOutcome};
 use meterdesk::db::customers::PageAt;
 use meterdesk::db::meters::{
     ImportChoice, MeterFields, MeterListing, MeterOutcome, MeterTypeDeletion,
@@ -166,7 +166,7 @@ async fn add_card_type(db: &TestDb, name: &str) -> CustomerTypeReply {
         db,
         CustomerTypeRequest::Save {
             idempotency_key: key(),
-            id: None,
+            modifying: None,
             input: card_type(name),
         },
     )
@@ -179,7 +179,7 @@ async fn install(db: &TestDb, number: &str) -> i64 {
         db,
         CustomerTypeRequest::Save {
             idempotency_key: key(),
-            id: None,
+            modifying: None,
             input: card_type(&format!("Residents {number}")),
         },
     )
@@ -711,6 +711,46 @@ async fn importing_100000_meters_through_the_dialog_pages_them_all() {
     }
 }
 
+/// s44-e, by hand: two supervisors' desks modified one customer type; B's form, read before
+/// A's save, put back everything A had changed, silently ("Saved"). A save
+/// from a form read before another desk's is refused and changes nothing; read again, it saves.
+#[tokio::test]
+async fn a_customer_type_saved_from_a_form_read_before_another_desks_save_is_refused() {
+    let db = with_fixture().await;
+    let type_id = install(&db, "E1").await;
+    let read = card_type("Residents E1");
+    let save = |read: &CustomerTypeInput, input: CustomerTypeInput| CustomerTypeRequest::Save {
+        idempotency_key: key(),
+        modifying: Some((type_id, read.clone())),
+        input,
+    };
+    // Desk A renames the type; desk B, its form read before, renames it otherwise.
+    let mut a = read.clone();
+    a.name = "Residents E1 (A)".into();
+    assert!(matches!(
+        ask(&db, save(&read, a.clone())).await,
+        CustomerTypeReply::Saved(CustomerTypeOutcome::Saved { .. })
+    ));
+    let mut b = read.clone();
+    b.name = "Residents E1 renamed".into();
+    assert_eq!(
+        ask(&db, save(&read, b.clone())).await,
+        CustomerTypeReply::Saved(CustomerTypeOutcome::Changed)
+    );
+    let stored = customer_types::customer_type_rows(&**db.pool.get().await.unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|row| row.id == type_id)
+        .unwrap();
+    assert_eq!(stored.input, a, "A's save stands");
+    // Read again (A's name in the form, which B types over), B's rename saves.
+    assert!(matches!(
+        ask(&db, save(&stored.input, b)).await,
+        CustomerTypeReply::Saved(CustomerTypeOutcome::Saved { .. })
+    ));
+}
+
 #[tokio::test]
 async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model() {
     let db = with_fixture().await;
@@ -736,7 +776,7 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
         &db,
         CustomerTypeRequest::Save {
             idempotency_key: key(),
-            id: Some(type_id),
+            modifying: Some((type_id, card_type("Residents D1"))),
             input: changed,
         },
     )
@@ -756,7 +796,7 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
         &db,
         CustomerTypeRequest::Save {
             idempotency_key: key(),
-            id: None,
+            modifying: None,
             input: free_riding,
         },
     )
@@ -1125,7 +1165,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     assert_eq!(second, first);
     let customer_type = CustomerTypeRequest::Save {
         idempotency_key: key(),
-        id: None,
+        modifying: None,
         input: card_type("Residents"),
     };
     let [first, second] = twice(&db, customer_type).await;

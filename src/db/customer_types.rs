@@ -37,11 +37,16 @@ pub struct CustomerTypeInput {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CustomerTypeOutcome {
-    Saved { id: i64 },
+    Saved {
+        id: i64,
+    },
     Deleted,
     Refused(Vec<CustomerTypeProblem>),
     NameTaken,
     NotFound,
+    /// Saved by another desk since the form was read (`read` of [`modify_customer_type`]):
+    /// nothing saved, so that one save does not undo another unseen (s44-e).
+    Changed,
 }
 
 /// A save is recorded with the id it saved, a deletion as done.
@@ -97,16 +102,23 @@ pub async fn add_customer_type(
     .await
 }
 
-/// Changes a customer type; while customers have it, its nature, business model and the meter
-/// types of their meters stay.
+/// Changes a customer type whose form was filled from `read` (as [`customer_type_rows`] listed
+/// it); while customers have it, its nature, business model and the meter types of their
+/// meters stay. Saved by another desk since (its row no longer `read`): `Changed`.
 pub async fn modify_customer_type(
     client: &mut Client,
     operator_id: i64,
     key: &str,
     id: i64,
+    read: &CustomerTypeInput,
     input: &CustomerTypeInput,
 ) -> Result<CustomerTypeOutcome, DbError> {
     let change = async |transaction: &Transaction<'_>, usage: TypeUsage| {
+        // The row is locked (`locked_usage`): what it holds now is what this save replaces.
+        let stored = type_rows(transaction, Some(id)).await?;
+        if !stored.first().is_some_and(|row| same(&row.input, read)) {
+            return Ok(CustomerTypeOutcome::Changed);
+        }
         let spec = match validate_customer_type(&form_of(transaction, input).await?) {
             Ok(spec) => spec,
             Err(problems) => return Ok(CustomerTypeOutcome::Refused(problems)),
@@ -441,6 +453,25 @@ pub struct CustomerTypeRow {
 pub async fn customer_type_rows(
     client: &impl CachingClient,
 ) -> Result<Vec<CustomerTypeRow>, DbError> {
+    type_rows(client, None).await
+}
+
+/// Whether two forms of a type say the same, whatever the order of their lists.
+fn same(a: &CustomerTypeInput, b: &CustomerTypeInput) -> bool {
+    let sorted = |input: &CustomerTypeInput| {
+        let mut input = input.clone();
+        input.meter_type_ids.sort_unstable();
+        input.payment_methods.sort_unstable();
+        input
+    };
+    sorted(a) == sorted(b)
+}
+
+/// The customer types as [`customer_type_rows`] lists them, or type `id`'s alone.
+async fn type_rows(
+    client: &impl CachingClient,
+    id: Option<i64>,
+) -> Result<Vec<CustomerTypeRow>, DbError> {
     read_all(
         client,
         "SELECT t.id, t.name, t.nature, t.business_model, t.counts_water_usage, t.charges,
@@ -456,8 +487,9 @@ pub async fn customer_type_rows(
                     AS payment_methods,
                 (SELECT count(*) FROM customer c WHERE c.customer_type_id = t.id) AS customers
          FROM customer_type t LEFT JOIN price_scheme s ON s.id = t.price_scheme_id
+         WHERE $1::bigint IS NULL OR t.id = $1
          ORDER BY t.name",
-        &[],
+        &[&id],
         |row| {
             Ok(from_columns!(row => CustomerTypeRow {
                 id,

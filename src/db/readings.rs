@@ -277,7 +277,11 @@ impl Issued for PayOutcome {
 /// What voiding a bill did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VoidOutcome {
+    /// Voided by this request, or by this operator with this reason (the request sent again).
     Voided,
+    /// Voided already by another desk (another operator, or another reason): by whom and why;
+    /// this request's reason is not kept.
+    VoidedBefore { by: String, reason: String },
     /// A paid bill is never changed.
     Paid,
 }
@@ -792,11 +796,15 @@ pub async fn void_bill(
     reason: &str,
 ) -> Result<VoidOutcome, DbError> {
     let voided = client
-        .execute("SELECT bill_void($1, $2)", &[&bill_id, &reason])
+        .query_one("SELECT * FROM bill_void($1, $2)", &[&bill_id, &reason])
         .await;
     Ok(
         match accepted_or(voided, [(SqlState::CHECK_VIOLATION, ())])? {
-            Ok(_) => VoidOutcome::Voided,
+            Ok(row) if row.get("voided") => VoidOutcome::Voided,
+            Ok(row) => VoidOutcome::VoidedBefore {
+                by: row.get("voided_by"),
+                reason: row.get("void_reason"),
+            },
             Err(()) => VoidOutcome::Paid,
         },
     )

@@ -415,6 +415,13 @@ mod tests {
         assert_eq!(MeterNo::parse("A B"), Err(MeterNoError::Character(' ')));
         assert_eq!(MeterNo::parse("Ä1"), Err(MeterNoError::Character('Ä')));
         assert_eq!(MeterNo::parse("12_3"), Err(MeterNoError::Character('_')));
+        // s43-e and s44-e, by hand: a file typed with a Chinese input method on ("Ｗ-0001",
+        // "２０１６…") was refused "not 'Ｗ'", where the search and the forms read it as ASCII.
+        assert_eq!(MeterNo::parse("ｗ－０００１").unwrap().as_str(), "W-0001");
+        assert_eq!(
+            MeterNo::parse("２０１６０００００１０").unwrap().as_str(),
+            "20160000010"
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@ use crate::i18n::Lang;
 use crate::ui::form;
 use crate::ui::inert::inert;
 use crate::ui::table::{Column, Table, table_width, widths_for};
+use crate::ui::text::{truncate, width};
 use crate::ui::theme::Theme;
 
 /// The bills of one customer.
@@ -196,6 +197,15 @@ customer_write!(VoidBill, VoidOutcome, told_voided, |client, request| {
 fn told_voided(outcome: &VoidOutcome, lang: Lang) -> (bool, MessageKind, String) {
     match outcome {
         VoidOutcome::Voided => (true, MessageKind::Info, lang.t("bills.voided").into()),
+        // Another desk's void stands; this one's reason is not kept, and the clerk is told so.
+        VoidOutcome::VoidedBefore { by, reason } => (
+            false,
+            MessageKind::Error,
+            lang.tf(
+                "bills.voided_before",
+                &[("by", &inert(by)), ("reason", &inert(reason))],
+            ),
+        ),
         VoidOutcome::Paid => (false, MessageKind::Error, lang.t("bills.paid_stays").into()),
     }
 }
@@ -496,22 +506,26 @@ impl Screen for BillsScreen {
         // The minimums hold every figure a bill can have: no row is measured.
         let widths = widths_for::<[String; 0]>(&COLUMNS, &[], area.width);
         let hidden = table_width(&widths).saturating_sub(area.width);
-        let head = lang.tf(
-            "bills.account",
-            &[
-                ("name", &inert(&bills.name)),
-                ("balance", &bills.balance),
-                ("arrears", &bills.arrears()),
-            ],
-        );
+        // The name gives way to the figures: cut, a balance or arrears would be another sum
+        // (s44-e, by hand at 60×20: "欠费 13" for 1345.41).
+        let head = |name: &str| {
+            let text = lang.tf(
+                "bills.account",
+                &[
+                    ("name", &name),
+                    ("balance", &bills.balance),
+                    ("arrears", &bills.arrears()),
+                ],
+            );
+            format!(" {}{text}", more_columns(lang, hidden > 0))
+        };
+        let room = usize::from(area.width).saturating_sub(width(&head("")));
+        let name = truncate(&inert(&bills.name), room);
         line_at(
             frame,
             area,
             0,
-            Line::from(Span::styled(
-                format!(" {}{head}", more_columns(lang, hidden > 0)),
-                theme.title(),
-            )),
+            Line::from(Span::styled(head(&name), theme.title())),
         );
         if let Some(receipt) = &self.receipt {
             let title = Line::styled(format!(" {}", lang.t("acct.receipt_title")), theme.title());

@@ -103,14 +103,29 @@ fn title(kind: ReportKind) -> &'static str {
 /// in the refunds, are said in the same words beside the refunds (s41-c); only the owner
 /// reverses a refund, so that column is shown only on a report that has one
 /// (`TakingsRow::columns`): at 80 columns it takes the operator's spare cells.
+const OPERATOR: Column = Column::new("report.col_operator", 9, 2, false);
+const PAYMENTS: Column = Column::new("report.col_payments", 8, 0, true);
+const TAKEN: Column = Column::new("report.col_takings", 12, 1, true);
+const TAKINGS_REVERSED: Column = Column::new("report.col_reversed", 13, 1, true);
+const REFUNDS: Column = Column::new("report.col_refunds", 12, 1, true);
 const TAKINGS: [Column; 7] = [
-    Column::new("report.col_operator", 9, 2, false),
+    OPERATOR,
     Column::new("report.col_method", 10, 1, false),
-    Column::new("report.col_payments", 8, 0, true),
-    Column::new("report.col_takings", 12, 1, true),
-    Column::new("report.col_reversed", 13, 1, true),
-    Column::new("report.col_refunds", 12, 1, true),
+    PAYMENTS,
+    TAKEN,
+    TAKINGS_REVERSED,
+    REFUNDS,
     Column::new("report.col_reversed", 10, 1, true).whole(),
+];
+/// Without the refunds' "Reversed", the method has the cells to be named whole ("Bank
+/// transfer": s44-e, by hand, read "Bank trans…" beside an empty column).
+const TAKINGS_NO_REFUND_REVERSED: [Column; 6] = [
+    OPERATOR,
+    Column::new("report.col_method", 13, 1, false),
+    PAYMENTS,
+    TAKEN,
+    TAKINGS_REVERSED,
+    REFUNDS,
 ];
 const SHIFTS: [Column; 7] = [
     Column::new("report.col_shift", 6, 0, true),
@@ -298,7 +313,7 @@ impl ReportRow for TakingsRow {
         if shown.iter().any(|row| row.takings.refund_reversals != 0) {
             &TAKINGS
         } else {
-            &TAKINGS[..TAKINGS.len() - 1]
+            &TAKINGS_NO_REFUND_REVERSED
         }
     }
 
@@ -748,9 +763,20 @@ impl ReportsScreen {
         ReportKind::ALL[self.kind]
     }
 
+    /// Whether the report shown is of days (every report but the low balances, a list as it
+    /// stands: read as of today, whatever days the others show, and offered no keys of days).
+    fn of_days(&self) -> bool {
+        self.kind() != ReportKind::LowBalances
+    }
+
     fn load(&mut self, hub: &mut Hub) {
         let zone = hub.app.zone;
         let days = *self.days.get_or_insert_with(|| ReportDays::day(today(hub)));
+        let days = if self.of_days() {
+            days
+        } else {
+            ReportDays::day(today(hub))
+        };
         // A read still on its way is of a report or days no longer asked for: its answer,
         // which may come after this one's, must not be shown.
         hub.forget(|request| request.of::<LoadReport>().is_some());
@@ -841,16 +867,27 @@ impl Screen for ReportsScreen {
                 .chain(usual([NextField, Leave, Cancel]))
                 .collect();
         }
-        framed(
-            [
-                BACK,
-                (NextField, "report.legend_next"),
+        let days: &[_] = if self.of_days() {
+            &[
                 (Search, "report.legend_days"),
                 (PageUp, "report.legend_earlier"),
                 (PageDown, "report.legend_later"),
             ]
-            .into_iter()
-            .chain(usual([Export, LastMonth, ThisMonth, Refresh, First, Last])),
+        } else {
+            &[]
+        };
+        let months: &[_] = if self.of_days() {
+            &[LastMonth, ThisMonth]
+        } else {
+            &[]
+        };
+        framed(
+            [BACK, (NextField, "report.legend_next")]
+                .into_iter()
+                .chain(days.iter().copied())
+                .chain(usual([Export]))
+                .chain(usual(months.iter().copied()))
+                .chain(usual([Refresh, First, Last])),
         )
     }
 
@@ -975,6 +1012,17 @@ impl Screen for ReportsScreen {
             return false;
         }
         let today = today(hub);
+        let days = matches!(
+            command,
+            Command::PageUp
+                | Command::PageDown
+                | Command::Search
+                | Command::ThisMonth
+                | Command::LastMonth
+        );
+        if days && !self.of_days() {
+            return false;
+        }
         match command {
             Command::NextField => self.step_kind(hub),
             Command::PageUp => self.step(false, hub),
@@ -988,6 +1036,9 @@ impl Screen for ReportsScreen {
             Command::Refresh => self.load(hub),
             Command::First => self.first_row = 0,
             Command::Last => self.scroll(usize::MAX, hub.app),
+            // Each `e` writes a file: one pressed again before the last was kept writes
+            // nothing (s44-e, by hand: six presses, six files).
+            Command::Export if hub.asking(|request| request.of::<KeepReport>().is_some()) => {}
             Command::Export => match &self.shown {
                 Some(read) if read.report != Report::NotPermitted => hub.send(KeepReport {
                     stem: report_stem(read),

@@ -390,8 +390,11 @@ impl Screen for ShiftScreen {
             {
                 hub.send(OpenShift)
             }
+            // The question stands alone: the last message (an X report's "sent to …") is not
+            // about it (s43-e, s44-e by hand).
             Command::CloseShift if self.open_report().is_some() && !hub.saving() => {
                 self.asking_close = true;
+                hub.app.message = None;
             }
             // Each X prints a paper: one pressed again before the last was kept asks nothing.
             Command::PrintReport if hub.asking(|request| request.of().is_some_and(x_report)) => {}

@@ -6,14 +6,14 @@ use chrono::NaiveDate;
 use meterdesk::app::state::MessageKind;
 use meterdesk::db::readings::{
     Bill, BillDetail, BillPart, BillTier, Bills, ImportReport, NewReading, PayOutcome,
-    PreviousReading, ReadingContext, ReadingOutcome, ReadingRefusal, ReadingSource,
+    PreviousReading, ReadingContext, ReadingOutcome, ReadingRefusal, ReadingSource, VoidOutcome,
 };
 use meterdesk::db::receipts::{ReceiptLine, ReceiptRecord};
 use meterdesk::domain::money::{Money, UnitPrice, Volume};
 use meterdesk::domain::reading_csv::{
     BadLine, READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_csv,
 };
-use meterdesk::screens::bills::{BillsPaid, BillsScreen, LoadBills, PayBills, WriteBill};
+use meterdesk::screens::bills::{BillsPaid, BillsScreen, LoadBills, PayBills, VoidBill, WriteBill};
 use meterdesk::screens::reading::{EnterReading, LoadReading, ReadingForm};
 use meterdesk::screens::reading_import::{ImportAnswer, ReadingImport, ReadingImportView};
 use meterdesk::screens::receipt::KeepReceipt;
@@ -493,6 +493,37 @@ fn the_bills_scroll_sideways_at_60x20() {
     insta::assert_snapshot!("bills_at_60x20_scrolled", scrolled);
 }
 
+/// s44-e, by hand at 60×20: a company's long name pushed the arrears past the edge and the
+/// head line read "余额 6.21 · 欠费 13" for 1345.41 owed — a figure cut is a wrong figure. The
+/// name gives way (cut with "…"); the balance and the arrears are whole, in both languages.
+#[test]
+fn the_bills_head_keeps_its_figures_whole_beside_a_long_name_at_60x20() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        let sent = press(&mut app, KeyCode::Char('b'));
+        let mut long = bills();
+        long.name = "南京鑫源洗涤服务有限公司 Nanjing Xinyuan Laundry Services Co.".into();
+        long.balance = money("6.21");
+        answer(&mut app, &sent, Reply::screen(Some(long.clone())));
+        update(&mut app, Msg::Resize(60, 20));
+        let head = |app: &App| render_at(app, (60, 20)).lines().nth(1).unwrap().to_owned();
+        let shown = head(&app);
+        assert!(shown.contains("6.21 ·"), "{lang:?}: {shown}");
+        assert!(shown.contains("200.00"), "{lang:?}: arrears cut: {shown}");
+        assert!(
+            shown.contains("南京") && shown.contains("… ·"),
+            "{lang:?}: the name gives way: {shown}"
+        );
+        // The largest balance leaves the name no room; the figures are still whole.
+        long.balance = money("-1234567.89");
+        let sent = press(&mut app, KeyCode::F(5));
+        answer(&mut app, &sent, Reply::screen(Some(long)));
+        let shown = head(&app);
+        assert!(shown.contains("-1234567.89 ·"), "{lang:?}: {shown}");
+        assert!(shown.contains("200.00"), "{lang:?}: arrears cut: {shown}");
+    }
+}
+
 /// End selects the last bill and Home the first, as in every list (before, neither did
 /// anything: Space then fell on the bill selected before, and F2 paid what the clerk had not
 /// chosen).
@@ -816,6 +847,51 @@ fn a_void_refused_on_a_paid_bill_is_not_said_over_the_next_bills_void() {
     let screen = render(&app);
     assert!(screen.contains("Reason for voiding"), "{screen}");
     assert!(!screen.contains("Only an unpaid bill"), "{screen}");
+}
+
+/// s44-e, by hand: two supervisors' desks voided one bill at once; the second desk said "The
+/// bill is void; the arrears follow." though its reason was not kept. It says who voided the
+/// bill and why, and that this reason is not kept; the list is read again.
+#[test]
+fn a_bill_voided_already_by_another_desk_says_by_whom_and_why() {
+    for (lang, words) in [
+        (
+            Lang::En,
+            "Voided already by wang: meter misread. Your reason is not kept.",
+        ),
+        (
+            Lang::Zh,
+            "此账单已由 wang 作废：meter misread。您填写的原因未保存。",
+        ),
+    ] {
+        let mut app = bills_screen(lang);
+        app.session
+            .as_mut()
+            .unwrap()
+            .permissions
+            .push("bill.void".into());
+        press(&mut app, KeyCode::Home);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char('z'));
+        type_text(&mut app, "抄表错误 B 台");
+        let sent = press(&mut app, KeyCode::F(2));
+        assert_eq!(only::<VoidBill>(&sent).reason, "抄表错误 B 台");
+        let reread = answer(
+            &mut app,
+            &sent,
+            Reply::screen(VoidOutcome::VoidedBefore {
+                by: "wang".into(),
+                reason: "meter misread".into(),
+            }),
+        );
+        let message = app.message.clone().unwrap();
+        assert_eq!(
+            (message.kind, message.text.as_str()),
+            (MessageKind::Error, words),
+            "{lang:?}"
+        );
+        assert!(only::<LoadBills>(&reread).customer_id > 0, "read again");
+    }
 }
 
 #[test]

@@ -1669,7 +1669,9 @@ fn customer_types_refusals_are_shown_clearly() {
         (
             id,
             CustomerTypeRequest::Save {
-                id: Some(1), input, ..
+                modifying: Some((1, _)),
+                input,
+                ..
             },
         ),
     ] = &ref_requests::<CustomerTypeRequest>(&sent)[..]
@@ -1857,7 +1859,7 @@ fn a_reference_save_names_what_it_saved() {
     };
     let customer_type = CustomerTypeRequest::Save {
         idempotency_key: key(),
-        id: Some(4),
+        modifying: None,
         input: CustomerTypeInput {
             name: "居民".into(),
             nature: Nature::Personal,
@@ -2017,4 +2019,130 @@ fn the_last_field_of_a_long_form_shows_above_a_message_over_three_rows() {
         .unwrap_or_else(|| panic!("the focused field is hidden: {screen}"));
     assert!(field < said, "{screen}");
     insta::assert_snapshot!("scheme_form_last_field_above_a_long_message_60x20", screen);
+}
+
+/// s44-e, by hand at 80×24: a scheme's facts were cut at the edge ("… · settlement 2 months ·
+/// f…", its start date gone), and a version of four tiers would lose its last prices the same
+/// way. What does not fit goes on to the next line, at a " · ", never cut.
+#[test]
+fn a_schemes_facts_and_four_tiers_are_whole_at_80_columns() {
+    for lang in [Lang::En, Lang::Zh] {
+        let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+        app.lang = lang;
+        let mut row = scheme_row();
+        row.fields.kind = AccountKind::Postpaid;
+        row.fields.settlement_months = Some(2);
+        reply(&mut app, sent[0].0, SchemeReply::Rows(vec![row.clone()]));
+        let sent = press(&mut app, KeyCode::Enter);
+        let [(id, SchemeRequest::Detail { .. })] = ref_requests::<SchemeRequest>(&sent)[..] else {
+            panic!("{sent:?}")
+        };
+        let detail = SchemeDetail {
+            row,
+            versions: vec![SchemeVersion {
+                effective_from: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+                tiers: vec![
+                    tier(Some(99_999), 123_456),
+                    tier(Some(199_999), 223_456),
+                    tier(Some(299_999), 323_456),
+                    tier(None, 423_456),
+                ],
+            }],
+        };
+        reply(&mut app, id, SchemeReply::Detail(Some(Box::new(detail))));
+        let screen = render(&app);
+        for whole in [
+            "1234.5600",
+            "2234.5600",
+            "3234.5600",
+            "4234.5600",
+            "2025-01-01",
+        ] {
+            assert!(
+                screen.matches(whole).count() >= 1,
+                "{lang:?}: {whole} cut: {screen}"
+            );
+        }
+        let body: Vec<_> = screen.lines().skip(1).collect();
+        assert!(!body.concat().contains('…'), "{lang:?}: cut: {screen}");
+        insta::assert_snapshot!(format!("scheme_four_tiers_{lang:?}"), screen);
+    }
+}
+
+/// s44-e, by hand at 80×24: "A new uninstalled meter. Blank readings are 0. The number never
+/// changes once …" — the rule the clerk most needs before saving was the part cut. A form's
+/// hints go on to the next line instead, whole, in both languages and at 60×20.
+#[test]
+fn a_forms_hints_are_whole_on_a_narrow_screen() {
+    for (lang, size, words) in [
+        (Lang::En, (80, 24), "saved."),
+        (Lang::En, (60, 20), "saved."),
+        (Lang::Zh, (60, 20), "不能再改。"),
+    ] {
+        let mut app = meters_screen();
+        app.lang = lang;
+        update(&mut app, Msg::Resize(size.0, size.1));
+        press(&mut app, KeyCode::Char('a'));
+        let screen = render_at(&app, size);
+        assert!(screen.contains(words), "{lang:?} {size:?}: {screen}");
+        let hints: String = screen.lines().skip(1).take(3).collect();
+        assert!(!hints.contains('…'), "{lang:?} {size:?}: cut: {screen}");
+    }
+}
+
+/// s44-e, by hand: a customer type saved on another desk after this form was filled was put
+/// back silently by this form's F2. The save carries the row the form was filled from, and
+/// the database's refusal is said on the form, which stays as typed.
+#[test]
+fn a_customer_type_changed_meanwhile_is_said_and_the_form_kept() {
+    for (lang, words) in [
+        (
+            Lang::En,
+            "Not saved: another desk saved this customer type meanwhile.",
+        ),
+        (Lang::Zh, "未保存：另一台终端已修改此用户类型。"),
+    ] {
+        let (mut app, sent) = at_command(&SUPERVISOR, "custtypes");
+        app.lang = lang;
+        let row = customer_type_row(1, "居民卡表", 1);
+        reply(
+            &mut app,
+            sent[0].0,
+            CustomerTypeReply::Rows {
+                rows: vec![row.clone()],
+                choices: meterdesk::screens::reference::customer_types::TypeChoices {
+                    meter_types: meter_type_rows()
+                        .into_iter()
+                        .map(|r| r.meter_type)
+                        .collect(),
+                    schemes: vec![scheme_row()],
+                    payment_methods: vec![
+                        ("cash".into(), "Cash".into()),
+                        ("wechat_pay".into(), "WeChat Pay".into()),
+                    ],
+                },
+            },
+        );
+        press(&mut app, KeyCode::Char('m'));
+        type_text(&mut app, "居民卡表二");
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(id, CustomerTypeRequest::Save { modifying, .. })] =
+            &ref_requests::<CustomerTypeRequest>(&sent)[..]
+        else {
+            panic!("{sent:?}")
+        };
+        assert_eq!(modifying.as_ref(), Some(&(1, row.input.clone())));
+        reply(
+            &mut app,
+            *id,
+            CustomerTypeReply::Saved(CustomerTypeOutcome::Changed),
+        );
+        let message = app.message.clone().unwrap();
+        assert!(
+            message.text.starts_with(words),
+            "{lang:?}: {}",
+            message.text
+        );
+        assert!(render(&app).contains("居民卡表二"), "the form as typed");
+    }
 }

@@ -628,6 +628,13 @@ fn abnormal_consumptions_and_low_balances_written_as_csv() {
         report.csv.lines().nth(1),
         Some("2026-12-03,10000017,张伟,M02000001,2026-12-03,1480.500,96.250")
     );
+    answer(
+        &mut app,
+        &kept,
+        Reply::screen(meterdesk::screens::receipt::ReceiptKept(Ok(
+            "/srv/r/report-abnormal-2026-12-03.csv".into(),
+        ))),
+    );
 
     let sent = press(&mut app, KeyCode::Tab);
     assert_eq!(
@@ -1216,4 +1223,102 @@ fn the_arrears_by_age_count_the_card_debts_apart_from_the_bills() {
             "2026-12-03,0-30,3,4,158.40,1"
         ]
     );
+}
+
+/// s44-e, by hand: `e` pressed six times wrote six files (`report-…csv` to `-6.csv`): each `e`
+/// before the first was kept sent another, as X did on the shift until s34-d. One is on its
+/// way at a time; the next `e` after it was kept writes the next.
+#[test]
+fn a_report_written_is_not_written_again_while_it_is_on_its_way() {
+    let (mut app, sent) = reports(Lang::En);
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReportRead {
+            kind: ReportKind::Takings,
+            window: window(),
+            report: Report::Takings(vec![takings("anna", "cash", 1_000, 1)]),
+        }),
+    );
+    let kept = press(&mut app, KeyCode::Char('e'));
+    assert!(kept[0].1.of::<KeepReport>().is_some(), "{kept:?}");
+    for _ in 0..5 {
+        let again = press(&mut app, KeyCode::Char('e'));
+        assert!(again.is_empty(), "no second file meanwhile: {again:?}");
+    }
+    answer(
+        &mut app,
+        &kept,
+        Reply::screen(meterdesk::screens::receipt::ReceiptKept(Ok(
+            "/srv/r/report-takings-2026-12-03.csv".into(),
+        ))),
+    );
+    let next = press(&mut app, KeyCode::Char('e'));
+    assert!(next[0].1.of::<KeepReport>().is_some(), "the next: {next:?}");
+}
+
+/// s44-e, by hand: the low balances are the list as it stands now, yet PgUp read it again
+/// "of" the day before and wrote it as `report-low-balances-2026-12-05.csv` with that day in
+/// its CSV; a range typed before Tab did the same. The list is read as of today, whatever
+/// days the other reports show, and offers no keys of days.
+#[test]
+fn the_low_balances_are_of_today_whatever_the_days_of_the_other_reports() {
+    let (mut app, sent) = reports(Lang::En);
+    let today = days_asked(&sent).0;
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReportRead {
+            kind: ReportKind::Takings,
+            window: window(),
+            report: Report::Takings(vec![]),
+        }),
+    );
+    press(&mut app, KeyCode::Char('L'));
+    let mut sent = Vec::new();
+    for _ in 0..5 {
+        sent = press(&mut app, KeyCode::Tab);
+    }
+    assert_eq!(
+        sent[0].1.of::<LoadReport>().unwrap().kind,
+        ReportKind::LowBalances
+    );
+    assert_eq!(days_asked(&sent), (today, today), "as it stands: today");
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReportRead {
+            kind: ReportKind::LowBalances,
+            window: Window::of_day(today, FixedOffset::east_opt(0).unwrap()),
+            report: Report::LowBalances(vec![low(10_000_100, "Li Na", "3.50")]),
+        }),
+    );
+    let screen = render(&app);
+    for key in ["PgUp", "PgDn", "/ Dates"] {
+        assert!(!screen.contains(key), "{key} offered: {screen}");
+    }
+    for key in [KeyCode::PageUp, KeyCode::PageDown, KeyCode::Char('L')] {
+        assert!(press(&mut app, key).is_empty(), "{key:?} read it again");
+    }
+    let kept = press(&mut app, KeyCode::Char('e'));
+    let report = kept[0].1.of::<KeepReport>().expect("written");
+    assert_eq!(report.stem, format!("report-low-balances-{today}"));
+}
+
+/// s44-e, by hand at 80×24: the takings said "Bank trans…" for a bank transfer, while the
+/// reversals' column beside it was empty: a method's name is whole.
+#[test]
+fn a_takings_method_is_named_whole_at_80_columns() {
+    let (mut app, sent) = reports(Lang::En);
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReportRead {
+            kind: ReportKind::Takings,
+            window: window(),
+            report: Report::Takings(vec![takings("clerk", "bank_transfer", 220_000, 2)]),
+        }),
+    );
+    let screen = render(&app);
+    assert!(screen.contains("Bank transfer "), "{screen}");
 }

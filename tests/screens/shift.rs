@@ -216,6 +216,25 @@ fn an_x_report_on_its_way_is_not_printed_again() {
     assert!(sent[0].1.of::<KeepReport>().is_some(), "the next: {sent:?}");
 }
 
+/// s43-e and s44-e, by hand: X, then Z — "Close the shift and print its Z report?" showed
+/// with the X report's "X report sent to …" still on the message line under it, as if the
+/// question were about that paper. The question stands alone; the X report, kept, was said.
+#[test]
+fn the_z_question_is_not_under_the_x_reports_message() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = shift_screen(lang);
+        let sent = press(&mut app, KeyCode::Char('X'));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(ReceiptKept(Ok("/srv/r/shift-000017-x.txt".into()))),
+        );
+        assert!(app.message.is_some(), "the X report said where it went");
+        assert!(close_shift(&mut app).is_empty(), "asked first");
+        assert_eq!(app.message, None, "{lang:?}: {}", render(&app));
+    }
+}
+
 #[test]
 fn any_other_key_keeps_the_shift_open() {
     let mut app = shift_screen(Lang::En);

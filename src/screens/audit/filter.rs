@@ -55,9 +55,10 @@ impl Typed {
     }
 
     /// What `form` holds, checked by the rules its fields' kinds do not know: a customer
-    /// number's check digit, and a date range that does not end before it starts. Otherwise
+    /// number's check digit, a start not after `today`, and a date range that does not end
+    /// before it starts. Otherwise
     /// the bad fields (index, text).
-    pub fn read(form: &Form, lang: Lang) -> Result<Typed, Vec<(usize, String)>> {
+    pub fn read(form: &Form, lang: Lang, today: NaiveDate) -> Result<Typed, Vec<(usize, String)>> {
         let text = |index: usize| form.fields[index].value().trim().to_owned();
         // A login and a kind are ASCII: typed full-width, their ASCII twins (s43-e).
         let ascii = |index: usize| halfwidth_text(&text(index));
@@ -71,6 +72,10 @@ impl Typed {
         let mut errors = Vec::new();
         if !typed.customer.is_empty() && typed.customer.parse::<CustomerNumber>().is_err() {
             errors.push((1, lang.t("audit_log.bad_customer").to_owned()));
+        }
+        // A start after today finds nothing: told, as the reports tell it (s44-e).
+        if date(&typed.from).is_some_and(|from| from > today) {
+            errors.push((3, lang.tf("audit_log.after_today", &[("today", &today)])));
         }
         if let (Some(from), Some(to)) = (date(&typed.from), date(&typed.to))
             && to < from
@@ -182,11 +187,37 @@ mod tests {
             kind: "ｃａｒｄ．".into(),
             ..Typed::default()
         };
-        let read = Typed::read(&typed.form(), Lang::En).unwrap();
+        let read = Typed::read(&typed.form(), Lang::En, NaiveDate::MAX).unwrap();
         assert_eq!(
             (read.operator.as_str(), read.kind.as_str()),
             ("admin", "card.")
         );
+    }
+
+    /// s44-e, by hand: a start after today found nothing and said only "No entries for this
+    /// filter."; it is told, as the reports tell it. An end after today takes today's entries.
+    #[test]
+    fn a_start_after_today_is_refused_and_an_end_after_today_is_not() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        let typed = Typed {
+            from: "2026-12-07".into(),
+            to: "2026-12-09".into(),
+            ..Typed::default()
+        };
+        let errors = Typed::read(&typed.form(), Lang::En, today).unwrap_err();
+        assert_eq!(
+            errors,
+            [(
+                3,
+                "after today (2026-12-06): nothing is recorded there yet".to_owned()
+            )]
+        );
+        let typed = Typed {
+            from: "2026-12-06".into(),
+            to: "2026-12-09".into(),
+            ..Typed::default()
+        };
+        assert!(Typed::read(&typed.form(), Lang::En, today).is_ok());
     }
 
     #[test]
@@ -197,7 +228,7 @@ mod tests {
             to: "2026-12-01".into(),
             ..Typed::default()
         };
-        let errors = Typed::read(&typed.form(), Lang::En).unwrap_err();
+        let errors = Typed::read(&typed.form(), Lang::En, NaiveDate::MAX).unwrap_err();
         let fields: Vec<usize> = errors.iter().map(|(index, _)| *index).collect();
         assert_eq!(fields, [1, 4]);
     }

@@ -138,7 +138,7 @@ impl AuditScreen {
     /// F2 on a form: the filter is put on and its first page asked for, or the export sent.
     fn submit(&mut self, hub: &mut Hub) {
         match &mut self.pane {
-            Pane::Filter(form) => match Typed::read(form, hub.app.lang) {
+            Pane::Filter(form) => match Typed::read(form, hub.app.lang, hub.app.today()) {
                 Ok(typed) => {
                     self.typed = typed;
                     self.pane = Pane::Rows;

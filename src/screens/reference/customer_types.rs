@@ -28,10 +28,11 @@ pub type CustomerTypes = ShortList<CustomerTypeList>;
 pub enum CustomerTypeRequest {
     /// The types, with what their form chooses from.
     List,
-    /// Adds (`id` None) or modifies a type.
+    /// Adds (`modifying` None) or modifies type `modifying.0`, whose form was filled from
+    /// `modifying.1`: saved by another desk since, it is refused (`Changed`).
     Save {
         idempotency_key: String,
-        id: Option<i64>,
+        modifying: Option<(i64, CustomerTypeInput)>,
         input: CustomerTypeInput,
     },
     Delete {
@@ -79,15 +80,22 @@ impl RefWork for CustomerTypeRequest {
             },
             CustomerTypeRequest::Save {
                 idempotency_key: key,
-                id,
+                modifying,
                 input,
-            } => CustomerTypeReply::Saved(match id {
+            } => CustomerTypeReply::Saved(match modifying {
+                Some((id, read)) => {
+                    customer_types::modify_customer_type(
+                        db.client,
+                        db.operator_id,
+                        key,
+                        *id,
+                        read,
+                        input,
+                    )
+                    .await?
+                }
                 None => {
                     customer_types::add_customer_type(db.client, db.operator_id, key, input).await?
-                }
-                Some(id) => {
-                    customer_types::modify_customer_type(db.client, db.operator_id, key, *id, input)
-                        .await?
                 }
             }),
             CustomerTypeRequest::Delete {
@@ -117,6 +125,7 @@ impl RefWork for CustomerTypeRequest {
                 says.on("ref.f_name", lang.t("ref.name_taken").into())
             }
             CustomerTypeOutcome::NotFound => says.said(lang.t("ref.gone").into()),
+            CustomerTypeOutcome::Changed => says.said(lang.t("ref.changed_meanwhile").into()),
             CustomerTypeOutcome::Refused(problems) => Err(problems
                 .iter()
                 .map(|problem| (Some(problem_label(problem)), problem_text(lang, problem)))
@@ -299,15 +308,19 @@ impl ListKind for CustomerTypeList {
                 choose_many(&mut form, "ref.f_payment_methods", &["cash".to_owned()]);
             }
         }
-        let id = row.map(|row| row.id);
-        Some(RefForm::new(form, FormTarget::CustomerType { id }, &SAVES))
+        let stored = row.map(|row| (row.id, row.input.clone()));
+        Some(RefForm::new(
+            form,
+            FormTarget::CustomerType { stored },
+            &SAVES,
+        ))
     }
 }
 
 /// The customer type form's request; the database checks its rules (`CustomerTypeProblem`).
 pub(super) fn build(
     f: &Form,
-    id: Option<i64>,
+    stored: Option<&(i64, CustomerTypeInput)>,
     idempotency_key: String,
 ) -> Option<CustomerTypeRequest> {
     let meter_type_ids = keys_of(f, "ref.f_meter_types")
@@ -317,7 +330,7 @@ pub(super) fn build(
     let yes = |label| key_of(f, label) == Some("yes");
     Some(CustomerTypeRequest::Save {
         idempotency_key,
-        id,
+        modifying: stored.cloned(),
         input: CustomerTypeInput {
             name: text_of(f, "ref.f_name").to_owned(),
             nature: key_of(f, "ref.f_nature").and_then(|k| k.parse::<Nature>().ok())?,
@@ -362,6 +375,6 @@ fn problem_label(problem: &CustomerTypeProblem) -> &'static str {
 /// What its forms are saved with: its rules and its request.
 static SAVES: Saves<CustomerTypeRequest> = Saves(|target, f, _, _, key| match target {
     // Its rules are the fields' own.
-    FormTarget::CustomerType { id } => build(f, *id, key),
+    FormTarget::CustomerType { stored } => build(f, stored.as_ref(), key),
     _ => None,
 });

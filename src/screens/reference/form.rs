@@ -25,7 +25,7 @@ use crate::domain::pricing::BillingMode;
 use crate::domain::validation::{self, FieldError};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
-use crate::ui::text::truncate;
+use crate::ui::text::lines;
 use crate::ui::theme::Theme;
 
 /// What a reference form saves.
@@ -51,8 +51,9 @@ pub enum FormTarget {
         /// problem; alone, it is sent and the database's date decides.
         today: NaiveDate,
     },
+    /// A new customer type, or type `stored.0` as the form was filled from it (`stored.1`).
     CustomerType {
-        id: Option<i64>,
+        stored: Option<(i64, crate::db::customer_types::CustomerTypeInput)>,
     },
     /// A new operator (`:operators`).
     Operator,
@@ -254,7 +255,7 @@ impl Screen for RefForm {
             FormTarget::MeterType { id: None }
             | FormTarget::Meter { meter_no: None }
             | FormTarget::Scheme { stored: None }
-            | FormTarget::CustomerType { id: None }
+            | FormTarget::CustomerType { stored: None }
             | FormTarget::Operator
             | FormTarget::Department { id: None } => "ref.screen_add",
             FormTarget::Prices { .. } => "ref.screen_prices",
@@ -285,21 +286,20 @@ impl Screen for RefForm {
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = Theme::new(app.look);
+        // A hint goes on to the next line, never cut: its end is often the rule (s44-e, by
+        // hand: "The number never changes once …").
+        let room = usize::from(area.width).saturating_sub(2);
         let hints = self.hints(app);
+        let lines: Vec<Line> = hints
+            .iter()
+            .flat_map(|hint| lines(hint, room))
+            .map(|line| note(line, &theme))
+            .collect();
         let [top, fields] = Layout::vertical([
-            Constraint::Length(hints.len() as u16 + 1),
+            Constraint::Length(lines.len() as u16 + 1),
             Constraint::Min(0),
         ])
         .areas(area);
-        let lines: Vec<Line> = hints
-            .iter()
-            .map(|hint| {
-                note(
-                    &truncate(hint, usize::from(area.width).saturating_sub(2)),
-                    &theme,
-                )
-            })
-            .collect();
         frame.render_widget(Paragraph::new(lines), top);
         crate::ui::form::draw(frame, fields, &self.form, app.lang, &theme);
     }

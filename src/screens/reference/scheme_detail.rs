@@ -109,29 +109,24 @@ impl Screen for SchemeView {
         };
         let row = &detail.row;
         let room = usize::from(area.width).saturating_sub(1);
-        lines.push(Line::raw(format!(
-            " {}",
-            truncate(
-                &lang.tf(
-                    "ref.scheme_facts",
-                    &[
-                        ("kind", &lang.t(kind_key(row.fields.kind))),
-                        ("mode", &lang.t(mode_key(row.fields.mode))),
-                        ("vat", &row.fields.vat_percent),
-                        ("accumulation", &months(row.fields.accumulation_months)),
-                        ("settlement", &months(row.fields.settlement_months)),
-                        ("start", &row.fields.start_date),
-                    ],
-                ),
-                room,
-            )
-        )));
+        let facts = lang.tf(
+            "ref.scheme_facts",
+            &[
+                ("kind", &lang.t(kind_key(row.fields.kind))),
+                ("mode", &lang.t(mode_key(row.fields.mode))),
+                ("vat", &row.fields.vat_percent),
+                ("accumulation", &months(row.fields.accumulation_months)),
+                ("settlement", &months(row.fields.settlement_months)),
+                ("start", &row.fields.start_date),
+            ],
+        );
+        lines.extend(flowed(&facts, room).into_iter().map(Line::raw));
         lines.push(Line::raw(""));
         for version in &detail.versions {
             let in_force = Some(version.effective_from) == row.current_from;
             let mark = if in_force { lang.t("ref.in_force") } else { "" };
             let text = format!(
-                " {} {} {mark}",
+                "{} {} {mark}",
                 lang.tf("ref.from_date", &[("date", &version.effective_from)]),
                 tiers_text(&version.tiers, lang)
             );
@@ -140,10 +135,11 @@ impl Screen for SchemeView {
             } else {
                 Style::new()
             };
-            lines.push(Line::styled(
-                truncate(&text, usize::from(area.width)),
-                style,
-            ));
+            lines.extend(
+                flowed(text.trim_end(), room)
+                    .into_iter()
+                    .map(|line| Line::styled(line, style)),
+            );
         }
         lines.push(Line::raw(""));
         // The two number fields, the one typed into marked; the cursor goes to it.
@@ -344,6 +340,28 @@ fn preview_of(
 }
 
 /// A version's tiers on one line: `≤ 50 m³ 1.0000 · ≤ 100 m³ 2.0000 · above 3.0000`.
+/// `text`, its parts joined by " · ", on lines of `room` cells after a space: a line ends before
+/// the part that would pass the edge, which goes on the next line, indented, so that no price nor
+/// date is cut (s44-e, by hand: "… · settlement 2 months · f…" at 80 columns). A part wider
+/// than a line alone is cut.
+fn flowed(text: &str, room: usize) -> Vec<String> {
+    const JOIN: &str = " · ";
+    let mut lines = vec![String::from(" ")];
+    for (index, part) in text.split(JOIN).enumerate() {
+        let line = lines.last_mut().expect("a line");
+        if index > 0 && width(line) + width(JOIN) + width(part) <= room + 1 {
+            line.push_str(JOIN);
+        } else if index > 0 {
+            lines.push(String::from("   "));
+        }
+        lines.last_mut().expect("a line").push_str(part);
+    }
+    lines
+        .into_iter()
+        .map(|line| truncate(&line, room + 1))
+        .collect()
+}
+
 fn tiers_text(tiers: &[Tier], lang: Lang) -> String {
     tiers
         .iter()
