@@ -3534,6 +3534,39 @@ async fn connect_as(db: &TestDb, login: &str) -> tokio_postgres::Client {
     client
 }
 
+/// The installation's idle-transaction limit shortened to a second, as an installation would
+/// (the owner replaces the function).
+async fn idle_limit_of_one_second(db: &TestDb) {
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "CREATE OR REPLACE FUNCTION md_idle_transaction_limit() RETURNS interval
+             LANGUAGE sql IMMUTABLE AS $$ SELECT interval '1 second' $$",
+        )
+        .await
+        .unwrap();
+}
+
+/// The sessions `client`'s sweep (`md_end_idle_transactions`, sql/V160, V226) ended.
+async fn sweep(client: &tokio_postgres::Client) -> i32 {
+    client
+        .query_one("SELECT md_end_idle_transactions()", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// `client`'s session was ended: its next statement fails as the server shut it down.
+async fn assert_ended(client: &tokio_postgres::Client, why: &str) {
+    let gone = client.simple_query("SELECT 1").await.expect_err(why);
+    assert!(
+        gone.code() == Some(&tokio_postgres::error::SqlState::ADMIN_SHUTDOWN) || client.is_closed(),
+        "{gone:?}"
+    );
+}
+
 /// s37/s38's "found, not fixed", tried in s39-f: a clerk's psql lifted its own
 /// `idle_in_transaction_session_timeout` (a user setting), locked an account's row (the column
 /// UPDATE grant the desk's row locks need allows it) and sat in the open transaction: every
@@ -3575,11 +3608,7 @@ async fn a_transaction_left_idle_with_its_locks_is_ended() {
     supervisor.batch_execute("ROLLBACK").await.unwrap();
 
     // Younger than the limit: nobody is ended, whoever sweeps.
-    let ended: i32 = supervisor
-        .query_one("SELECT md_end_idle_transactions()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let ended = sweep(&supervisor).await;
     assert_eq!(ended, 0);
     // The installation's limit, shortened for the test as an installation would (the owner
     // replaces the function); nobody else may.
@@ -3589,16 +3618,7 @@ async fn a_transaction_left_idle_with_its_locks_is_ended() {
         "CREATE OR REPLACE FUNCTION md_idle_transaction_limit() RETURNS interval
          LANGUAGE sql IMMUTABLE AS $$ SELECT interval '1 day' $$",
     );
-    db.pool
-        .get()
-        .await
-        .unwrap()
-        .batch_execute(
-            "CREATE OR REPLACE FUNCTION md_idle_transaction_limit() RETURNS interval
-             LANGUAGE sql IMMUTABLE AS $$ SELECT interval '1 second' $$",
-        )
-        .await
-        .unwrap();
+    idle_limit_of_one_second(&db).await;
     // A session idle outside a transaction is not ended; the admin's, whose idle transaction
     // is younger than the limit, neither.
     let idle_outside = connect_as(&db, "clerk").await;
@@ -3617,20 +3637,9 @@ async fn a_transaction_left_idle_with_its_locks_is_ended() {
         "must be a member of the role whose process is being terminated",
     );
     // Any operator's sweep (the desk's health watcher's, db::health) ends the clerk's.
-    let ended: i32 = supervisor
-        .query_one("SELECT md_end_idle_transactions()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let ended = sweep(&supervisor).await;
     assert_eq!(ended, 1);
-    let gone = clerk
-        .simple_query("SELECT 1")
-        .await
-        .expect_err("the idle transaction's session was ended");
-    assert!(
-        gone.code() == Some(&tokio_postgres::error::SqlState::ADMIN_SHUTDOWN) || clerk.is_closed(),
-        "{gone:?}"
-    );
+    assert_ended(&clerk, "the idle transaction's session was ended").await;
     // Its lock went with it.
     supervisor
         .batch_execute(&format!(
@@ -3668,11 +3677,7 @@ async fn a_transaction_left_idle_with_its_locks_is_ended() {
         !waiting.is_finished(),
         "the sleeping transaction holds the account"
     );
-    let ended: i32 = supervisor
-        .query_one("SELECT md_end_idle_transactions()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let ended = sweep(&supervisor).await;
     assert_eq!(ended, 1, "the sleeper, not the desk waiting for it");
     let slept = sleeping.await.unwrap();
     assert!(slept.is_err(), "{slept:?}");
@@ -3791,16 +3796,7 @@ async fn no_operator_takes_a_lock_that_outlives_the_transaction() {
 #[tokio::test]
 async fn a_desks_health_watcher_ends_a_transaction_left_idle() {
     let (db, account) = desk().await;
-    db.pool
-        .get()
-        .await
-        .unwrap()
-        .batch_execute(
-            "CREATE OR REPLACE FUNCTION md_idle_transaction_limit() RETURNS interval
-             LANGUAGE sql IMMUTABLE AS $$ SELECT interval '1 second' $$",
-        )
-        .await
-        .unwrap();
+    idle_limit_of_one_second(&db).await;
     let clerk = connect_as(&db, "clerk").await;
     clerk
         .batch_execute(&format!(
@@ -3819,14 +3815,7 @@ async fn a_desks_health_watcher_ends_a_transaction_left_idle() {
         .expect("the supervisor signs in");
     let mut watcher = HealthProbe::new(sessions.clone());
     assert!(matches!(watcher.ping().await, Some(Ok(()))));
-    let gone = clerk
-        .simple_query("SELECT 1")
-        .await
-        .expect_err("the desk's watcher ended the idle transaction");
-    assert!(
-        gone.code() == Some(&tokio_postgres::error::SqlState::ADMIN_SHUTDOWN) || clerk.is_closed(),
-        "{gone:?}"
-    );
+    assert_ended(&clerk, "the desk's watcher ended the idle transaction").await;
 }
 
 /// sql/V157: a customer's name keys (customer_name_char, the name-contains search's) follow
@@ -5086,16 +5075,7 @@ async fn a_reprint_is_one_receipt_told_with_who_and_its_copy() {
 #[tokio::test]
 async fn an_operator_ends_no_session_of_one_who_may_do_more_and_each_end_is_told() {
     let (db, account) = desk().await;
-    db.pool
-        .get()
-        .await
-        .unwrap()
-        .batch_execute(
-            "CREATE OR REPLACE FUNCTION md_idle_transaction_limit() RETURNS interval
-             LANGUAGE sql IMMUTABLE AS $$ SELECT interval '1 second' $$",
-        )
-        .await
-        .unwrap();
+    idle_limit_of_one_second(&db).await;
     // The supervisor's long transaction holds the account and works on.
     let supervisor = connect_as(&db, "super").await;
     supervisor
@@ -5126,11 +5106,7 @@ async fn an_operator_ends_no_session_of_one_who_may_do_more_and_each_end_is_told
         "the supervisor's transaction holds the account"
     );
     let clerk = connect_as(&db, "clerk").await;
-    let ended: i32 = clerk
-        .query_one("SELECT md_end_idle_transactions()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let ended = sweep(&clerk).await;
     assert_eq!(ended, 0, "the clerk ends no supervisor's session");
     assert!(
         !working.is_finished(),
@@ -5139,11 +5115,7 @@ async fn an_operator_ends_no_session_of_one_who_may_do_more_and_each_end_is_told
 
     // Another supervisor's sweep (their desk's watcher) ends it, and says so.
     let other = connect_as(&db, "super").await;
-    let ended: i32 = other
-        .query_one("SELECT md_end_idle_transactions()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let ended = sweep(&other).await;
     assert_eq!(ended, 1);
     let (_, slept) = working.await.unwrap();
     assert!(slept.is_err(), "{slept:?}");
@@ -5168,11 +5140,7 @@ async fn an_operator_ends_no_session_of_one_who_may_do_more_and_each_end_is_told
     .await
     .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let ended: i32 = clerk
-        .query_one("SELECT md_end_idle_transactions()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let ended = sweep(&clerk).await;
     assert_eq!(ended, 1);
     assert!(idle.simple_query("SELECT 1").await.is_err());
     // The entry cannot be typed by hand.
