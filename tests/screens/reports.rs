@@ -533,30 +533,23 @@ fn a_shifts_report_with_reversals_counts_its_rows_not_its_lines() {
             }
             shown
         };
-        let top = render_at(&app, (80, 24));
-        assert!(top.contains(first_rows), "{lang:?}: {top}");
-        assert_eq!(
-            in_sight(&top),
-            (1..=10).collect::<Vec<_>>(),
-            "{lang:?}: {top}"
-        );
+        // What is in sight: its "rows" words and the shifts, each whole.
+        let shows = |app: &App, rows: &str, shifts: std::ops::RangeInclusive<u32>| {
+            let screen = render_at(app, (80, 24));
+            assert!(screen.contains(rows), "{lang:?}: {screen}");
+            assert_eq!(
+                in_sight(&screen),
+                shifts.collect::<Vec<_>>(),
+                "{lang:?}: {screen}"
+            );
+            screen
+        };
+        shows(&app, first_rows, 1..=10);
         // ↓ moves a row: the first shift and its line leave together.
         press(&mut app, KeyCode::Down);
-        let down = render_at(&app, (80, 24));
-        assert!(down.contains(second_rows), "{lang:?}: {down}");
-        assert_eq!(
-            in_sight(&down),
-            (2..=11).collect::<Vec<_>>(),
-            "{lang:?}: {down}"
-        );
+        shows(&app, second_rows, 2..=11);
         press(&mut app, KeyCode::End);
-        let end = render_at(&app, (80, 24));
-        assert!(end.contains(last_rows), "{lang:?}: {end}");
-        assert_eq!(
-            in_sight(&end),
-            (11..=20).collect::<Vec<_>>(),
-            "{lang:?}: {end}"
-        );
+        let end = shows(&app, last_rows, 11..=20);
         insta::assert_snapshot!(
             format!("reports_shifts_rows_counted_end_{}", lang.code()),
             end
