@@ -1142,77 +1142,8 @@ async fn a_recharge_taken_by_a_card_whose_old_copy_is_kept(
 /// after it sends the card nothing — no APDU, its three PIN tries kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_from_a_card_image_the_read_called_older_is_refused_at_f9_spending_no_pin_try() {
-    let Some(rig) = Rig::start("card_app_older_image_refund") else {
-        return;
-    };
-    let customer = card_customer().await;
-    give_password(&customer.client, CLERK).await;
-    give_password(&customer.client, SUPERVISOR).await;
-    let (card_file, copy_file) = (rig.state_file("c1"), rig.state_file("old-copy"));
-    let Rig { reader, events, .. } = rig;
-    let services = clerk_services(&customer, reader, ReceiptOutput::default());
-    let mut app = clerk_on_the_table(&customer);
-    let quiet = std::time::Duration::from_secs(2);
-    let mut meter = meterdesk::domain::meter::MeterState::new(MeterNumber::new("WM-0042").unwrap());
-
-    // Opened (F6, F2, F3 to the card); 4 m³ recharged and loaded by the meter; 5 m³ more.
-    let card = VirtualCardProcess::insert(PORT_0, &card_file, &["--blank"]);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-    press(&mut app, &services, KeyCode::F(6)).await;
-    press(&mut app, &services, KeyCode::F(2)).await;
-    press(&mut app, &services, KeyCode::F(3)).await;
-    let desk = meterdesk::cardflow::Desk {
-        pool: &services.pool,
-        reader: &services.reader,
-        access: &services.card_access,
-        operator_id: CLERK,
-    };
-    for (volume, key) in [(4, "first"), (5, "second")] {
-        let recharge = CardRequest::Recharge {
-            quantity: Quantity::Volume(Decimal::new(volume, 0)),
-            payment: Payment::Method("cash".into()),
-            owner_seen: None,
-        };
-        let flow = meterdesk::cardflow::run(&desk, customer.customer_id, &recharge, key)
-            .await
-            .unwrap();
-        assert!(
-            matches!(flow, meterdesk::cardflow::Flow::Done { .. }),
-            "{flow:?}"
-        );
-        if volume == 4 {
-            swiped(&services, &mut meter).await;
-        }
-    }
-    drop(card);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-
-    // The image from before the meter loads purchase #2 kept; the card swiped, read here.
-    std::fs::copy(&card_file, &copy_file).unwrap();
-    let card = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
-    swiped(&services, &mut meter).await;
-    assert_eq!(meter.credit_litres, 9_000, "purchase #2 loaded");
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-    drop(card);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-
-    // The image from before put back: the read calls it older.
-    std::fs::copy(&copy_file, &card_file).unwrap();
-    let _copy = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
-    follow_the_reader(&mut app, &services, &events, quiet).await;
-    let told = message(&app);
-    assert!(
-        told.contains("this card image is older than the last one seen on"),
-        "{told}"
-    );
-
-    refused_at_f9_spending_no_pin_try(app, services, &customer, &card_file).await;
-    let books = books(&customer.client, customer.customer_id).await;
-    assert_eq!(
-        (books.paid_in, books.paid_out, books.pending),
-        (Decimal::new(900, 2), Decimal::ZERO, 0),
-        "nothing refunded"
-    );
+    // Purchase #1 loaded by the meter before the copy, #2 after it.
+    a_copy_put_back_is_refused_at_f9("card_app_older_image_refund", "old-copy", &[4, 5]).await;
 }
 
 /// A supervisor, at a desk whose PIN the card on the reader (its state in `card_file`) would
@@ -1269,20 +1200,30 @@ async fn refused_at_f9_spending_no_pin_try(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_from_a_copy_taken_before_the_cards_first_swipe_is_refused_at_f9_spending_no_pin_try()
  {
-    let Some(rig) = Rig::start("card_app_never_swiped_copy_refund") else {
+    // The copy taken before purchase #1, the card's only one, was ever loaded.
+    a_copy_put_back_is_refused_at_f9("card_app_never_swiped_copy_refund", "unswiped-copy", &[4])
+        .await;
+}
+
+/// On the rig, through the app: a card opened and recharged `volumes` m³ a purchase (1.00 a
+/// m³), the meter loading each but the last before the card's image is copied; the card then
+/// swiped (the meter loads the last) and read at the counter; the copy put back is read as
+/// older, and a supervisor's F9 on it is refused spending no PIN try; nothing refunded.
+async fn a_copy_put_back_is_refused_at_f9(rig_name: &str, copy_name: &str, volumes: &[i64]) {
+    let Some(rig) = Rig::start(rig_name) else {
         return;
     };
     let customer = card_customer().await;
     give_password(&customer.client, CLERK).await;
     give_password(&customer.client, SUPERVISOR).await;
-    let (card_file, copy_file) = (rig.state_file("c1"), rig.state_file("unswiped-copy"));
+    let (card_file, copy_file) = (rig.state_file("c1"), rig.state_file(copy_name));
     let Rig { reader, events, .. } = rig;
     let services = clerk_services(&customer, reader, ReceiptOutput::default());
     let mut app = clerk_on_the_table(&customer);
     let quiet = std::time::Duration::from_secs(2);
     let mut meter = meterdesk::domain::meter::MeterState::new(MeterNumber::new("WM-0042").unwrap());
 
-    // Opened (F6, F2, F3 to the card), 4 m³ recharged, never swiped; its image kept.
+    // Opened (F6, F2, F3 to the card), recharged, each purchase but the last loaded.
     let card = VirtualCardProcess::insert(PORT_0, &card_file, &["--blank"]);
     follow_the_reader(&mut app, &services, &events, quiet).await;
     press(&mut app, &services, KeyCode::F(6)).await;
@@ -1294,31 +1235,42 @@ async fn a_refund_from_a_copy_taken_before_the_cards_first_swipe_is_refused_at_f
         access: &services.card_access,
         operator_id: CLERK,
     };
-    let recharge = CardRequest::Recharge {
-        quantity: Quantity::Volume(Decimal::new(4, 0)),
-        payment: Payment::Method("cash".into()),
-        owner_seen: None,
-    };
-    let flow = meterdesk::cardflow::run(&desk, customer.customer_id, &recharge, "first")
-        .await
-        .unwrap();
-    assert!(
-        matches!(flow, meterdesk::cardflow::Flow::Done { .. }),
-        "{flow:?}"
-    );
+    for (n, &volume) in volumes.iter().enumerate() {
+        let recharge = CardRequest::Recharge {
+            quantity: Quantity::Volume(Decimal::new(volume, 0)),
+            payment: Payment::Method("cash".into()),
+            owner_seen: None,
+        };
+        let key = format!("recharge-{n}");
+        let flow = meterdesk::cardflow::run(&desk, customer.customer_id, &recharge, &key)
+            .await
+            .unwrap();
+        assert!(
+            matches!(flow, meterdesk::cardflow::Flow::Done { .. }),
+            "{flow:?}"
+        );
+        if n + 1 < volumes.len() {
+            swiped(&services, &mut meter).await;
+        }
+    }
     drop(card);
     follow_the_reader(&mut app, &services, &events, quiet).await;
-    std::fs::copy(&card_file, &copy_file).unwrap();
 
-    // The card swiped, the meter loading purchase #1, and read here.
+    // The image from before the meter loads the last purchase kept; the card swiped, read here.
+    std::fs::copy(&card_file, &copy_file).unwrap();
     let card = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
     swiped(&services, &mut meter).await;
-    assert_eq!(meter.credit_litres, 4_000, "purchase #1 loaded");
+    let bought: i64 = volumes.iter().sum();
+    assert_eq!(
+        i64::from(meter.credit_litres),
+        bought * 1_000,
+        "every purchase loaded"
+    );
     follow_the_reader(&mut app, &services, &events, quiet).await;
     drop(card);
     follow_the_reader(&mut app, &services, &events, quiet).await;
 
-    // The copy without a write-back put back: the read calls it older.
+    // The image from before put back: the read calls it older.
     std::fs::copy(&copy_file, &card_file).unwrap();
     let _copy = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
     follow_the_reader(&mut app, &services, &events, quiet).await;
@@ -1331,7 +1283,7 @@ async fn a_refund_from_a_copy_taken_before_the_cards_first_swipe_is_refused_at_f
     let books = books(&customer.client, customer.customer_id).await;
     assert_eq!(
         (books.paid_in, books.paid_out, books.pending),
-        (Decimal::new(400, 2), Decimal::ZERO, 0),
+        (Decimal::new(bought * 100, 2), Decimal::ZERO, 0),
         "nothing refunded"
     );
 }
