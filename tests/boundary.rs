@@ -3534,6 +3534,25 @@ async fn connect_as(db: &TestDb, login: &str) -> tokio_postgres::Client {
     client
 }
 
+/// `login`'s session, with `setting` lifted (0: none), in a transaction holding the account's
+/// row.
+async fn holding_the_account(
+    db: &TestDb,
+    login: &str,
+    setting: &str,
+    account: i64,
+) -> tokio_postgres::Client {
+    let client = connect_as(db, login).await;
+    client
+        .batch_execute(&format!(
+            "SET {setting} = 0;
+             BEGIN; SELECT id FROM account WHERE id = {account} FOR UPDATE"
+        ))
+        .await
+        .unwrap();
+    client
+}
+
 /// The installation's idle-transaction limit shortened to a second, as an installation would
 /// (the owner replaces the function).
 async fn idle_limit_of_one_second(db: &TestDb) {
@@ -3582,15 +3601,8 @@ async fn a_transaction_left_idle_with_its_locks_is_ended() {
     let default = allowed(&db, "clerk", "SHOW idle_in_transaction_session_timeout");
     assert_eq!(default, "1min");
 
-    let clerk = connect_as(&db, "clerk").await;
-    clerk
-        .batch_execute(&format!(
-            "SET idle_in_transaction_session_timeout = 0;
-             BEGIN;
-             SELECT id FROM account WHERE id = {account} FOR UPDATE"
-        ))
-        .await
-        .unwrap();
+    let clerk =
+        holding_the_account(&db, "clerk", "idle_in_transaction_session_timeout", account).await;
     // Another desk's write on that account waits for it.
     let supervisor = connect_as(&db, "super").await;
     let blocked = supervisor
@@ -3653,15 +3665,7 @@ async fn a_transaction_left_idle_with_its_locks_is_ended() {
 
     // Not idle: a statement sleeping inside the transaction that holds the lock. Past the
     // limit, and with another desk waiting for it, it is ended too.
-    let sleeper = connect_as(&db, "clerk").await;
-    sleeper
-        .batch_execute(&format!(
-            "SET statement_timeout = 0;
-             BEGIN;
-             SELECT id FROM account WHERE id = {account} FOR UPDATE"
-        ))
-        .await
-        .unwrap();
+    let sleeper = holding_the_account(&db, "clerk", "statement_timeout", account).await;
     let sleeping = tokio::spawn(async move { sleeper.batch_execute("SELECT pg_sleep(600)").await });
     let waiter = connect_as(&db, "super").await;
     let waiting = tokio::spawn(async move {
@@ -3797,15 +3801,8 @@ async fn no_operator_takes_a_lock_that_outlives_the_transaction() {
 async fn a_desks_health_watcher_ends_a_transaction_left_idle() {
     let (db, account) = desk().await;
     idle_limit_of_one_second(&db).await;
-    let clerk = connect_as(&db, "clerk").await;
-    clerk
-        .batch_execute(&format!(
-            "SET idle_in_transaction_session_timeout = 0;
-             BEGIN;
-             SELECT id FROM account WHERE id = {account} FOR UPDATE"
-        ))
-        .await
-        .unwrap();
+    let clerk =
+        holding_the_account(&db, "clerk", "idle_in_transaction_session_timeout", account).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let sessions = Sessions::new(&db.conn_str, 2, Deadlines::default()).unwrap();
     sessions
@@ -5077,15 +5074,7 @@ async fn an_operator_ends_no_session_of_one_who_may_do_more_and_each_end_is_told
     let (db, account) = desk().await;
     idle_limit_of_one_second(&db).await;
     // The supervisor's long transaction holds the account and works on.
-    let supervisor = connect_as(&db, "super").await;
-    supervisor
-        .batch_execute(&format!(
-            "SET statement_timeout = 0;
-             BEGIN;
-             SELECT id FROM account WHERE id = {account} FOR UPDATE"
-        ))
-        .await
-        .unwrap();
+    let supervisor = holding_the_account(&db, "super", "statement_timeout", account).await;
     let working = tokio::spawn(async move {
         let slept = supervisor.batch_execute("SELECT pg_sleep(600)").await;
         (supervisor, slept)
@@ -5132,13 +5121,8 @@ async fn an_operator_ends_no_session_of_one_who_may_do_more_and_each_end_is_told
     assert_eq!(told, "super operator true blocking");
 
     // A clerk's sweep still ends a clerk's transaction left idle (V160's first case).
-    let idle = connect_as(&db, "clerk").await;
-    idle.batch_execute(&format!(
-        "SET idle_in_transaction_session_timeout = 0;
-         BEGIN; SELECT id FROM account WHERE id = {account} FOR UPDATE"
-    ))
-    .await
-    .unwrap();
+    let idle =
+        holding_the_account(&db, "clerk", "idle_in_transaction_session_timeout", account).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let ended = sweep(&clerk).await;
     assert_eq!(ended, 1);
