@@ -776,19 +776,7 @@ async fn a_recharge_quoted_before_a_price_change_pays_the_new_price() {
     counter.swipe();
     let facts = counter.quoted(CLERK, &recharge_m3("10")).await;
     // A new version of the scheme, in force from today: 1.50 the m³ up to 50.
-    counter
-        .customer
-        .client
-        .batch_execute(
-            "WITH version AS (INSERT INTO price_version (price_scheme_id, effective_from)
-                              VALUES (1, current_date) RETURNING id)
-             INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
-             SELECT id, tier, bound, price
-             FROM version, (VALUES (1, 50, 1.50), (2, 100, 2.50), (3, NULL, 3.50))
-                           AS tiers (tier, bound, price)",
-        )
-        .await
-        .unwrap();
+    a_new_price_from_today(&counter.customer.client).await;
     let begun = begun_after_a_change(&mut counter, &relay, &recharge_m3("10"), &facts, 3).await;
     let purchase = begun.purchase.unwrap();
     assert_eq!((purchase.sequence, purchase.amount), (3, dec("15.00")));
@@ -1431,19 +1419,7 @@ async fn the_water_each_purchase_counts_is_kept_as_the_books_count_it() {
     );
     // A new price from today: the cycle's water is the same, the next purchase priced on it
     // (19.5 × 1.50 + 0.5 × 2.50).
-    counter
-        .customer
-        .client
-        .batch_execute(
-            "WITH version AS (INSERT INTO price_version (price_scheme_id, effective_from)
-                              VALUES (1, current_date) RETURNING id)
-             INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
-             SELECT id, tier, bound, price
-             FROM version, (VALUES (1, 50, 1.50), (2, 100, 2.50), (3, NULL, 3.50))
-                           AS tiers (tier, bound, price)",
-        )
-        .await
-        .unwrap();
+    a_new_price_from_today(&counter.customer.client).await;
     assert_eq!(
         kept_water_is_the_books(&counter, "a new price").await,
         dec("30.5")
@@ -4804,4 +4780,20 @@ async fn what_a_keys_first_send_left_is_asked_in_one_round_trip() {
     // The key's lock went with the transaction: the operation settles under it.
     counter.write(&journaled, usize::MAX);
     assert_eq!(counter.settle(&journaled).await.state, OperationState::Done);
+}
+
+/// A new version of scheme 1, in force from today: 1.50 the m³ up to 50, 2.50 to 100, 3.50
+/// above.
+async fn a_new_price_from_today(client: &tokio_postgres::Client) {
+    client
+        .batch_execute(
+            "WITH version AS (INSERT INTO price_version (price_scheme_id, effective_from)
+                              VALUES (1, current_date) RETURNING id)
+             INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+             SELECT id, tier, bound, price
+             FROM version, (VALUES (1, 50, 1.50), (2, 100, 2.50), (3, NULL, 3.50))
+                           AS tiers (tier, bound, price)",
+        )
+        .await
+        .unwrap();
 }
