@@ -16,7 +16,8 @@ use meterdesk::db::customer_changes::{
 use meterdesk::db::customer_types::{self, CustomerTypeInput, CustomerTypeOutcome};
 use meterdesk::db::customers::{self, PageAt};
 use meterdesk::db::meters::{
-    self, ImportChoice, ImportReport, MeterFields, MeterOutcome, MeterTypeFields, MeterTypeOutcome,
+    self, ImportChoice, ImportReport, MeterFields, MeterOutcome, MeterType, MeterTypeFields,
+    MeterTypeOutcome,
 };
 use meterdesk::db::pool_from_conn_str;
 use meterdesk::domain::customer_rules::{
@@ -141,12 +142,23 @@ async fn add_type(client: &mut Object, name: &str, business_model: BusinessModel
 }
 
 /// Adds an uninstalled meter as the supervisor `client`.
-async fn add_meter(client: &mut Object, number: &str, meter_type_id: i64) -> i64 {
-    let fields = MeterFields {
+/// Meter type `id` as the list reads it, the form of a change filled from it.
+async fn listed_type(client: &Object, id: i64) -> MeterType {
+    let types = meters::meter_types(&**client).await.unwrap();
+    types.into_iter().find(|t| t.id == id).unwrap()
+}
+
+/// The fields a meter is added with by [`add_meter`].
+fn added_meter(meter_type_id: i64) -> MeterFields {
+    MeterFields {
         meter_type_id,
         initial_electronic_reading: Decimal::ZERO,
         initial_mechanical_reading: Decimal::ZERO,
-    };
+    }
+}
+
+async fn add_meter(client: &mut Object, number: &str, meter_type_id: i64) -> i64 {
+    let fields = added_meter(meter_type_id);
     let meter_no = MeterNo::parse(number).unwrap();
     let outcome = meters::add_meter(client, SUPERVISOR, &key(), &meter_no, &fields)
         .await
@@ -251,17 +263,27 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
         ..fields
     };
     assert_eq!(
-        meters::save_meter_type(&mut supervisor, SUPERVISOR, &key(), Some(id), card)
-            .await
-            .unwrap(),
+        meters::save_meter_type(
+            &mut supervisor,
+            SUPERVISOR,
+            &key(),
+            Some(&listed_type(&supervisor, id).await),
+            card
+        )
+        .await
+        .unwrap(),
         MeterTypeOutcome::Saved { id }
     );
     let listed = meters::meter_types(&**supervisor).await.unwrap();
     let changed = listed.iter().find(|t| t.id == id).unwrap();
     assert_eq!(changed.payment_model, PaymentModel::Prepayment);
     assert!(changed.takes_card);
+    let gone = MeterType {
+        id: 999,
+        ..changed.clone()
+    };
     assert_eq!(
-        meters::save_meter_type(&mut supervisor, SUPERVISOR, &key(), Some(999), fields)
+        meters::save_meter_type(&mut supervisor, SUPERVISOR, &key(), Some(&gone), fields)
             .await
             .unwrap(),
         MeterTypeOutcome::NotFound
@@ -279,7 +301,7 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
             &mut supervisor,
             SUPERVISOR,
             &key(),
-            Some(PLAIN_METERS),
+            Some(&listed_type(&supervisor, PLAIN_METERS).await),
             plain_to_card
         )
         .await
@@ -329,15 +351,29 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
         MeterOutcome::UnknownMeterType
     );
     assert_eq!(
-        meters::modify_meter(&mut supervisor, SUPERVISOR, &key(), &number, &unknown_type)
-            .await
-            .unwrap(),
+        meters::modify_meter(
+            &mut supervisor,
+            SUPERVISOR,
+            &key(),
+            &number,
+            &added_meter(PLAIN_METERS),
+            &unknown_type
+        )
+        .await
+        .unwrap(),
         MeterOutcome::UnknownMeterType
     );
     assert_eq!(
-        meters::modify_meter(&mut supervisor, SUPERVISOR, &key(), &number, &fields)
-            .await
-            .unwrap(),
+        meters::modify_meter(
+            &mut supervisor,
+            SUPERVISOR,
+            &key(),
+            &number,
+            &added_meter(PLAIN_METERS),
+            &fields
+        )
+        .await
+        .unwrap(),
         MeterOutcome::Done
     );
     let reading: Decimal = owner
@@ -350,9 +386,16 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
         .get("initial_electronic_reading");
     assert_eq!(reading.to_string(), "1.500");
     assert_eq!(
-        meters::modify_meter(&mut supervisor, SUPERVISOR, &key(), &other, &fields)
-            .await
-            .unwrap(),
+        meters::modify_meter(
+            &mut supervisor,
+            SUPERVISOR,
+            &key(),
+            &other,
+            &fields,
+            &fields
+        )
+        .await
+        .unwrap(),
         MeterOutcome::NotFound
     );
 
@@ -362,9 +405,16 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
         status: "installed".to_owned(),
     };
     assert_eq!(
-        meters::modify_meter(&mut supervisor, SUPERVISOR, &key(), &number, &fields)
-            .await
-            .unwrap(),
+        meters::modify_meter(
+            &mut supervisor,
+            SUPERVISOR,
+            &key(),
+            &number,
+            &fields,
+            &fields
+        )
+        .await
+        .unwrap(),
         installed
     );
     assert_eq!(
@@ -1646,7 +1696,14 @@ async fn the_clerks_connection_is_refused_reference_data_and_the_administrators_
     );
     refused(
         "a clerk changing a meter type",
-        meters::save_meter_type(&mut clerk, CLERK, &key(), Some(PLAIN_METERS), meter_type).await,
+        meters::save_meter_type(
+            &mut clerk,
+            CLERK,
+            &key(),
+            Some(&listed_type(&clerk, PLAIN_METERS).await),
+            meter_type,
+        )
+        .await,
     );
     refused(
         "a clerk adding a meter",
@@ -1661,7 +1718,7 @@ async fn the_clerks_connection_is_refused_reference_data_and_the_administrators_
     );
     refused(
         "a clerk changing a meter",
-        meters::modify_meter(&mut clerk, CLERK, &key(), &kept, &fields).await,
+        meters::modify_meter(&mut clerk, CLERK, &key(), &kept, &fields, &fields).await,
     );
     refused(
         "a clerk deleting a meter",

@@ -15,7 +15,8 @@ use meterdesk::db::customer_changes::{self, OpenOutcome, Opening};
 use meterdesk::db::customer_types::{self, CustomerTypeInput, CustomerTypeOutcome};
 use meterdesk::db::customers::PageAt;
 use meterdesk::db::meters::{
-    ImportChoice, MeterFields, MeterListing, MeterOutcome, MeterTypeDeletion,
+    ImportChoice, MeterFields, MeterListing, MeterOutcome, MeterType, MeterTypeDeletion,
+    MeterTypeOutcome,
 };
 use meterdesk::db::pool_from_conn_str;
 use meterdesk::db::price_schemes::{SchemeFields, SchemeOutcome};
@@ -138,7 +139,7 @@ async fn add_meter(db: &TestDb, number: &str, meter_type_id: i64) {
         db,
         MeterRequest::Save {
             idempotency_key: key(),
-            add: true,
+            read: None,
             meter_no: MeterNo::parse(number).unwrap(),
             fields: fields(meter_type_id),
         },
@@ -225,7 +226,7 @@ async fn only_the_roles_that_maintain_reference_data_change_it() {
     let db = with_fixture().await;
     let add = MeterRequest::Save {
         idempotency_key: key(),
-        add: true,
+        read: None,
         meter_no: MeterNo::parse("N1").unwrap(),
         fields: fields(CARD_METERS),
     };
@@ -275,7 +276,7 @@ async fn a_meter_type_in_use_stays_and_an_unused_one_goes() {
         &db,
         MeterTypeRequest::Save {
             idempotency_key: key(),
-            id: None,
+            modifying: None,
             name: "Spare DN25".into(),
             payment_model: PaymentModel::Postpayment,
             caliber: "DN25".into(),
@@ -340,7 +341,7 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
             &db,
             MeterRequest::Save {
                 idempotency_key: key(),
-                add: false,
+                read: Some(fields(CARD_METERS)),
                 meter_no: meter_no.clone(),
                 fields: fields(CARD_METERS),
             },
@@ -394,7 +395,7 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
             &db,
             MeterRequest::Save {
                 idempotency_key: key(),
-                add: false,
+                read: Some(fields(CARD_METERS)),
                 meter_no: meter_no.clone(),
                 fields: fields(CARD_METERS),
             },
@@ -751,6 +752,153 @@ async fn a_customer_type_saved_from_a_form_read_before_another_desks_save_is_ref
     ));
 }
 
+/// s44-g: what s44-e found of customer types held of meter types, meters and schemes too: a
+/// save from a form read before another desk's (or a psql) save put the old values back,
+/// "Saved". `save(read, values)` modifies one row of a kind from a form filled from `read`;
+/// `stored` reads the row back. Desk A's save stands; desk B's, read before it, is refused
+/// (`changed`) and writes nothing, not even its audit; read again, B's saves.
+async fn a_stale_save_is_refused<W: RefWork, T: Clone + PartialEq + std::fmt::Debug>(
+    db: &TestDb,
+    read: T,
+    [a, b]: [T; 2],
+    save: impl Fn(&T, T) -> W,
+    changed: W::Reply,
+    stored: impl AsyncFn() -> T,
+) where
+    W::Reply: PartialEq + std::fmt::Debug,
+{
+    let audited = || db.count("SELECT count(*) FROM audit_log");
+    let saved = ask(db, save(&read, a.clone())).await;
+    assert_ne!(saved, changed, "A's form was read from the row");
+    assert_eq!(stored().await, a);
+    let before = audited().await;
+    assert_eq!(ask(db, save(&read, b.clone())).await, changed);
+    assert_eq!(stored().await, a, "A's save stands");
+    assert_eq!(audited().await, before, "nothing written");
+    assert_eq!(
+        ask(db, save(&a, b.clone())).await,
+        saved,
+        "read again, it saves"
+    );
+    assert_eq!(stored().await, b);
+}
+
+#[tokio::test]
+async fn a_meter_type_saved_from_a_form_read_before_another_desks_save_is_refused() {
+    let db = with_fixture().await;
+    let listed = async || {
+        let MeterTypeReply::Rows(rows) = ask(&db, MeterTypeRequest::List).await else {
+            panic!("rows")
+        };
+        let row = rows
+            .into_iter()
+            .find(|row| row.meter_type.id == PLAIN_METERS);
+        row.unwrap().meter_type
+    };
+    let read = listed().await;
+    let renamed = |name: &str| MeterType {
+        name: name.into(),
+        ..read.clone()
+    };
+    let save = |read: &MeterType, values: MeterType| MeterTypeRequest::Save {
+        idempotency_key: key(),
+        modifying: Some(read.clone()),
+        name: values.name,
+        payment_model: values.payment_model,
+        caliber: values.caliber,
+        manufacturer: values.manufacturer,
+    };
+    let changed = MeterTypeReply::Saved(MeterTypeOutcome::Changed);
+    let [a, b] = [renamed("Plain DN20 (A)"), renamed("Plain DN20 B")];
+    a_stale_save_is_refused(&db, read, [a, b], save, changed, listed).await;
+}
+
+#[tokio::test]
+async fn a_meter_saved_from_a_form_read_before_another_desks_save_is_refused() {
+    let db = with_fixture().await;
+    add_meter(&db, "G-1", PLAIN_METERS).await;
+    let stored = async || {
+        let number = MeterNo::parse("G-1").unwrap();
+        let page = MeterRequest::Page {
+            listing: MeterListing::Uninstalled,
+            prefix: number.as_str().to_owned(),
+            at: PageAt::First,
+            size: 10,
+            apply: PageApply::Search,
+        };
+        let MeterReply::Page(page) = ask(&db, page).await else {
+            panic!("a page")
+        };
+        let meter = &page.rows[0].meter;
+        MeterFields {
+            meter_type_id: meter.meter_type_id,
+            initial_electronic_reading: meter.initial_electronic_reading,
+            initial_mechanical_reading: meter.initial_mechanical_reading,
+        }
+    };
+    let read = stored().await;
+    let reading = |text: &str| MeterFields {
+        initial_mechanical_reading: dec(text),
+        ..read.clone()
+    };
+    let save = |read: &MeterFields, fields: MeterFields| MeterRequest::Save {
+        idempotency_key: key(),
+        read: Some(read.clone()),
+        meter_no: MeterNo::parse("G-1").unwrap(),
+        fields,
+    };
+    let changed = MeterReply::Saved(MeterOutcome::Changed);
+    let [a, b] = [reading("7"), reading("8.25")];
+    a_stale_save_is_refused(&db, read.clone(), [a, b], save, changed, stored).await;
+    // A psql write is another desk's save too: the form read before it is refused.
+    let read = stored().await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE meter SET initial_electronic_reading = 3 WHERE meter_no = 'G-1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ask(&db, save(&read, reading("9"))).await,
+        MeterReply::Saved(MeterOutcome::Changed)
+    );
+}
+
+#[tokio::test]
+async fn a_schemes_fields_saved_from_a_form_read_before_another_desks_save_are_refused() {
+    let db = with_fixture().await;
+    let stored = async || {
+        let SchemeReply::Rows(rows) = ask(&db, SchemeRequest::List).await else {
+            panic!("rows")
+        };
+        let row = rows.into_iter().find(|row| row.id == PREPAID_SCHEME);
+        row.unwrap().fields
+    };
+    let read = stored().await;
+    let save = |read: &SchemeFields, fields: SchemeFields| SchemeRequest::Modify {
+        idempotency_key: key(),
+        id: PREPAID_SCHEME,
+        read: read.clone(),
+        fields,
+    };
+    let changed = SchemeReply::Saved(SchemeOutcome::Changed);
+    // A changes the VAT rate; B, its form read before, only the cycle: saved, it would put
+    // the old rate back.
+    let a = SchemeFields {
+        vat_percent: dec("6"),
+        ..read.clone()
+    };
+    let b = SchemeFields {
+        accumulation_months: Some(6),
+        ..read.clone()
+    };
+    a_stale_save_is_refused(&db, read, [a, b], save, changed, stored).await;
+}
+
 #[tokio::test]
 async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model() {
     let db = with_fixture().await;
@@ -921,6 +1069,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
             SchemeRequest::Modify {
                 idempotency_key: key(),
                 id,
+                read: fields.clone(),
                 fields: SchemeFields {
                     mode: BillingMode::Stepped,
                     ..fields.clone()
@@ -936,6 +1085,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
             SchemeRequest::Modify {
                 idempotency_key: key(),
                 id,
+                read: fields.clone(),
                 fields: SchemeFields {
                     name: "Postpaid leap 2025".into(),
                     vat_percent: dec("6"),
@@ -1043,7 +1193,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     // A meter added: not "meter number exists" the second time.
     let add = MeterRequest::Save {
         idempotency_key: key(),
-        add: true,
+        read: None,
         meter_no: MeterNo::parse("K-1").unwrap(),
         fields: fields(CARD_METERS),
     };
@@ -1051,7 +1201,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     assert_eq!(twice(&db, add.clone()).await, [done.clone(), done]);
     assert_eq!(db.count("SELECT count(*) FROM meter").await, 1);
     let MeterRequest::Save {
-        add: true,
+        read: None,
         meter_no,
         fields: meter_fields,
         ..
@@ -1061,7 +1211,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     };
     let again = MeterRequest::Save {
         idempotency_key: key(),
-        add: true,
+        read: None,
         meter_no: meter_no.clone(),
         fields: meter_fields,
     };
@@ -1135,7 +1285,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     // The other changes alike: a meter type, a scheme and a customer type added once.
     let meter_type = MeterTypeRequest::Save {
         idempotency_key: key(),
-        id: None,
+        modifying: None,
         name: "Remote DN25".into(),
         payment_model: PaymentModel::Postpayment,
         caliber: "DN25".into(),
@@ -1182,7 +1332,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     // A key is one change: used for another kind it is an error, nothing written.
     let reused = MeterRequest::Save {
         idempotency_key: "reused".into(),
-        add: true,
+        read: None,
         meter_no: MeterNo::parse("R-1").unwrap(),
         fields: fields(CARD_METERS),
     };
@@ -1290,7 +1440,7 @@ async fn a_name_taken_in_another_case_is_taken() {
             &db,
             MeterTypeRequest::Save {
                 idempotency_key: key(),
-                id: None,
+                modifying: None,
                 name: "card dn15".into(),
                 payment_model: PaymentModel::Prepayment,
                 caliber: "DN15".into(),

@@ -15,7 +15,7 @@ use tokio_postgres::types::ToSql;
 use super::DbError;
 use super::applied_write::{Outcome, write_once};
 use super::operators::require;
-use super::rows::{accepted, from_columns, read_all, word};
+use super::rows::{accepted, as_read, from_columns, read_all, word};
 use crate::domain::customer_rules::{
     Charging, CustomerTypeForm, CustomerTypeProblem, CustomerTypeSpec, MeterTypeRef,
     PriceSchemeRef, TypeUsage, may_change_customer_type, may_delete_customer_type,
@@ -115,9 +115,12 @@ pub async fn modify_customer_type(
 ) -> Result<CustomerTypeOutcome, DbError> {
     let change = async |transaction: &Transaction<'_>, usage: TypeUsage| {
         // The row is locked (`locked_usage`): what it holds now is what this save replaces.
-        let stored = type_rows(transaction, Some(id)).await?;
-        if !stored.first().is_some_and(|row| same(&row.input, read)) {
-            return Ok(CustomerTypeOutcome::Changed);
+        let now = async {
+            let stored = type_rows(transaction, Some(id)).await?;
+            Ok(stored.first().map(|row| sorted(&row.input)))
+        };
+        if let Err(changed) = as_read(now, &sorted(read), CustomerTypeOutcome::Changed).await? {
+            return Ok(changed);
         }
         let spec = match validate_customer_type(&form_of(transaction, input).await?) {
             Ok(spec) => spec,
@@ -456,15 +459,12 @@ pub async fn customer_type_rows(
     type_rows(client, None).await
 }
 
-/// Whether two forms of a type say the same, whatever the order of their lists.
-fn same(a: &CustomerTypeInput, b: &CustomerTypeInput) -> bool {
-    let sorted = |input: &CustomerTypeInput| {
-        let mut input = input.clone();
-        input.meter_type_ids.sort_unstable();
-        input.payment_methods.sort_unstable();
-        input
-    };
-    sorted(a) == sorted(b)
+/// A form of a type with its lists in order: two forms that say the same are equal.
+fn sorted(input: &CustomerTypeInput) -> CustomerTypeInput {
+    let mut input = input.clone();
+    input.meter_type_ids.sort_unstable();
+    input.payment_methods.sort_unstable();
+    input
 }
 
 /// The customer types as [`customer_type_rows`] lists them, or type `id`'s alone.

@@ -22,7 +22,7 @@ use tokio_postgres::types::ToSql;
 use super::DbError;
 use super::applied_write::{Outcome, outcome_done, outcome_saved_id, write_once};
 use super::operators::require;
-use super::rows::{accepted, accepted_or, from_columns, read_all, word};
+use super::rows::{accepted, accepted_or, as_read, from_columns, read_all, read_opt, word};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::{LineError, LineProblem, MeterCsv, MeterNo, MeterRow};
 
@@ -61,6 +61,8 @@ pub enum MeterTypeOutcome {
     NotFound,
     /// Customer types allow it for their business model: its payment model must stay.
     PaymentModelInUse,
+    /// Saved by another desk since its form was read: nothing saved (`db::rows::as_read`).
+    Changed,
 }
 
 /// A meter, as the meter screens and step 3 of the account opening show it.
@@ -87,7 +89,7 @@ impl Meter {
     }
 }
 
-/// A meter to add, or the new type and readings of one.
+/// A meter to add, or the new type and readings of one (readings compared by value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeterFields {
     pub meter_type_id: i64,
@@ -106,6 +108,8 @@ pub enum MeterOutcome {
     NotUninstalled {
         status: String,
     },
+    /// Saved by another desk since its form was read: nothing saved (`db::rows::as_read`).
+    Changed,
 }
 
 /// Import the good rows and report the bad, or import only a file without a bad row.
@@ -130,31 +134,44 @@ fn meter_type_from(row: &Row) -> Result<MeterType, DbError> {
     }))
 }
 
+/// The columns [`meter_type_from`] reads.
+const METER_TYPE_COLUMNS: &str = "id, name, payment_model, takes_card, caliber, manufacturer";
+
 /// Every meter type, by name.
 pub async fn meter_types(client: &impl CachingClient) -> Result<Vec<MeterType>, DbError> {
     read_all(
         client,
-        "SELECT id, name, payment_model, takes_card, caliber, manufacturer
-         FROM meter_type ORDER BY name",
+        &format!("SELECT {METER_TYPE_COLUMNS} FROM meter_type ORDER BY name"),
         &[],
         meter_type_from,
     )
     .await
 }
 
-/// Adds a meter type (`id` None) or changes one.
+/// Adds a meter type (`modifying` None) or changes the one `modifying` is, as its form was
+/// filled from it: saved by another desk since, it is `Changed` and nothing is saved.
 pub async fn save_meter_type(
     client: &mut Client,
     operator_id: i64,
     key: &str,
-    id: Option<i64>,
+    modifying: Option<&MeterType>,
     fields: MeterTypeFields<'_>,
 ) -> Result<MeterTypeOutcome, DbError> {
-    let kind = match id {
+    let kind = match modifying {
         None => "meter_type.add",
         Some(_) => "meter_type.modify",
     };
+    let id = modifying.map(|read| read.id);
     write_once(client, key, kind, operator_id, async |transaction| {
+        if let Some(read) = modifying {
+            let locked =
+                format!("SELECT {METER_TYPE_COLUMNS} FROM meter_type WHERE id = $1 FOR UPDATE");
+            let id = [&read.id as &(dyn ToSql + Sync)];
+            let now = read_opt(transaction, &locked, &id, meter_type_from);
+            if let Err(changed) = as_read(now, read, MeterTypeOutcome::Changed).await? {
+                return Ok(changed);
+            }
+        }
         let result = transaction
             .query_opt(
                 "WITH added AS (
@@ -264,12 +281,14 @@ fn meter_params<'a>(
     ]
 }
 
-/// Changes an uninstalled meter's type and initial readings; its number never changes.
+/// Changes an uninstalled meter's type and initial readings, whose form was filled from
+/// `read`; its number never changes. Saved by another desk since: `Changed`, nothing saved.
 pub async fn modify_meter(
     client: &mut Client,
     operator_id: i64,
     key: &str,
     meter_no: &MeterNo,
+    read: &MeterFields,
     fields: &MeterFields,
 ) -> Result<MeterOutcome, DbError> {
     write_once(
@@ -278,6 +297,22 @@ pub async fn modify_meter(
         "meter.modify",
         operator_id,
         async |transaction| {
+            let number = meter_no.as_str();
+            let number = [&number as &(dyn ToSql + Sync)];
+            let now = read_opt(
+                transaction,
+                "SELECT meter_type_id, initial_electronic_reading, initial_mechanical_reading
+                 FROM meter WHERE meter_no = $1 FOR UPDATE",
+                &number,
+                |row| {
+                    Ok(from_columns!(row => MeterFields {
+                        meter_type_id, initial_electronic_reading, initial_mechanical_reading,
+                    }))
+                },
+            );
+            if let Err(changed) = as_read(now, read, MeterOutcome::Changed).await? {
+                return Ok(changed);
+            }
             let result = transaction
                 .query_one(
                     "WITH changed AS (

@@ -15,7 +15,7 @@ use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::applied_write::{outcome_saved_id, write_once};
-use super::rows::{accepted, from_columns, read_all, read_opt, word};
+use super::rows::{accepted, as_read, from_columns, read_all, read_opt, word};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::pricing::{
     AccumulationCycle, BillingMode, PriceProblems, PriceScheme, PriceVersion, SchemeError,
@@ -130,6 +130,8 @@ pub enum SchemeOutcome {
     },
     /// A version already starts on that date.
     DateTaken,
+    /// Saved by another desk since its form was read: nothing saved (`db::rows::as_read`).
+    Changed,
 }
 
 pub fn billing_mode_of(word: &str) -> Result<BillingMode, DbError> {
@@ -191,15 +193,20 @@ pub async fn schemes(client: &impl CachingClient) -> Result<Vec<SchemeRow>, DbEr
     .await
 }
 
+/// Scheme `id` as the list shows it; None if there is no such scheme.
+async fn scheme_row(client: &impl CachingClient, id: i64) -> Result<Option<SchemeRow>, DbError> {
+    read_opt(
+        client,
+        &format!("SELECT {ROW_COLUMNS} FROM price_scheme s WHERE s.id = $1"),
+        &[&id],
+        row_from,
+    )
+    .await
+}
+
 /// One scheme with every version and its tiers; None if there is no such scheme.
 pub async fn scheme(client: &impl CachingClient, id: i64) -> Result<Option<SchemeDetail>, DbError> {
-    let Some(row) = client
-        .query_opt(
-            &format!("SELECT {ROW_COLUMNS} FROM price_scheme s WHERE s.id = $1"),
-            &[&id],
-        )
-        .await?
-    else {
+    let Some(row) = scheme_row(client, id).await? else {
         return Ok(None);
     };
     let versions = versions(client, id)
@@ -217,10 +224,7 @@ pub async fn scheme(client: &impl CachingClient, id: i64) -> Result<Option<Schem
                 .collect(),
         })
         .collect();
-    Ok(Some(SchemeDetail {
-        row: row_from(&row)?,
-        versions,
-    }))
+    Ok(Some(SchemeDetail { row, versions }))
 }
 
 /// Every version of scheme `id`'s prices with its tiers, oldest first, as stored (with the
@@ -309,19 +313,29 @@ pub async fn add_scheme(
     .await
 }
 
-/// Changes a scheme's name, VAT rate and cycles. Its kind, billing mode and start date were
-/// chosen once and stay (a different tariff is a new scheme).
+/// Changes a scheme's name, VAT rate and cycles, whose form was filled from `read`. Its kind,
+/// billing mode and start date were chosen once and stay (a different tariff is a new scheme).
+/// Saved by another desk since: `Changed`, nothing saved.
 pub async fn modify_scheme(
     client: &mut Client,
     operator_id: i64,
     key: &str,
     id: i64,
+    read: &SchemeFields,
     fields: &SchemeFields,
 ) -> Result<SchemeOutcome, DbError> {
     if let Err(refusal) = check_fields(fields) {
         return Ok(refusal);
     }
     let change = async |transaction: &Transaction<'_>, stored: LockedScheme| {
+        // The row is locked (`locked_scheme`): what it holds now is what this save replaces.
+        let now = async {
+            let now = scheme_row(transaction, id).await?;
+            Ok(now.map(|row| row.fields))
+        };
+        if let Err(changed) = as_read(now, read, SchemeOutcome::Changed).await? {
+            return Ok(changed);
+        }
         if stored.kind != fields.kind.as_str()
             || stored.mode != fields.mode
             || stored.start_date != fields.start_date

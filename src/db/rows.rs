@@ -102,3 +102,19 @@ pub(crate) fn accepted_or<T, O, const N: usize>(
         None => Err(error.into()),
     }
 }
+
+/// A modify replaces only the row its form was filled from (s44-e, s44-g): `now` reads the row
+/// as its form shows it, locked until the save commits (`FOR UPDATE`, or a lock taken before).
+/// Unless it is still `read`, the save answers `changed` and writes nothing: saved, it would
+/// silently undo another desk's save made meanwhile. A row gone is left to the save's own
+/// "not found".
+pub(crate) async fn as_read<T: PartialEq, O>(
+    now: impl Future<Output = Result<Option<T>, DbError>>,
+    read: &T,
+    changed: O,
+) -> Result<Result<(), O>, DbError> {
+    Ok(match now.await? {
+        Some(now) if now != *read => Err(changed),
+        _ => Ok(()),
+    })
+}

@@ -169,7 +169,7 @@ fn meter_types_list_add_form_and_permissions() {
         (
             id,
             MeterTypeRequest::Save {
-                id: None,
+                modifying: None,
                 name,
                 payment_model,
                 caliber,
@@ -499,7 +499,7 @@ fn meter_form_adds_and_modifies_without_the_number() {
         (
             _,
             MeterRequest::Save {
-                add: true,
+                read: None,
                 meter_no,
                 fields,
                 ..
@@ -522,7 +522,7 @@ fn meter_form_adds_and_modifies_without_the_number() {
         (
             id,
             MeterRequest::Save {
-                add: false,
+                read: Some(_),
                 meter_no,
                 ..
             },
@@ -583,7 +583,7 @@ fn meter_add_sent() -> (App, Vec<(u64, Request)>) {
     press(&mut app, KeyCode::F(4));
     press(&mut app, KeyCode::Enter);
     let sent = press(&mut app, KeyCode::F(2));
-    let [(_, MeterRequest::Save { add: true, .. })] = &ref_requests::<MeterRequest>(&sent)[..]
+    let [(_, MeterRequest::Save { read: None, .. })] = &ref_requests::<MeterRequest>(&sent)[..]
     else {
         panic!("{sent:?}")
     };
@@ -1841,7 +1841,7 @@ fn a_reference_save_names_what_it_saved() {
     let key = || "desk-1".to_owned();
     let meter = MeterRequest::Save {
         idempotency_key: key(),
-        add: true,
+        read: None,
         meter_no: MeterNo::parse("ab-12").unwrap(),
         fields: MeterFields {
             meter_type_id: 1,
@@ -1851,7 +1851,7 @@ fn a_reference_save_names_what_it_saved() {
     };
     let meter_type = MeterTypeRequest::Save {
         idempotency_key: key(),
-        id: None,
+        modifying: None,
         name: "IC 卡表 DN15".into(),
         payment_model: PaymentModel::Prepayment,
         caliber: "DN15".into(),
@@ -1883,6 +1883,7 @@ fn a_reference_save_names_what_it_saved() {
     let scheme = SchemeRequest::Modify {
         idempotency_key: key(),
         id: 7,
+        read: fields.clone(),
         fields,
     };
     let prices = SchemeRequest::ChangePrices {

@@ -125,7 +125,7 @@ impl RefWork for CustomerTypeRequest {
                 says.on("ref.f_name", lang.t("ref.name_taken").into())
             }
             CustomerTypeOutcome::NotFound => says.said(lang.t("ref.gone").into()),
-            CustomerTypeOutcome::Changed => says.said(lang.t("ref.changed_meanwhile").into()),
+            CustomerTypeOutcome::Changed => says.changed("audit_log.entity_customer_type"),
             CustomerTypeOutcome::Refused(problems) => Err(problems
                 .iter()
                 .map(|problem| (Some(problem_label(problem)), problem_text(lang, problem)))

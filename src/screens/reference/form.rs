@@ -31,12 +31,14 @@ use crate::ui::theme::Theme;
 /// What a reference form saves.
 #[derive(Debug, Clone)]
 pub enum FormTarget {
+    /// A new meter type, or `stored` as the form was filled from it.
     MeterType {
-        id: Option<i64>,
+        stored: Option<crate::db::meters::MeterType>,
     },
-    /// `meter_no` None: a new meter (its number is a field); else that meter (it never changes).
+    /// `stored` None: a new meter (its number is a field); else that meter's number (it never
+    /// changes) and what the form was filled from.
     Meter {
-        meter_no: Option<String>,
+        stored: Option<(String, crate::db::meters::MeterFields)>,
     },
     Scheme {
         stored: Option<Box<SchemeRow>>,
@@ -209,10 +211,10 @@ impl RefForm {
         let lang = app.lang;
         match &self.target {
             FormTarget::MeterType { .. } => vec![lang.t("ref.hint_meter_type").to_owned()],
-            FormTarget::Meter { meter_no: Some(no) } => {
-                vec![lang.tf("ref.hint_meter_modify", &[("meter", no)])]
-            }
-            FormTarget::Meter { meter_no: None } => vec![lang.t("ref.hint_meter_add").to_owned()],
+            FormTarget::Meter {
+                stored: Some((no, _)),
+            } => vec![lang.tf("ref.hint_meter_modify", &[("meter", no)])],
+            FormTarget::Meter { stored: None } => vec![lang.t("ref.hint_meter_add").to_owned()],
             FormTarget::Scheme { stored: Some(row) } => vec![lang.tf(
                 "ref.hint_scheme_modify",
                 &[
@@ -252,8 +254,8 @@ impl Screen for RefForm {
 
     fn crumb(&self, lang: Lang) -> String {
         let key = match &self.target {
-            FormTarget::MeterType { id: None }
-            | FormTarget::Meter { meter_no: None }
+            FormTarget::MeterType { stored: None }
+            | FormTarget::Meter { stored: None }
             | FormTarget::Scheme { stored: None }
             | FormTarget::CustomerType { stored: None }
             | FormTarget::Operator

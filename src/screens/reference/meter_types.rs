@@ -7,7 +7,9 @@ use super::texts::{in_use_text, payment_model_key};
 use crate::app::form::{Field, FieldKind, Form};
 use crate::app::state::Failure;
 use crate::app::{App, Command};
-use crate::db::meters::{self, MeterTypeDeletion, MeterTypeFields, MeterTypeOutcome, MeterTypeRow};
+use crate::db::meters::{
+    self, MeterType, MeterTypeDeletion, MeterTypeFields, MeterTypeOutcome, MeterTypeRow,
+};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::caliber;
 use crate::i18n::Lang;
@@ -20,9 +22,11 @@ pub type MeterTypes = ShortList<MeterTypeList>;
 #[derive(Debug, Clone, PartialEq)]
 pub enum MeterTypeRequest {
     List,
+    /// Adds (`modifying` None) or modifies the type `modifying` is, as its form was filled
+    /// from it: saved by another desk since, it is refused (`Changed`).
     Save {
         idempotency_key: String,
-        id: Option<i64>,
+        modifying: Option<MeterType>,
         name: String,
         payment_model: PaymentModel,
         caliber: String,
@@ -57,7 +61,7 @@ impl RefWork for MeterTypeRequest {
             }
             MeterTypeRequest::Save {
                 idempotency_key,
-                id,
+                modifying,
                 name,
                 payment_model,
                 caliber,
@@ -67,7 +71,7 @@ impl RefWork for MeterTypeRequest {
                     db.client,
                     db.operator_id,
                     idempotency_key,
-                    *id,
+                    modifying.as_ref(),
                     MeterTypeFields {
                         name,
                         payment_model: *payment_model,
@@ -105,6 +109,7 @@ impl RefWork for MeterTypeRequest {
                     lang.t("ref.payment_model_in_use").into(),
                 ),
                 MeterTypeOutcome::NotFound => says.said(lang.t("ref.gone").into()),
+                MeterTypeOutcome::Changed => says.changed("audit_log.entity_meter_type"),
             },
             MeterTypeReply::Deleted(outcome) => match outcome {
                 MeterTypeDeletion::Deleted => says.deleted("audit_log.entity_meter_type", name),
@@ -202,15 +207,15 @@ impl ListKind for MeterTypeList {
         } else {
             set(&mut form, "ref.f_caliber", "DN15");
         }
-        let id = row.map(|row| row.meter_type.id);
-        Some(RefForm::new(form, FormTarget::MeterType { id }, &SAVES))
+        let stored = row.map(|row| row.meter_type.clone());
+        Some(RefForm::new(form, FormTarget::MeterType { stored }, &SAVES))
     }
 }
 
 /// The meter type form's rules: the request, or None with the bad fields in `errors`.
 pub(super) fn build(
     f: &Form,
-    id: Option<i64>,
+    modifying: Option<&MeterType>,
     errors: &mut Errors,
     lang: Lang,
     idempotency_key: String,
@@ -225,7 +230,7 @@ pub(super) fn build(
     let manufacturer = errors.plain_text("ref.f_manufacturer", 50, lang);
     Some(MeterTypeRequest::Save {
         idempotency_key,
-        id,
+        modifying: modifying.cloned(),
         name: name?,
         payment_model: payment_model?,
         caliber: caliber?,
@@ -245,6 +250,6 @@ const COLUMNS: [Column; 7] = [
 
 /// What its forms are saved with: its rules and its request.
 static SAVES: Saves<MeterTypeRequest> = Saves(|target, f, errors, lang, key| match target {
-    FormTarget::MeterType { id } => build(f, *id, errors, lang, key),
+    FormTarget::MeterType { stored } => build(f, stored.as_ref(), errors, lang, key),
     _ => None,
 });

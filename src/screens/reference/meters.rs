@@ -80,10 +80,11 @@ pub enum MeterRequest {
         size: usize,
         apply: PageApply,
     },
-    /// Adds (`add`) or modifies an uninstalled meter.
+    /// Adds (`read` None) or modifies an uninstalled meter whose form was filled from `read`:
+    /// saved by another desk since, it is refused (`Changed`).
     Save {
         idempotency_key: String,
-        add: bool,
+        read: Option<MeterFields>,
         meter_no: MeterNo,
         fields: MeterFields,
     },
@@ -120,13 +121,15 @@ impl RefWork for MeterRequest {
             ),
             MeterRequest::Save {
                 idempotency_key: key,
-                add,
+                read,
                 meter_no,
                 fields,
-            } => MeterReply::Saved(if *add {
-                meters::add_meter(db.client, db.operator_id, key, meter_no, fields).await?
-            } else {
-                meters::modify_meter(db.client, db.operator_id, key, meter_no, fields).await?
+            } => MeterReply::Saved(match read {
+                None => meters::add_meter(db.client, db.operator_id, key, meter_no, fields).await?,
+                Some(read) => {
+                    meters::modify_meter(db.client, db.operator_id, key, meter_no, read, fields)
+                        .await?
+                }
             }),
             MeterRequest::Delete {
                 idempotency_key: key,
@@ -164,6 +167,7 @@ impl RefWork for MeterRequest {
                 &[("status", &lang.t(status_key(status)))],
             )),
             MeterOutcome::NotFound => says.said(lang.t("ref.gone").into()),
+            MeterOutcome::Changed => says.changed("audit_log.entity_meter"),
         })
     }
 }
@@ -323,26 +327,35 @@ impl MetersView {
                 &meter.initial_mechanical_reading.to_string(),
             );
         }
-        let meter_no = row.map(|row| row.meter.meter_no.clone());
+        let stored = row.map(|row| {
+            let meter = &row.meter;
+            let read = MeterFields {
+                meter_type_id: meter.meter_type_id,
+                initial_electronic_reading: meter.initial_electronic_reading,
+                initial_mechanical_reading: meter.initial_mechanical_reading,
+            };
+            (meter.meter_no.clone(), read)
+        });
         hub.open(Box::new(RefForm::new(
             form,
-            FormTarget::Meter { meter_no },
+            FormTarget::Meter { stored },
             &SAVES,
         )));
     }
 }
 
 /// The meter form's rules: the request, or None with the bad fields in `errors`. `stored`:
-/// the number of the meter modified (None: a new meter, its number typed).
+/// the number of the meter modified and what its form was filled from (None: a new meter, its
+/// number typed).
 pub(super) fn build(
     f: &Form,
-    stored: Option<&str>,
+    stored: Option<&(String, MeterFields)>,
     errors: &mut Errors,
     lang: Lang,
     idempotency_key: String,
 ) -> Option<MeterRequest> {
     let number = match stored {
-        Some(stored) => MeterNo::parse(stored).ok(),
+        Some((stored, _)) => MeterNo::parse(stored).ok(),
         None => errors.check(
             "ref.f_meter_no",
             MeterNo::parse(text_of(f, "ref.f_meter_no")),
@@ -361,7 +374,7 @@ pub(super) fn build(
     let mechanical = reading("ref.f_mechanical");
     Some(MeterRequest::Save {
         idempotency_key,
-        add: stored.is_none(),
+        read: stored.map(|(_, read)| read.clone()),
         meter_no: number?,
         fields: MeterFields {
             meter_type_id: meter_type_id?,
@@ -620,6 +633,6 @@ const COLUMNS: [Column; 6] = [
 
 /// What its forms are saved with: its rules and its request.
 static SAVES: Saves<MeterRequest> = Saves(|target, f, errors, lang, key| match target {
-    FormTarget::Meter { meter_no } => build(f, meter_no.as_deref(), errors, lang, key),
+    FormTarget::Meter { stored } => build(f, stored.as_ref(), errors, lang, key),
     _ => None,
 });

@@ -298,6 +298,15 @@ impl Says {
         ))
     }
 
+    /// A modify refused as saved by another desk since its form was read
+    /// (`db::rows::as_read`); `what` as for [`Says::saved`].
+    pub fn changed(&self, what: &str) -> ChangeAnswer {
+        self.said(
+            self.lang
+                .tf("ref.changed_meanwhile", &[("what", &self.lang.t(what))]),
+        )
+    }
+
     pub fn on(&self, label: &'static str, text: String) -> ChangeAnswer {
         Err(vec![(Some(label), text)])
     }

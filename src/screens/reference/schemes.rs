@@ -36,9 +36,12 @@ pub enum SchemeRequest {
         fields: SchemeFields,
         tiers: Vec<Tier>,
     },
+    /// Scheme `id`'s own fields, its form filled from `read`: saved by another desk since, it
+    /// is refused (`Changed`).
     Modify {
         idempotency_key: String,
         id: i64,
+        read: SchemeFields,
         fields: SchemeFields,
     },
     ChangePrices {
@@ -82,9 +85,11 @@ impl RefWork for SchemeRequest {
             SchemeRequest::Modify {
                 idempotency_key: key,
                 id,
+                read,
                 fields,
             } => SchemeReply::Saved(
-                price_schemes::modify_scheme(db.client, db.operator_id, key, *id, fields).await?,
+                price_schemes::modify_scheme(db.client, db.operator_id, key, *id, read, fields)
+                    .await?,
             ),
             SchemeRequest::ChangePrices {
                 idempotency_key: key,
@@ -131,6 +136,7 @@ impl RefWork for SchemeRequest {
                 SchemeRequest::List | SchemeRequest::Detail { .. } => return None,
             },
             SchemeOutcome::NotFound => says.said(lang.t("ref.gone").into()),
+            SchemeOutcome::Changed => says.changed("audit_log.entity_price_scheme"),
             SchemeOutcome::NameTaken => says.on("ref.f_name", lang.t("ref.name_taken").into()),
             SchemeOutcome::Fields(error) => {
                 says.on(fields_error_label(*error), fields_error_text(lang, *error))
@@ -289,6 +295,7 @@ pub(super) fn build(
         Some(SchemeRequest::Modify {
             idempotency_key,
             id: row.id,
+            read: row.fields.clone(),
             fields,
         })
     } else if let Err(problems) = fields.first_prices(&tiers) {
