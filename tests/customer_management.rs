@@ -262,16 +262,11 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
         payment_model: PaymentModel::Prepayment,
         ..fields
     };
+    let read = listed_type(&supervisor, id).await;
     assert_eq!(
-        meters::save_meter_type(
-            &mut supervisor,
-            SUPERVISOR,
-            &key(),
-            Some(&listed_type(&supervisor, id).await),
-            card
-        )
-        .await
-        .unwrap(),
+        meters::save_meter_type(&mut supervisor, SUPERVISOR, &key(), Some(&read), card)
+            .await
+            .unwrap(),
         MeterTypeOutcome::Saved { id }
     );
     let listed = meters::meter_types(&**supervisor).await.unwrap();
@@ -296,12 +291,13 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
         caliber: "DN20",
         manufacturer: "Acme",
     };
+    let read = listed_type(&supervisor, PLAIN_METERS).await;
     assert_eq!(
         meters::save_meter_type(
             &mut supervisor,
             SUPERVISOR,
             &key(),
-            Some(&listed_type(&supervisor, PLAIN_METERS).await),
+            Some(&read),
             plain_to_card
         )
         .await
@@ -1694,16 +1690,10 @@ async fn the_clerks_connection_is_refused_reference_data_and_the_administrators_
         "a clerk adding a meter type",
         meters::save_meter_type(&mut clerk, CLERK, &key(), None, meter_type).await,
     );
+    let read = listed_type(&clerk, PLAIN_METERS).await;
     refused(
         "a clerk changing a meter type",
-        meters::save_meter_type(
-            &mut clerk,
-            CLERK,
-            &key(),
-            Some(&listed_type(&clerk, PLAIN_METERS).await),
-            meter_type,
-        )
-        .await,
+        meters::save_meter_type(&mut clerk, CLERK, &key(), Some(&read), meter_type).await,
     );
     refused(
         "a clerk adding a meter",
@@ -1718,7 +1708,15 @@ async fn the_clerks_connection_is_refused_reference_data_and_the_administrators_
     );
     refused(
         "a clerk changing a meter",
-        meters::modify_meter(&mut clerk, CLERK, &key(), &kept, &fields, &fields).await,
+        meters::modify_meter(
+            &mut clerk,
+            CLERK,
+            &key(),
+            &kept,
+            &added_meter(PLAIN_METERS),
+            &fields,
+        )
+        .await,
     );
     refused(
         "a clerk deleting a meter",
