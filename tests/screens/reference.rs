@@ -2147,3 +2147,106 @@ fn a_customer_type_changed_meanwhile_is_said_and_the_form_kept() {
         assert!(render(&app).contains("居民卡表二"), "the form as typed");
     }
 }
+
+/// s44-g: as a customer type's (s44-e), a meter type's, a meter's or a scheme's form saved
+/// after another desk's save was filled from the row it was read from, and said so by the
+/// database: the words name the kind, whole at 80×24 in en and zh, over the form kept as typed.
+#[test]
+fn a_meter_type_a_meter_or_a_scheme_changed_meanwhile_is_said_and_the_form_kept() {
+    use meterdesk::db::meters::{MeterFields, MeterOutcome, MeterTypeOutcome};
+    use meterdesk::db::price_schemes::SchemeOutcome;
+    for (lang, [meter_type, meter, scheme]) in [
+        (
+            Lang::En,
+            [
+                "Not saved: another desk saved this meter type meanwhile.",
+                "Not saved: another desk saved this meter meanwhile.",
+                "Not saved: another desk saved this price scheme meanwhile.",
+            ],
+        ),
+        (
+            Lang::Zh,
+            [
+                "未保存：另一台终端已修改此水表类型。",
+                "未保存：另一台终端已修改此水表。",
+                "未保存：另一台终端已修改此价格方案。",
+            ],
+        ),
+    ] {
+        // The words said, then the form as typed under them.
+        let said = |app: &App, words: &str, typed: &str| {
+            let text = app.message.clone().unwrap().text;
+            assert!(text.starts_with(words), "{lang:?}: {text}");
+            let screen = render(app);
+            assert!(
+                screen.contains(typed),
+                "{lang:?}: the form as typed\n{screen}"
+            );
+            let end = ["what it holds now.", "查看其当前内容。"];
+            assert!(
+                end.iter().any(|end| screen.contains(end)),
+                "whole:\n{screen}"
+            );
+            screen
+        };
+
+        let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
+        app.lang = lang;
+        reply(&mut app, sent[0].0, MeterTypeReply::Rows(meter_type_rows()));
+        press(&mut app, KeyCode::Char('m'));
+        type_text(&mut app, "新卡表");
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(id, MeterTypeRequest::Save { modifying, .. })] =
+            &ref_requests::<MeterTypeRequest>(&sent)[..]
+        else {
+            panic!("{sent:?}")
+        };
+        assert_eq!(modifying.as_ref(), Some(&meter_type_rows()[0].meter_type));
+        reply(
+            &mut app,
+            *id,
+            MeterTypeReply::Saved(MeterTypeOutcome::Changed),
+        );
+        said(&app, meter_type, "新卡表");
+
+        let mut app = meters_screen();
+        app.lang = lang;
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char('m'));
+        press(&mut app, KeyCode::Tab);
+        press(&mut app, KeyCode::End);
+        for _ in 0..20 {
+            press(&mut app, KeyCode::Backspace);
+        }
+        type_text(&mut app, "42.5");
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(id, MeterRequest::Save { read, .. })] = &ref_requests::<MeterRequest>(&sent)[..]
+        else {
+            panic!("{sent:?}")
+        };
+        let listed = &meter_row(2, false).meter;
+        let as_listed = MeterFields {
+            meter_type_id: listed.meter_type_id,
+            initial_electronic_reading: listed.initial_electronic_reading,
+            initial_mechanical_reading: listed.initial_mechanical_reading,
+        };
+        assert_eq!(read.as_ref(), Some(&as_listed));
+        reply(&mut app, *id, MeterReply::Saved(MeterOutcome::Changed));
+        let screen = said(&app, meter, "42.5");
+        insta::assert_snapshot!(format!("meter_changed_meanwhile_{lang:?}"), screen);
+
+        let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+        app.lang = lang;
+        reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
+        press(&mut app, KeyCode::Char('m'));
+        type_text(&mut app, "新水价方案");
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(id, SchemeRequest::Modify { read, .. })] = &ref_requests::<SchemeRequest>(&sent)[..]
+        else {
+            panic!("{sent:?}")
+        };
+        assert_eq!(read, &scheme_row().fields);
+        reply(&mut app, *id, SchemeReply::Saved(SchemeOutcome::Changed));
+        said(&app, scheme, "新水价方案");
+    }
+}
