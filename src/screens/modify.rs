@@ -171,6 +171,15 @@ fn owner_changes(
     fill(&[("name", &name), ("number", &number)])
 }
 
+/// Says on the message line, the form kept, that the save would change the owner: the
+/// checked rule at F2 and the database's refusal (sql/V230) alike.
+fn say_owner_changes(hub: &mut Hub, nature: Nature) {
+    let text = owner_changes(hub.app.lang, nature, |args| {
+        hub.app.tf("modify.owner_changes", args)
+    });
+    hub.say(MessageKind::Error, text);
+}
+
 /// Catalogue key of a modify refused for the customer's state.
 fn refusal_key(outcome: &ModifyOutcome) -> &'static str {
     match outcome {
@@ -220,11 +229,7 @@ impl ModifyView {
         }
         // Another holder is a transfer's (sql/V230 refuses it too): said, the form kept.
         if read.info.changes_owner(&info) {
-            let text = owner_changes(lang, info.nature(), |args| {
-                hub.app.tf("modify.owner_changes", args)
-            });
-            hub.say(MessageKind::Error, text);
-            return;
+            return say_owner_changes(hub, info.nature());
         }
         // A number changed to one another customer holds is said before it is saved.
         if let Some(id) = id_number(&info)
@@ -270,12 +275,7 @@ impl ModifyView {
                 let text = hub.app.tf("modify.conflict", &[("fields", &names)]);
                 hub.say(MessageKind::Error, text);
             }
-            ModifyOutcome::ChangeOfOwner { nature } => {
-                let text = owner_changes(lang, *nature, |args| {
-                    hub.app.tf("modify.owner_changes", args)
-                });
-                hub.say(MessageKind::Error, text);
-            }
+            ModifyOutcome::ChangeOfOwner { nature } => say_owner_changes(hub, *nature),
             ModifyOutcome::Closed | ModifyOutcome::NotFound | ModifyOutcome::WrongNature { .. } => {
                 hub.say(MessageKind::Error, lang.t(refusal_key(outcome)))
             }

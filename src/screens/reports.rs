@@ -727,29 +727,25 @@ fn lines_for_rows(height: u16, total: usize) -> usize {
 /// lower than it).
 fn rows_in_sight(heights: &[usize], first: usize, room: usize) -> Range<usize> {
     let first = first.min(heights.len());
+    let fit = rows_that_fit(heights[first..].iter(), room);
+    first..first + fit.max(1).min(heights.len() - first)
+}
+
+/// How many rows of `heights`, taken in their order, fit whole in `room` lines.
+fn rows_that_fit<'a>(heights: impl Iterator<Item = &'a usize>, room: usize) -> usize {
     let mut used = 0;
-    let fit = heights[first..]
-        .iter()
+    heights
         .take_while(|height| {
             used += *height;
             used <= room
         })
-        .count();
-    first..first + fit.max(1).min(heights.len() - first)
+        .count()
 }
 
 /// The first row in sight of a report scrolled to its end: the fewest last rows that fit
 /// whole in `room` lines (at least the last).
 fn first_of_the_end(heights: &[usize], room: usize) -> usize {
-    let mut used = 0;
-    let fit = heights
-        .iter()
-        .rev()
-        .take_while(|height| {
-            used += *height;
-            used <= room
-        })
-        .count();
+    let fit = rows_that_fit(heights.iter().rev(), room);
     heights.len() - fit.max(1).min(heights.len())
 }
 
