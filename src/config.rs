@@ -440,6 +440,7 @@ fn parse_lenient(text: &str, unknown: &mut Vec<String>) -> Result<Config, String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch_dir::ScratchDir;
 
     fn parse(text: &str) -> Result<Loaded, ConfigError> {
         Config::parse(text, Path::new("config.toml"))
@@ -537,30 +538,6 @@ mod tests {
         assert!(err.contains("free_form"), "{err}");
     }
 
-    /// A scratch directory removed on drop.
-    struct Dir(PathBuf);
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    impl Dir {
-        fn new(test: &str) -> Dir {
-            let dir = std::env::temp_dir()
-                .join(format!("meterdesk-config-{test}-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            Dir(dir)
-        }
-
-        fn file(&self, name: &str, text: &str) -> PathBuf {
-            let path = self.0.join(name);
-            std::fs::write(&path, text).unwrap();
-            path
-        }
-    }
-
     #[test]
     fn a_missing_file_is_the_defaults() {
         let loaded = Config::load(&[PathBuf::from("/nonexistent/meterdesk.toml")]).unwrap();
@@ -569,7 +546,7 @@ mod tests {
 
     #[test]
     fn later_files_override_earlier_ones_key_by_key() {
-        let dir = Dir::new("layers");
+        let dir = ScratchDir::new("config-layers");
         let system = dir.file(
             "system.toml",
             "[database]\nurl = \"host=db\"\npool_size = 8\n[card]\nsecrets_file = \"/etc/meterdesk/card.toml\"\n\
@@ -580,7 +557,7 @@ mod tests {
             "[database]\npool_size = 2\n[ui]\nlanguage = \"zh\"\n[ui.keys]\nquit = [\"Ctrl-q\"]\n",
         );
         let explicit = dir.file("explicit.toml", "[ui]\nlanguage = \"en\"\n");
-        let missing = dir.0.join("missing.toml");
+        let missing = dir.path().join("missing.toml");
         let config = Config::load(&[system, missing, user, explicit])
             .unwrap()
             .config;
@@ -597,7 +574,7 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_the_file_that_set_it() {
-        let dir = Dir::new("origin");
+        let dir = ScratchDir::new("config-origin");
         let system = dir.file("system.toml", "[database]\npool_size = 0\n");
         let user = dir.file("user.toml", "[database]\nurl = \"host=db\"\n");
         let err = load_error(&[system.clone(), user.clone()]);
@@ -617,7 +594,7 @@ mod tests {
 
     #[test]
     fn a_malformed_or_unreadable_file_stops_the_start_naming_it() {
-        let dir = Dir::new("malformed");
+        let dir = ScratchDir::new("config-malformed");
         let good = dir.file("good.toml", "[ui]\nmonochrome = true\n");
         let broken = dir.file("broken.toml", "[ui\nmonochrome = true\n");
         let err = load_error(&[good.clone(), broken.clone()]);
@@ -626,13 +603,13 @@ mod tests {
         let err = load_error(&[typed.clone(), good.clone()]);
         assert!(err.starts_with(&typed.display().to_string()), "{err}");
         // A directory where a file should be cannot be read.
-        let err = load_error(&[good, dir.0.clone()]);
-        assert!(err.contains(&dir.0.display().to_string()), "{err}");
+        let err = load_error(&[good, dir.path().to_path_buf()]);
+        assert!(err.contains(&dir.path().display().to_string()), "{err}");
     }
 
     #[test]
     fn unknown_keys_are_warned_about_with_their_file() {
-        let dir = Dir::new("unknown");
+        let dir = ScratchDir::new("config-unknown");
         let system = dir.file("system.toml", "[ui]\ncolour = 1\n");
         let user = dir.file("user.toml", "[ui]\nmonochrome = true\n");
         let loaded = Config::load(&[system.clone(), user]).unwrap();

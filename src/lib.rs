@@ -17,5 +17,9 @@ pub mod screens;
 pub mod startup;
 pub mod ui;
 
+// The unit tests' own.
+#[cfg(test)]
+mod scratch_dir;
+
 // Around it, never used by it: the card rig, the meter simulator, the bench.
 pub mod tools;

@@ -73,6 +73,7 @@ pub fn print(command: &str, text: &str, limit: Duration) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch_dir::ScratchDir;
 
     #[test]
     fn a_print_command_that_hangs_is_stopped_after_the_limit() {
@@ -88,13 +89,11 @@ mod tests {
 
     #[test]
     fn the_print_command_gets_the_receipt_and_its_failure_is_told() {
-        let dir = std::env::temp_dir().join(format!("meterdesk-print-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let printed = dir.join("printed.txt");
+        let dir = ScratchDir::new("print");
+        let printed = dir.path().join("printed.txt");
         let command = format!("cat > '{}'", printed.display());
         print(&command, "RECEIPT 42\n", Duration::from_secs(30)).unwrap();
         assert_eq!(std::fs::read_to_string(&printed).unwrap(), "RECEIPT 42\n");
-        std::fs::remove_dir_all(&dir).unwrap();
         let error = print("exit 3", "", Duration::from_secs(30)).unwrap_err();
         assert_eq!(error, "exit 3: exit status: 3");
     }

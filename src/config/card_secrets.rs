@@ -180,28 +180,13 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+    use crate::scratch_dir::ScratchDir;
 
     const PIN: &str = "24680";
     const KEY: &str = "5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de";
 
-    struct Dir(PathBuf);
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn dir(test: &str) -> Dir {
-        let dir =
-            std::env::temp_dir().join(format!("meterdesk-secrets-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-
-    fn secrets_file(dir: &Dir, text: &str, mode: u32) -> CardConfig {
-        let path = dir.0.join("card.toml");
-        std::fs::write(&path, text).unwrap();
+    fn secrets_file(dir: &ScratchDir, text: &str, mode: u32) -> CardConfig {
+        let path = dir.file("card.toml", text);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         CardConfig {
             secrets_file: Some(path),
@@ -215,7 +200,7 @@ mod tests {
 
     #[test]
     fn a_file_only_root_and_the_group_read_gives_the_pin_and_key() {
-        let dir = dir("group");
+        let dir = ScratchDir::new("secrets-group");
         let card = secrets_file(&dir, &format!("pin = {PIN:?}\nkey = {KEY:?}\n"), 0o640);
         let credentials = card.credentials_from(&no_env).unwrap();
         assert_eq!(
@@ -230,7 +215,7 @@ mod tests {
 
     #[test]
     fn a_file_others_may_read_stops_the_start_naming_the_file_and_the_fix() {
-        let dir = dir("others");
+        let dir = ScratchDir::new("secrets-others");
         for mode in [0o644, 0o604, 0o601] {
             let card = secrets_file(&dir, &format!("pin = {PIN:?}\nkey = {KEY:?}\n"), mode);
             let error = card.credentials_from(&no_env).unwrap_err().to_string();
@@ -242,9 +227,9 @@ mod tests {
 
     #[test]
     fn a_missing_or_malformed_file_stops_the_start_naming_it() {
-        let dir = dir("malformed");
+        let dir = ScratchDir::new("secrets-malformed");
         let missing = CardConfig {
-            secrets_file: Some(dir.0.join("absent.toml")),
+            secrets_file: Some(dir.path().join("absent.toml")),
             ..CardConfig::default()
         };
         let error = missing.credentials_from(&no_env).unwrap_err().to_string();
@@ -265,7 +250,7 @@ mod tests {
 
     #[test]
     fn the_environment_wins_over_the_file_secret_by_secret() {
-        let dir = dir("env");
+        let dir = ScratchDir::new("secrets-env");
         let card = secrets_file(&dir, &format!("pin = \"1111\"\nkey = {KEY:?}\n"), 0o600);
         let env = |name: &str| (name == PIN_ENV).then(|| PIN.to_owned());
         let secrets = card.credentials_from(&env).unwrap().secrets.unwrap();

@@ -121,6 +121,7 @@ fn fields(line: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch_dir::ScratchDir;
 
     const FILE: &str = "\
 # host:port:database:user:password
@@ -148,22 +149,11 @@ localhost:5432:water:clerk7:socket
         assert_eq!(find("other", "5432", "water", "clerk7"), None);
     }
 
-    struct Dir(PathBuf);
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn pgpass(mode: u32) -> (Dir, PathBuf) {
-        let dir =
-            std::env::temp_dir().join(format!("meterdesk-pgpass-{mode:o}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("pgpass");
-        std::fs::write(&path, FILE).unwrap();
+    fn pgpass(mode: u32) -> (ScratchDir, PathBuf) {
+        let dir = ScratchDir::new(&format!("pgpass-{mode:o}"));
+        let path = dir.file("pgpass", FILE);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-        (Dir(dir), path)
+        (dir, path)
     }
 
     #[test]
