@@ -463,10 +463,7 @@ impl Cluster {
         if !self.is_running()? {
             return Ok(StopOutcome::WasNotRunning);
         }
-        self.run(
-            "stopping PostgreSQL",
-            self.pg_ctl().args(["stop", "-m", "fast", "-w", "-s"]),
-        )?;
+        self.stop_server()?;
         tracing::info!(data_dir = %self.data_dir.display(), "stopped the private PostgreSQL server");
         Ok(StopOutcome::Stopped)
     }
@@ -479,12 +476,18 @@ impl Cluster {
     pub fn restart(&self, for_bulk_load: bool) -> Result<(), EmbeddedError> {
         let _lock = self.lock()?;
         if self.is_running()? {
-            self.run(
-                "stopping PostgreSQL",
-                self.pg_ctl().args(["stop", "-m", "fast", "-w", "-s"]),
-            )?;
+            self.stop_server()?;
         }
         self.start_server(for_bulk_load)
+    }
+
+    /// `pg_ctl stop` in fast mode, waiting for the server to be gone (the lock held).
+    fn stop_server(&self) -> Result<(), EmbeddedError> {
+        self.run(
+            "stopping PostgreSQL",
+            self.pg_ctl().args(["stop", "-m", "fast", "-w", "-s"]),
+        )?;
+        Ok(())
     }
 
     /// Whether a server process holds the cluster (by `pg_ctl status`).

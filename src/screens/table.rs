@@ -535,11 +535,7 @@ fn draw_search(frame: &mut Frame, area: Rect, table: &CustomerTable, lang: Lang,
     let scroll = table.search.visual_scroll(room);
     // `visual_scroll` counts cells, not characters: a CJK character takes two.
     let shown = window(&inert(value), scroll, room);
-    let style = if table.search_focused {
-        theme.focused()
-    } else {
-        theme.field()
-    };
+    let style = theme.input(table.search_focused);
     let pad = " ".repeat(room.saturating_sub(width(&shown)));
     let mut spans = if table.search_focused && table.search_selected {
         // The selection covers the text, not the empty rest of the box (as a form's field).

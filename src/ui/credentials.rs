@@ -46,11 +46,7 @@ impl CredentialForm<'_> {
             let focused = self.focus == index;
             let shown = visible(input, *secret, field_width);
             let padding = usize::from(field_width).saturating_sub(width(&shown));
-            let style = if focused {
-                theme.focused()
-            } else {
-                theme.field()
-            };
+            let style = theme.input(focused);
             let line = Line::from(vec![
                 Span::raw(format!("  {label}")),
                 Span::raw(" ".repeat(usize::from(label_width) - width(label) - 1)),

@@ -90,11 +90,7 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
             _ if !focused => truncate(&inert(field.input.value()), cells),
             _ => visible(&field.input, scroll, cells),
         };
-        let style = if focused {
-            theme.focused()
-        } else {
-            theme.field()
-        };
+        let style = theme.input(focused);
         let text = label(field, lang);
         let mut spans = vec![
             Span::raw(format!(

@@ -96,4 +96,14 @@ impl Theme {
     pub fn field(&self) -> Style {
         Style::new().add_modifier(Modifier::UNDERLINED)
     }
+
+    /// An input as it stands: [`focused`](Self::focused) while it takes the keys, else a
+    /// [`field`](Self::field).
+    pub fn input(&self, focused: bool) -> Style {
+        if focused {
+            self.focused()
+        } else {
+            self.field()
+        }
+    }
 }

@@ -452,11 +452,7 @@ impl Screen for MetersView {
         let label = format!(" {} ", lang.t("ref.search_meter"));
         let room = 13;
         let value = truncate(&inert(self.search.value()), room);
-        let style = if self.search_focused {
-            theme.focused()
-        } else {
-            theme.field()
-        };
+        let style = theme.input(self.search_focused);
         let listing = match self.listing {
             MeterListing::Uninstalled => lang.t("ref.listing_uninstalled"),
             MeterListing::Placed => lang.t("ref.listing_placed"),

@@ -161,11 +161,7 @@ impl Screen for SchemeView {
             let text = lang.t(key);
             let label = format!(" {text}{} ", " ".repeat(label_width - width(text)));
             let value = truncate(&inert(input.value()), 13);
-            let style = if focused {
-                theme.focused()
-            } else {
-                theme.field()
-            };
+            let style = theme.input(focused);
             lines.push(Line::from(vec![
                 Span::raw(label.clone()),
                 Span::styled(
