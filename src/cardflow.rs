@@ -235,6 +235,14 @@ pub struct Touched {
     pub discrepancies: Vec<Discrepancy>,
 }
 
+impl Touched {
+    /// The card as it reads once this read wrote `records` onto it: those, and what they are.
+    fn now_holds(&mut self, records: [Record; 3], key: &MacKey) {
+        self.content = Some(CardContent::classify(&records, key));
+        self.records = Some(records);
+    }
+}
+
 /// Reads the card on the reader, resolves from it the pending operation of `customer_id`
 /// (the customer on screen, if any) and of the card's owner, and reconciles the card with the
 /// database (`card_ops::reconcile`). Call it whenever a card is
@@ -321,8 +329,7 @@ async fn unpaid_purchase_replaced_on_read(
     touched.discrepancies.retain(|found| {
         !matches!(found, Discrepancy::MissingPurchase { sequence, .. } if *sequence == record.sequence)
     });
-    touched.content = Some(CardContent::classify(&written, key));
-    touched.records = Some(written);
+    touched.now_holds(written, key);
     Ok(())
 }
 
@@ -351,8 +358,7 @@ async fn refund_written_on_read(
             sequence: record.sequence,
             shown: card.purchase.as_ref().map(|purchase| purchase.sequence),
         };
-        touched.content = Some(CardContent::classify(&written, key));
-        touched.records = Some(written);
+        touched.now_holds(written, key);
     }
     Ok(())
 }

@@ -36,7 +36,7 @@ use crate::domain::money::Money;
 use crate::i18n::Lang;
 use crate::ui::chrome::popup;
 use crate::ui::inert::inert;
-use crate::ui::text::{truncate, width};
+use crate::ui::text::{truncate, widest, width};
 use crate::ui::theme::Theme;
 
 /// The close of one customer's account.
@@ -403,11 +403,7 @@ impl Screen for CloseAccountScreen {
             Line::styled(truncate(&format!(" {facts}"), room), theme.dim()),
         );
         let steps = steps(closing, lang);
-        let label_width = steps
-            .iter()
-            .map(|(label, ..)| width(lang.t(label)))
-            .max()
-            .unwrap_or(0);
+        let label_width = widest(steps.iter().map(|(label, ..)| lang.t(label)));
         let mut y = 3;
         for (n, (label, facts, done)) in steps.iter().enumerate() {
             let mark = lang.t(if *done {

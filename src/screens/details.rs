@@ -28,7 +28,7 @@ use crate::domain::customer_rules::{Field, Nature};
 use crate::i18n::Lang;
 use crate::ui::chrome::draw_lines;
 use crate::ui::inert::inert;
-use crate::ui::text::{coded, fit, local, width};
+use crate::ui::text::{coded, fit, local, widest, width};
 use crate::ui::theme::Theme;
 
 /// One customer's details.
@@ -238,11 +238,7 @@ fn fields(lang: Lang, pairs: &[(&str, Option<String>)]) -> Vec<Line<'static>> {
         .iter()
         .filter_map(|(key, value)| value.as_ref().map(|v| (lang.t(key), v)))
         .collect();
-    let label_width = present
-        .iter()
-        .map(|(label, _)| width(label))
-        .max()
-        .unwrap_or(0);
+    let label_width = widest(present.iter().map(|(label, _)| label));
     present
         .into_iter()
         .map(|(label, value)| {

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Paragraph};
 use tui_input::Input;
 
 use super::chrome::centred;
-use super::text::{width, window};
+use super::text::{widest, width, window};
 use super::theme::Theme;
 
 /// A small boxed form of one-line fields (the sign-in, the password change), a secret one
@@ -31,13 +31,7 @@ impl CredentialForm<'_> {
         let inner = block.inner(boxed);
         frame.render_widget(block, boxed);
 
-        let label_width = self
-            .fields
-            .iter()
-            .map(|(label, _, _)| width(label))
-            .max()
-            .unwrap_or(0) as u16
-            + 3;
+        let label_width = widest(self.fields.iter().map(|(label, _, _)| label)) as u16 + 3;
         let field_width = inner.width.saturating_sub(label_width + 2);
         let rows =
             Layout::vertical(vec![Constraint::Length(1); usize::from(rows_needed)]).split(inner);

@@ -10,7 +10,7 @@ use tui_input::Input;
 
 use super::chrome::{centred, clear};
 use super::inert::inert;
-use super::text::{fit, truncate, width, window};
+use super::text::{fit, truncate, widest, width, window};
 use super::theme::Theme;
 use crate::app::form::{Field, FieldKind, Form};
 use crate::i18n::Lang;
@@ -50,13 +50,7 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
         // A tiny terminal: no row is the form's, and the rows around it are others'.
         return;
     }
-    let label_width = form
-        .fields
-        .iter()
-        .map(|f| width(&label(f, lang)))
-        .max()
-        .unwrap_or(0)
-        + 2;
+    let label_width = widest(form.fields.iter().map(|f| label(f, lang))) + 2;
     let rows = usize::from(area.height);
     let first = (form.focus + 1).saturating_sub(rows);
     for (line, (index, field)) in form

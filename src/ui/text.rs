@@ -11,6 +11,15 @@ pub fn width(text: &str) -> usize {
     UnicodeWidthStr::width(text)
 }
 
+/// The cells the widest of `texts` takes (0 for none): a column of labels' width.
+pub fn widest<T: AsRef<str>>(texts: impl IntoIterator<Item = T>) -> usize {
+    texts
+        .into_iter()
+        .map(|text| width(text.as_ref()))
+        .max()
+        .unwrap_or(0)
+}
+
 /// `text` cut to at most `max` cells, ending in `…` when something was cut.
 pub fn truncate(text: &str, max: usize) -> String {
     if width(text) <= max {

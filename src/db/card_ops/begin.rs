@@ -395,7 +395,7 @@ pub async fn missing_purchase(
     card: &UserCard,
     key: &MacKey,
 ) -> Result<Option<Planned<PurchaseRecord>>, DbError> {
-    Ok(holder(client, customer_id, key)
+    Ok(card_holder(client, customer_id, key)
         .await?
         .and_then(|holder| holder.missing_purchase(card, key)))
 }

@@ -67,8 +67,9 @@ pub fn missing_on_card(record: &PurchaseRecord, written: bool) -> Refusal {
     }
 }
 
-/// The customer's card facts, without a lock: one statement (`card_holder_facts`, sql/V77).
-pub(super) async fn holder(
+/// The customer's card facts, without a lock (a screen's, a begin's check): one statement
+/// (`card_holder_facts`, sql/V77).
+pub async fn card_holder(
     client: &impl CachingClient,
     customer_id: i64,
     key: &MacKey,
@@ -127,15 +128,6 @@ impl CardHolder {
             meter_prepaid: row.get("meter_prepaid"),
         })
     }
-}
-
-/// The customer's card facts, for a screen (no lock).
-pub async fn card_holder(
-    client: &impl CachingClient,
-    customer_id: i64,
-    key: &MacKey,
-) -> Result<Option<CardHolder>, DbError> {
-    holder(client, customer_id, key).await
 }
 
 /// The last purchase written to a card for good, of a [`CardHolder::of`] row: from the latest

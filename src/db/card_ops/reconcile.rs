@@ -210,7 +210,7 @@ async fn differences(
     card_row: &Row,
     key: &MacKey,
 ) -> Result<Vec<Discrepancy>, DbError> {
-    let Some(holder) = holder(tx, customer_id, key).await? else {
+    let Some(holder) = card_holder(tx, customer_id, key).await? else {
         return Ok(Vec::new());
     };
     if holder.active() != Some(&card.issue) {

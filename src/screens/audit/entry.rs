@@ -17,7 +17,7 @@ use crate::domain::money::Money;
 use crate::i18n::Lang;
 use crate::screens::receipt::named_payment_method;
 use crate::ui::inert::inert;
-use crate::ui::text::{chunks, coded, width};
+use crate::ui::text::{chunks, coded, widest, width};
 use crate::ui::theme::Theme;
 
 /// The entry's lines, each at most `room` cells wide.
@@ -47,11 +47,7 @@ pub fn lines(
                 .unwrap_or_default(),
         ),
     ];
-    let label_width = facts
-        .iter()
-        .map(|(key, _)| width(lang.t(key)))
-        .max()
-        .unwrap_or(0);
+    let label_width = widest(facts.iter().map(|(key, _)| lang.t(key)));
     let mut lines: Vec<Line<'static>> = facts
         .iter()
         .filter(|(_, value)| !value.is_empty())

@@ -27,7 +27,7 @@ use crate::domain::pricing::{Charge, Tier};
 use crate::domain::validation;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
-use crate::ui::text::{truncate, width};
+use crate::ui::text::{truncate, widest, width};
 use crate::ui::theme::Theme;
 
 /// One scheme with its versions, and the price of a typed volume.
@@ -152,11 +152,7 @@ impl Screen for SchemeView {
                 self.on_accumulated,
             ),
         ];
-        let label_width = fields
-            .iter()
-            .map(|(key, ..)| width(lang.t(key)))
-            .max()
-            .unwrap_or(0);
+        let label_width = widest(fields.iter().map(|(key, ..)| lang.t(key)));
         for (key, input, focused) in fields {
             let text = lang.t(key);
             let label = format!(" {text}{} ", " ".repeat(label_width - width(text)));
