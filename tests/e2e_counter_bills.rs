@@ -70,7 +70,10 @@ async fn a_deposit_found_by_number_pays_the_bills_on_one_receipt() {
     tmux.keys(&["F2"]);
     let confirmation = tmux.wait_for("…and pay", PATIENCE);
     assert!(
-        confirmation.contains(&format!("pay {bills} bill(s), {arrears} in all")),
+        confirmation.contains(&format!(
+            "pay {bills} {}, {arrears} in all",
+            if bills == 1 { "bill" } else { "bills" }
+        )),
         "{confirmation}"
     );
     tmux.keys(&["F2"]);

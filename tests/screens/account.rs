@@ -815,7 +815,7 @@ fn a_deposit_pays_the_bills_the_balance_does_not_cover() {
     press(&mut app, KeyCode::F(2));
     let screen = render(&app);
     assert!(
-        screen.contains("…and pay 2 bill(s), 200.00 in all, oldest first, on the same receipt."),
+        screen.contains("…and pay 2 bills, 200.00 in all, oldest first, on the same receipt."),
         "{screen}"
     );
     insta::assert_snapshot!("deposit_paying_bills_confirm", screen);

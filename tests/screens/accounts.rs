@@ -864,7 +864,10 @@ fn a_customer_owing_water_loaded_unpaid_is_not_transferred_and_the_clerk_is_told
              paid before a transfer: on the transfer form or in the details.",
             "5.00 owed for water a meter loaded unpaid: the owner pays first. F2 again takes its \
              payment here.",
-            ["Pay 5.00 owed for water a meter loaded unpaid", "by Cash?"],
+            [
+                "Pay 5.00 owed for water a meter loaded unpaid",
+                "Cash? Each debt",
+            ],
         ),
         (
             Lang::Zh,
@@ -1071,7 +1074,7 @@ fn transfer_offers_the_premises_address() {
 fn transfer_is_refused_while_bills_are_unpaid() {
     let mut app = transfer_screen(Decimal::ZERO, 2);
     let screen = render(&app);
-    assert!(screen.contains("2 unpaid bill(s)"), "{screen}");
+    assert!(screen.contains("2 unpaid bills"), "{screen}");
     type_text(&mut app, "李娜");
     let sent = press(&mut app, KeyCode::F(2));
     assert!(sent.is_empty(), "nothing is sent");
@@ -2360,9 +2363,13 @@ fn a_new_name_with_a_new_id_number_is_sent_to_transfer_and_keeps_what_was_typed(
     for (lang, said) in [
         (
             Lang::En,
-            "changing both Name and ID card No. is a change of owner: use Transfer (t)",
+            "changing both Name and ID card No. is a change of owner. For a transfer: \
+             F12 / Esc twice (discards this), then t.",
         ),
-        (Lang::Zh, "姓名和身份证号同时更改是过户：请用过户（t）"),
+        (
+            Lang::Zh,
+            "姓名和身份证号同时更改是过户。办过户：按两次 F12 / Esc（放弃所填），再按 t。",
+        ),
     ] {
         let mut app = signed_in(lang);
         let sent = press(&mut app, KeyCode::Char('m'));
@@ -2413,6 +2420,18 @@ fn a_new_name_with_a_new_id_number_is_sent_to_transfer_and_keeps_what_was_typed(
         assert!(app.screen.is::<ModifyView>());
         let screen = render(&app);
         assert!(message(&app).contains(said), "{screen}");
+
+        // What it says is the way: Esc twice, then t, and the transfer of this customer asks
+        // for its preview (s44-b's "use Transfer (t)" typed a letter on the form).
+        press(&mut app, KeyCode::Esc);
+        press(&mut app, KeyCode::Esc);
+        let sent = press(&mut app, KeyCode::Char('t'));
+        assert!(app.screen.is::<TransferView>(), "{}", render(&app));
+        assert!(
+            sent.iter()
+                .any(|(_, request)| request.of::<LoadTransferPreview>().is_some()),
+            "{sent:?}"
+        );
     }
 }
 

@@ -164,7 +164,7 @@ fn f2_on_water_owed_pays_it_with_a_method_once() {
         answer(&mut app, &sent, Reply::screen(to_pay));
         let asked = render(&app);
         let (sum, cash) = match lang {
-            Lang::En => ("Pay 5.00 owed", "by Cash?"),
+            Lang::En => ("Pay 5.00 owed", "Cash? Each debt"),
             Lang::Zh => ("水费 5.00", "以现金收取"),
         };
         assert!(asked.contains(sum), "{lang:?}: {asked}");
