@@ -2465,3 +2465,24 @@ fn the_cursor_on_a_bad_field_puts_its_whole_error_on_the_message_line() {
         assert!(screen.contains(name_error), "{lang:?}: {screen}");
     }
 }
+
+/// A fast clerk's `… Enter F2 F2 F2` on a transfer they typed: one transfer sent, the F2 behind
+/// it waits for its answer and sends nothing (s45-d: every confirmation of the counter burst).
+#[test]
+fn a_burst_of_f2_on_a_transfer_sends_it_once() {
+    let mut app = transfer_screen(Decimal::new(12_050, 2), 0);
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "13712345678");
+    let mut sent = press(&mut app, KeyCode::Enter);
+    for _ in 0..3 {
+        sent.extend(press(&mut app, KeyCode::F(2)));
+    }
+    let transfers = sent
+        .iter()
+        .filter(|(_, request)| request.of::<Transfer>().is_some())
+        .count();
+    assert_eq!(transfers, 1, "{sent:?}");
+    assert!(render(&app).contains("120.50 stays"));
+}
