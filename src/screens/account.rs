@@ -736,6 +736,8 @@ impl Screen for AccountScreen {
                 hub.say(MessageKind::Info, hub.app.lang.t("db.write_parked_left"));
             }
             (AccountPane::Confirm { movement, form, .. }, Command::Cancel | Command::Leave) => {
+                // What the line said was of the confirmation (its keys dropped unread).
+                hub.app.message = None;
                 self.pane = AccountPane::Form {
                     movement: *movement,
                     form: form.clone(),

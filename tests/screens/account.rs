@@ -1418,3 +1418,16 @@ fn a_burst_on_a_deposit_paying_bills_pays_nothing_until_its_confirmation_is_read
         assert_eq!(moved[0].pays.as_ref().unwrap().total, money("200.00"));
     }
 }
+
+/// Back on the form from a confirmation whose early F2s were dropped, the message line no
+/// longer says "read it first" of a question no longer shown (s45-d, walked in zh).
+#[test]
+fn back_on_the_form_the_dropped_keys_of_the_confirmation_are_not_said() {
+    let mut app = deposit_paying_bills(Lang::Zh);
+    press(&mut app, KeyCode::F(2));
+    press(&mut app, KeyCode::F(2));
+    assert!(message(&app).contains("已丢弃"), "{}", message(&app));
+    press(&mut app, KeyCode::F(12));
+    assert!(matches!(pane(&app), AccountPane::Form { .. }));
+    assert_eq!(message(&app), "", "{}", render(&app));
+}
