@@ -625,7 +625,12 @@ impl Screen for AccountScreen {
             }
             // F3 leaves the form as F12 does, and the form's own question names both ("F3 or F12
             // again discards them"): listed, or the legend and help hid a key that works (s38-e).
-            AccountPane::Form { .. } => framed(usual([Save, Lookup, Leave, Cancel])),
+            // F2 saves nothing here: it checks and asks the confirmation, as the hint says.
+            AccountPane::Form { .. } => framed(
+                [(Save, "acct.legend_confirm")]
+                    .into_iter()
+                    .chain(usual([Lookup, Leave, Cancel])),
+            ),
             AccountPane::Confirm { .. } => framed([
                 (Save, "acct.legend_confirm"),
                 BACK,
