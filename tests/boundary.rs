@@ -864,7 +864,8 @@ fn modified(customer: i64, set: &str) -> String {
 /// s43-f's "Found, not fixed": the clerk, who may modify and transfer, changed a customer's
 /// name and identity number in one modify by psql: another holder without the owner history,
 /// its waits for bills, a debt or a card operation. The server refuses it in words that name
-/// the transfer (sql/V230); each correction alone is still the clerk's.
+/// the transfer (sql/V230), and the second of two corrections of one day (sql/V263); a
+/// correction alone is still the clerk's.
 #[tokio::test]
 async fn a_clerk_with_psql_changes_no_owner_by_a_modify() {
     let (db, account) = desk().await;
@@ -913,14 +914,23 @@ async fn a_clerk_with_psql_changes_no_owner_by_a_modify() {
         .unwrap()
         .get(0);
     assert_eq!(entries, 1);
-    // One field alone is a correction.
+    // One field alone is a correction; the other the same day is the change of owner in two
+    // steps (sql/V263, s44-b's "Found, not fixed"), refused in words that name the transfer.
     allowed(&db, "clerk", &modified(customer, "name = '张伟'"));
-    allowed(
+    let outcome = psql(
         &db,
         "clerk",
         &modified(customer, "id_document_no = '110101198001010053'"),
     );
-    assert_eq!(stored(), "张伟 110101198001010053 4");
+    assert!(!outcome.ok, "the number changed the same day as the name");
+    assert!(
+        outcome
+            .said
+            .contains("gets another holder in two steps: its name was changed by a modify today"),
+        "{}",
+        outcome.said
+    );
+    assert_eq!(stored(), "张伟 110101199003078515 3", "nothing written");
 }
 
 /// sql/V121, s36-i's first "found, not fixed": `ledger_post` asked the kind's permission, not

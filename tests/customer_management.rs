@@ -1865,14 +1865,16 @@ async fn a_new_name_with_a_new_identity_number_is_refused_as_a_modify_and_made_b
     assert_eq!(
         modify(&mut clerk, &read, &other).await,
         ModifyOutcome::ChangeOfOwner {
-            nature: Nature::Personal
+            nature: Nature::Personal,
+            in_steps: false,
         }
     );
     // The number taken away with the name is no way round it.
     assert_eq!(
         modify(&mut clerk, &read, &holder("李娜", None)).await,
         ModifyOutcome::ChangeOfOwner {
-            nature: Nature::Personal
+            nature: Nature::Personal,
+            in_steps: false,
         }
     );
     assert_eq!(stored(&clerk).await, read, "nothing written");
@@ -1907,6 +1909,118 @@ async fn a_new_name_with_a_new_identity_number_is_refused_as_a_modify_and_made_b
         modify(&mut clerk, &read, &renamed).await,
         ModifyOutcome::Saved { version: 4 }
     );
+}
+
+/// s44-b's "Found, not fixed": two corrections of one day changed the owner in steps — the
+/// name by one modify, the identity number by the next (or the number cleared, then the name).
+/// The second is refused as a change of owner (sql/V263, `ChangeOfOwner { in_steps }`), nothing
+/// written, whichever clerk made the first; a modify of another field, a number filled in where
+/// there was none, the day after, and after a transfer are corrections as before.
+#[tokio::test]
+async fn a_name_and_a_number_changed_by_two_modifies_of_a_day_are_a_change_of_owner() {
+    let Desks {
+        owner,
+        mut supervisor,
+        mut clerk,
+        ..
+    } = with_fixture().await;
+    let read = opened_customer(&mut supervisor, &mut clerk, BusinessModel::SystemPrepaid).await;
+    let modify = async |desk: &mut Object, read: &CustomerBasics, info: &BasicInfo| {
+        customer_changes::modify_basic_info(desk, CLERK, &key(), read, info)
+            .await
+            .unwrap()
+    };
+    let stored = async |clerk: &Object| {
+        customer_changes::customer_basics(&***clerk, read.customer_id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let in_steps = ModifyOutcome::ChangeOfOwner {
+        nature: Nature::Personal,
+        in_steps: true,
+    };
+    let modifies = "SELECT count(*) FROM audit_log WHERE action = 'customer.modify'";
+    // The number filled in where there was none: a correction, which starts nothing.
+    let filled = holder("张伟", Some("110101199003078515"));
+    assert!(matches!(
+        modify(&mut clerk, &read, &filled).await,
+        ModifyOutcome::Saved { .. }
+    ));
+    let read = stored(&clerk).await;
+    let renamed = holder("张玮", Some("110101199003078515"));
+    assert!(matches!(
+        modify(&mut clerk, &read, &renamed).await,
+        ModifyOutcome::Saved { .. }
+    ));
+    // The name changed today (by the supervisor too): the number now is the second step.
+    let read = stored(&clerk).await;
+    let before = count(&owner, modifies).await;
+    let renumbered = holder("张玮", Some("110101198001010053"));
+    for desk in [&mut clerk, &mut supervisor] {
+        assert_eq!(modify(desk, &read, &renumbered).await, in_steps);
+    }
+    // The number cleared is no way round it; the mobile alone is a correction.
+    assert_eq!(
+        modify(&mut clerk, &read, &holder("张玮", None)).await,
+        in_steps
+    );
+    assert_eq!(stored(&clerk).await, read, "nothing written");
+    assert_eq!(count(&owner, modifies).await, before);
+    let BasicInfo::Personal(mut info) = renamed.clone() else {
+        unreachable!()
+    };
+    info.mobile = "13900001111".into();
+    assert!(matches!(
+        modify(&mut clerk, &read, &BasicInfo::Personal(info)).await,
+        ModifyOutcome::Saved { .. }
+    ));
+
+    // The day after, the number is a correction.
+    owner
+        .batch_execute(
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_is_append_only;
+             UPDATE audit_log SET at = at - interval '1 day' WHERE action = 'customer.modify';
+             ALTER TABLE audit_log ENABLE TRIGGER audit_log_is_append_only;",
+        )
+        .await
+        .unwrap();
+    let read = stored(&clerk).await;
+    let renumbered = holder("张玮", Some("110101198001010053"));
+    assert!(matches!(
+        modify(&mut clerk, &read, &renumbered).await,
+        ModifyOutcome::Saved { .. }
+    ));
+    // The other way round: the number changed today, the name now.
+    let read = stored(&clerk).await;
+    assert_eq!(
+        modify(
+            &mut clerk,
+            &read,
+            &holder("李娜", Some("110101198001010053"))
+        )
+        .await,
+        in_steps
+    );
+    // A transfer after it starts the day afresh: the name then alone is a correction.
+    let other = holder("李娜", Some("440300199001011238"));
+    let TransferOutcome::Transferred { .. } =
+        customer_changes::transfer_from(&mut clerk, CLERK, &key(), &read, &other)
+            .await
+            .unwrap()
+    else {
+        panic!("transferred");
+    };
+    let read = stored(&clerk).await;
+    assert!(matches!(
+        modify(
+            &mut clerk,
+            &read,
+            &holder("李娜娜", Some("440300199001011238"))
+        )
+        .await,
+        ModifyOutcome::Saved { .. }
+    ));
 }
 
 /// The desk's rule (`BasicInfo::changes_owner`) and the database's (`customer_owner_changes`,

@@ -275,8 +275,17 @@ async fn a_transfer_is_refused_on_screen_while_bills_are_unpaid() {
     desk.key(KeyCode::F(2)).await;
     assert!(desk.app.screen.is::<BillsScreen>(), "{}", desk.screen());
     desk.key(KeyCode::F(2)).await;
+    // Read before it is answered: an F2 within a second of a sum the desk worked out (the
+    // bills' question, a deposit paying them) pays nothing.
+    let read = |desk: &mut Desk| {
+        desk.app.asked_at = desk
+            .app
+            .asked_at
+            .map(|at| at - chrono::TimeDelta::seconds(2));
+    };
     if desk.app.screen.is::<AccountScreen>() {
         desk.key(KeyCode::F(2)).await;
+        read(&mut desk);
         desk.key(KeyCode::F(2)).await;
         assert!(
             desk.message().contains("Done; receipt #"),
@@ -287,11 +296,7 @@ async fn a_transfer_is_refused_on_screen_while_bills_are_unpaid() {
         desk.key(KeyCode::F(3)).await;
         desk.key(KeyCode::F(3)).await;
     } else {
-        // Read before it is answered: an F2 within a second of the question pays nothing.
-        desk.app.asked_at = desk
-            .app
-            .asked_at
-            .map(|at| at - chrono::TimeDelta::seconds(2));
+        read(&mut desk);
         desk.key(KeyCode::F(2)).await;
         assert!(desk.message().contains("Paid"), "{}", desk.screen());
     }

@@ -63,7 +63,7 @@ async fn a_postpaid_reading_makes_a_bill_that_is_paid() {
     assert!(bills.contains("arrears 70.00"), "{bills}");
     tmux.keys(&["F2"]);
     tmux.wait_for(
-        "Pay 1 bill(s), 70.00 in all, from the balance 500.00?",
+        "Pay 1 bill, 70.00 in all, from the balance 500.00?",
         PATIENCE,
     );
     // Read before it is answered: an F2 within a second of the question pays nothing.

@@ -962,7 +962,9 @@ async fn readings_are_imported_from_a_file() {
                 vec![
                     ReadingProblem::Date("2025-13-01".into()),
                     ReadingProblem::Electronic(
-                        meterdesk::domain::validation::FieldError::NotANumber { decimals: 3 }
+                        meterdesk::domain::validation::FieldError::NotANumber {
+                            example: rust_decimal::Decimal::new(1_234_567, 3)
+                        }
                     ),
                     ReadingProblem::Rollover
                 ]

@@ -917,16 +917,16 @@ pub fn field_error_text(lang: Lang, error: &FieldError) -> String {
         FieldError::AboveMaximum { max } => {
             return lang.tf("field_error.above", &[("max", &with_thousands(*max))]);
         }
-        FieldError::NotANumber { decimals } => {
+        FieldError::NotANumber { example } => {
             return lang.tf(
                 "field_error.not_a_number",
-                &[("example", &validation::number_example(*decimals))],
+                &[("example", &with_thousands(*example))],
             );
         }
-        FieldError::ThousandsSeparator { decimals } => {
+        FieldError::ThousandsSeparator { example } => {
             return lang.tf(
                 "field_error.thousands",
-                &[("example", &validation::number_example(*decimals))],
+                &[("example", &with_thousands(*example))],
             );
         }
         FieldError::Required => "field_error.required",

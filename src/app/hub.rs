@@ -1131,6 +1131,12 @@ impl Hub<'_> {
         self.app.asked_at = Some(Utc::now());
     }
 
+    /// As [`Hub::ask_to_be_read`], for a question the screen draws itself (a confirmation
+    /// pane): the message line is left to it.
+    pub fn ask_on_screen_to_be_read(&mut self) {
+        self.app.asked_at = Some(Utc::now());
+    }
+
     /// Whether a key now comes within [`READ_TIME`] of the question [`Hub::ask_to_be_read`]
     /// asked, or of the last key dropped before it: typed before it could be read (the second
     /// F2 of a burst, a tired clerk's double F2), it must not answer it.

@@ -424,9 +424,11 @@ pub enum ModifyOutcome {
     },
     /// Both the holder's name and identifying number change (`BasicInfo::changes_owner`): a
     /// change of owner, which a transfer makes with its owner history; the database refuses it
-    /// as a modify (sql/V230, SQLSTATE MD441). Nothing was written.
+    /// as a modify (sql/V230, SQLSTATE MD441). Nothing was written. `in_steps`: one of them
+    /// now, the other by a modify earlier the same day (sql/V263, SQLSTATE MD442).
     ChangeOfOwner {
         nature: Nature,
+        in_steps: bool,
     },
 }
 
@@ -435,7 +437,8 @@ pub enum ModifyOutcome {
 /// without changing a field, as a transfer to an identical owner, overwrites nothing and is
 /// no conflict). Writes the changed fields, before and after, to the audit log. Nothing
 /// changed: nothing is written. A new name with a new identifying number is refused by the
-/// database ([`ModifyOutcome::ChangeOfOwner`]). A key already applied answers the version it
+/// database ([`ModifyOutcome::ChangeOfOwner`]), so is one of them when a modify changed the
+/// other earlier the same day. A key already applied answers the version it
 /// saved.
 pub async fn modify_basic_info(
     client: &mut Client,
@@ -502,7 +505,14 @@ pub async fn modify_basic_info(
             }),
             Err(error) if refused_as(&error, OWNER_CHANGES) => Ok(ModifyOutcome::ChangeOfOwner {
                 nature: info.nature(),
+                in_steps: false,
             }),
+            Err(error) if refused_as(&error, OWNER_CHANGED_IN_STEPS) => {
+                Ok(ModifyOutcome::ChangeOfOwner {
+                    nature: info.nature(),
+                    in_steps: true,
+                })
+            }
             Err(error) => Err(error.into()),
         }
     })
@@ -789,6 +799,10 @@ const CARD_OPERATION_PENDING: &str = "MD420";
 
 /// The customer's refusal of a modify that changes the owner (sql/V230).
 const OWNER_CHANGES: &str = "MD441";
+
+/// Its refusal of a modify that changes the other of name and number one changed today
+/// (sql/V263).
+const OWNER_CHANGED_IN_STEPS: &str = "MD442";
 
 /// Whether `error` is the database's refusal with SQLSTATE `code`.
 fn refused_as(error: &tokio_postgres::Error, code: &str) -> bool {

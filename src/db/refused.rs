@@ -123,6 +123,10 @@ pub const NOT_SAID: &[(&str, &str)] = &[
         "answered by the modify, whose form refuses it before sending: a change of owner (ModifyOutcome::ChangeOfOwner, sql/V230)",
     ),
     (
+        "MD442",
+        "answered by the modify: a change of owner in two modifies of a day (ModifyOutcome::ChangeOfOwner { in_steps: true }, sql/V263)",
+    ),
+    (
         "operator_db_role_key",
         "the server role is made from the login, which `operator_login_key` keeps apart first",
     ),

@@ -575,7 +575,9 @@ mod tests {
                     3,
                     LineProblem::Reading {
                         column: Reading::Mechanical,
-                        error: FieldError::NotANumber { decimals: 3 }
+                        error: FieldError::NotANumber {
+                            example: rust_decimal::Decimal::new(1_234_567, 3)
+                        }
                     }
                 ),
                 (4, LineProblem::ColumnCount { found: 3 }),

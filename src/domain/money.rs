@@ -364,9 +364,11 @@ mod tests {
         ] {
             assert_eq!(with_thousands(dec(value)), shown);
         }
-        assert_eq!(crate::domain::validation::number_example(3), "1,234.567");
-        assert_eq!(crate::domain::validation::number_example(2), "1,234.56");
-        assert_eq!(crate::domain::validation::number_example(0), "1,234");
+        let example =
+            |decimals| with_thousands(crate::domain::validation::number_example(decimals));
+        assert_eq!(example(3), "1,234.567");
+        assert_eq!(example(2), "1,234.56");
+        assert_eq!(example(0), "1,234");
     }
 
     #[test]

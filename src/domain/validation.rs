@@ -73,11 +73,11 @@ pub enum FieldError {
     DigitsOnly,
     #[error("from {min} to {max}")]
     OutOfRange { min: u32, max: u32 },
-    /// Of a number field with `decimals` decimals: its example has as many ([`number_example`]).
-    #[error("not a number, e.g. {}", number_example(*decimals))]
-    NotANumber { decimals: u32 },
-    #[error("commas separate thousands: {}", number_example(*decimals))]
-    ThousandsSeparator { decimals: u32 },
+    /// With the field's example, true to its decimals and its maximum ([`number_example`]).
+    #[error("not a number, e.g. {}", with_thousands(*example))]
+    NotANumber { example: Decimal },
+    #[error("commas separate thousands: {}", with_thousands(*example))]
+    ThousandsSeparator { example: Decimal },
     #[error("must not be negative")]
     Negative,
     #[error("at most {max} decimals")]
@@ -312,9 +312,18 @@ pub fn unit_price(text: &str, max: Decimal) -> Result<Decimal, FieldError> {
     decimal_number(text, PRICE_DECIMALS, max)
 }
 
-/// A rate in percent (VAT): not negative, at most 2 decimals, at most `max`.
+/// A rate in percent (VAT): not negative, at most 2 decimals, at most `max`. Its example is a
+/// rate's.
 pub fn percent(text: &str, max: Decimal) -> Result<Decimal, FieldError> {
-    decimal_number(text, 2, max)
+    decimal_number(text, 2, max).map_err(|error| match error {
+        FieldError::NotANumber { .. } => FieldError::NotANumber {
+            example: RATE_EXAMPLE,
+        },
+        FieldError::ThousandsSeparator { .. } => FieldError::ThousandsSeparator {
+            example: RATE_EXAMPLE,
+        },
+        error => error,
+    })
 }
 
 /// The GB 32100-2015 alphabet: digits and capitals without I, O, S, V, Z; a character's value
@@ -522,12 +531,14 @@ fn landline_number(text: &str) -> Option<String> {
 }
 
 /// The example a number field's hints give, true to its type: `1,234.567` for a volume (three
-/// decimals), `1,234.56` for money, `1,234.5678` for a unit price.
-pub fn number_example(decimals: u32) -> String {
-    let mut example = Decimal::new(12_345_678, 4).trunc_with_scale(decimals);
-    example.rescale(decimals);
-    with_thousands(example)
+/// decimals), `1,234.56` for money, `1,234.5678` for a unit price; a rate's is its own
+/// ([`percent`]).
+pub fn number_example(decimals: u32) -> Decimal {
+    Decimal::new(12_345_678, 4).trunc_with_scale(decimals)
 }
+
+/// A rate in percent as the hints give it: a VAT rate, not an amount (s44-d: "e.g. 1,234.56").
+const RATE_EXAMPLE: Decimal = Decimal::from_parts(95, 0, 0, false, 1);
 
 /// A non-negative decimal with at most `decimals` decimals and at most `max`, commas allowed
 /// only between groups of three digits (so a decimal comma, `12,50`, is refused, not read as
@@ -543,7 +554,9 @@ fn decimal_number(text: &str, decimals: u32, max: Decimal) -> Result<Decimal, Fi
         || !fraction.bytes().all(|b| b.is_ascii_digit())
         || !whole.bytes().all(|b| b.is_ascii_digit() || b == b',')
     {
-        return Err(FieldError::NotANumber { decimals });
+        return Err(FieldError::NotANumber {
+            example: number_example(decimals),
+        });
     }
     let whole = ungrouped(whole, decimals)?;
     // "-0" is zero: only a number other than zero is negative.
@@ -567,7 +580,9 @@ fn decimal_number(text: &str, decimals: u32, max: Decimal) -> Result<Decimal, Fi
     let mut value: Decimal = format!("{whole}.{fraction}")
         .trim_end_matches('.')
         .parse()
-        .map_err(|_| FieldError::NotANumber { decimals })?;
+        .map_err(|_| FieldError::NotANumber {
+            example: number_example(decimals),
+        })?;
     if value > max {
         return Err(too_large);
     }
@@ -584,7 +599,9 @@ fn ungrouped(whole: &str, decimals: u32) -> Result<String, FieldError> {
     if !rest.is_empty()
         && (!(1..=3).contains(&first.len()) || rest.iter().any(|group| group.len() != 3))
     {
-        return Err(FieldError::ThousandsSeparator { decimals });
+        return Err(FieldError::ThousandsSeparator {
+            example: number_example(decimals),
+        });
     }
     Ok(whole.replace(',', ""))
 }
@@ -988,6 +1005,7 @@ mod tests {
     fn amounts() {
         use FieldError::*;
         let above = AboveMaximum { max: dec("100000") };
+        let example = dec("1234.56");
         let forty_nines = "9".repeat(40);
         let mut cases = vec![
             ("120", Ok("120.00")),
@@ -1008,12 +1026,40 @@ mod tests {
             ("-0.00", Ok("0.00")),
             ("-0.01", Err(Negative)),
             ("1.005", Err(TooManyDecimals { max: 2 })),
-            ("12,50", Err(ThousandsSeparator { decimals: 2 })),
-            ("1234,567", Err(ThousandsSeparator { decimals: 2 })),
+            ("12,50", Err(ThousandsSeparator { example })),
+            ("1234,567", Err(ThousandsSeparator { example })),
         ];
         let junk = ["abc", ".", "-", "1.2.3", "+5", "1 234", "1e3", "¥5", "1.-5"];
-        cases.extend(junk.map(|junk| (junk, Err(NotANumber { decimals: 2 }))));
+        cases.extend(junk.map(|junk| (junk, Err(NotANumber { example }))));
         check_numbers(money, &cases);
+    }
+
+    /// A rate's example is a rate: "e.g. 9.5", not money's "1,234.56" (s44-d, found).
+    #[test]
+    fn a_rates_example_is_a_rate_and_an_amounts_is_money() {
+        let vat = |text: &str| percent(text, dec("99.99"));
+        assert_eq!(
+            vat("abc"),
+            Err(FieldError::NotANumber {
+                example: dec("9.5")
+            })
+        );
+        assert_eq!(
+            vat("abc").unwrap_err().to_string(),
+            "not a number, e.g. 9.5"
+        );
+        assert_eq!(
+            vat("9,50").unwrap_err().to_string(),
+            "commas separate thousands: 9.5"
+        );
+        assert_eq!(
+            money("abc").unwrap_err().to_string(),
+            "not a number, e.g. 1,234.56"
+        );
+        assert_eq!(
+            cubic_metres("1e3").unwrap_err().to_string(),
+            "not a number, e.g. 1,234.567"
+        );
     }
 
     #[test]

@@ -365,6 +365,15 @@ mod tests {
         }
     }
 
+    /// No English text says "1 bill(s)": a count's noun takes its form (s44-d left "(s)" in
+    /// fifteen texts).
+    #[test]
+    fn no_english_text_leaves_a_plural_to_the_reader() {
+        for (key, text) in &catalogues()[&Lang::En] {
+            assert!(!text.contains("(s)"), "{key}: {text}");
+        }
+    }
+
     #[test]
     fn placeholders_are_filled_and_missing_keys_show_themselves() {
         let unknown = "no such key";

@@ -95,6 +95,8 @@ pub enum AccountPane {
         /// The owner the confirmation names (`Account::owner_seen`): the database refuses the
         /// movement if another desk transferred the customer since.
         owner_seen: i64,
+        /// F2s pressed before a confirmation naming the desk's sum could be read, dropped.
+        unread: usize,
     },
     /// A receipt as printed.
     Receipt {
@@ -246,12 +248,16 @@ impl AccountScreen {
             pays: lacking.map(|(_, bills)| bills.clone()),
         };
         hub.app.message = None;
+        if names_the_desks_sum(&change, form) {
+            hub.ask_on_screen_to_be_read();
+        }
         self.pane = AccountPane::Confirm {
             movement: *movement,
             form: form.clone(),
             change,
             key: None,
             owner_seen: account.owner_seen,
+            unread: 0,
         };
     }
 
@@ -266,13 +272,21 @@ impl AccountScreen {
         }
         let AccountPane::Confirm {
             change,
+            form,
             key,
             owner_seen,
+            unread,
             ..
         } = &mut self.pane
         else {
             return;
         };
+        // A sum the desk worked out: an F2 typed before it could be read moves nothing.
+        if names_the_desks_sum(change, form) && hub.asked_unread() {
+            *unread += 1;
+            hub.app.message = None;
+            return hub.drop_unread_key("", *unread);
+        }
         let key = key.get_or_insert_with(|| hub.app.write_key()).clone();
         hub.send(MoveMoney {
             change: change.clone(),
@@ -398,6 +412,15 @@ pub(super) fn refused_while_moving(customer_id: i64, hub: &mut Hub) -> bool {
         hub.say(MessageKind::Info, hub.app.lang.t("acct.still_saving"));
     }
     moving
+}
+
+/// Whether the confirmation of `change`, made from `form`, names a sum the desk worked out
+/// rather than one the clerk typed: the bills a deposit pays (their total, and what the balance
+/// lacks), or the amount that settles a closing account as the desk offered it. It is answered
+/// only by an F2 pressed once it could be read ([`Hub::asked_unread`]; s45-d: `F2 F2` on the
+/// form shown paid 200.00 of bills, or refunded the balance, never seen asked).
+fn names_the_desks_sum(change: &MoneyMove, form: &Form) -> bool {
+    change.pays.is_some() || form.fields[AMOUNT].offered
 }
 
 /// The form of a movement on `account`: amount, and the methods its customer type takes
@@ -602,7 +625,12 @@ impl Screen for AccountScreen {
             }
             // F3 leaves the form as F12 does, and the form's own question names both ("F3 or F12
             // again discards them"): listed, or the legend and help hid a key that works (s38-e).
-            AccountPane::Form { .. } => framed(usual([Save, Lookup, Leave, Cancel])),
+            // F2 saves nothing here: it checks and asks the confirmation, as the hint says.
+            AccountPane::Form { .. } => framed(
+                [(Save, "acct.legend_confirm")]
+                    .into_iter()
+                    .chain(usual([Lookup, Leave, Cancel])),
+            ),
             AccountPane::Confirm { .. } => framed([
                 (Save, "acct.legend_confirm"),
                 BACK,
@@ -649,11 +677,12 @@ impl Screen for AccountScreen {
         self.load(hub);
     }
 
-    /// A deposit paying bills holds the amount the desk worked out, not one the clerk typed:
-    /// its confirmation is answered only by a key pressed once it is seen (a tired clerk's F2s
-    /// on a transfer refused for the bills went on through the bills and this confirmation).
+    /// A deposit paying bills, or a settling amount as offered, holds a sum the desk worked
+    /// out, not one the clerk typed: its confirmation is answered only by a key pressed once it
+    /// is seen (a tired clerk's F2s on a transfer refused for the bills went on through the
+    /// bills and this confirmation).
     fn drops_type_ahead(&self) -> bool {
-        matches!(&self.pane, AccountPane::Confirm { change, .. } if change.pays.is_some())
+        matches!(&self.pane, AccountPane::Confirm { change, form, .. } if names_the_desks_sum(change, form))
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
@@ -712,6 +741,8 @@ impl Screen for AccountScreen {
                 hub.say(MessageKind::Info, hub.app.lang.t("db.write_parked_left"));
             }
             (AccountPane::Confirm { movement, form, .. }, Command::Cancel | Command::Leave) => {
+                // What the line said was of the confirmation (its keys dropped unread).
+                hub.app.message = None;
                 self.pane = AccountPane::Form {
                     movement: *movement,
                     form: form.clone(),

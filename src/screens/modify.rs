@@ -145,13 +145,15 @@ fn told(outcome: &ModifyOutcome, lang: Lang) -> (bool, MessageKind, String) {
             let text = lang.tf("modify.conflict_left", &[("fields", &names)]);
             (false, Error, text)
         }
-        ModifyOutcome::ChangeOfOwner { nature } => (
-            false,
-            Error,
-            owner_changes(lang, *nature, |args| {
-                lang.tf("modify.owner_changes_left", args)
-            }),
-        ),
+        ModifyOutcome::ChangeOfOwner { nature, in_steps } => {
+            let key = if *in_steps {
+                "modify.owner_changes_in_steps_left"
+            } else {
+                "modify.owner_changes_left"
+            };
+            let text = owner_changes(lang, *nature, |args| lang.tf(key, args));
+            (false, Error, text)
+        }
         refused => (false, Error, lang.t(refusal_key(refused)).to_owned()),
     }
 }
@@ -172,11 +174,15 @@ fn owner_changes(
 }
 
 /// Says on the message line, the form kept, that the save would change the owner: the
-/// checked rule at F2 and the database's refusal (sql/V230) alike.
-fn say_owner_changes(hub: &mut Hub, nature: Nature) {
-    let text = owner_changes(hub.app.lang, nature, |args| {
-        hub.app.tf("modify.owner_changes", args)
-    });
+/// checked rule at F2 and the database's refusal (sql/V230) alike; `in_steps`, the other field
+/// changed by a modify earlier today (sql/V263).
+fn say_owner_changes(hub: &mut Hub, nature: Nature, in_steps: bool) {
+    let key = if in_steps {
+        "modify.owner_changes_in_steps"
+    } else {
+        "modify.owner_changes"
+    };
+    let text = owner_changes(hub.app.lang, nature, |args| hub.app.tf(key, args));
     hub.say(MessageKind::Error, text);
 }
 
@@ -229,7 +235,7 @@ impl ModifyView {
         }
         // Another holder is a transfer's (sql/V230 refuses it too): said, the form kept.
         if read.info.changes_owner(&info) {
-            return say_owner_changes(hub, info.nature());
+            return say_owner_changes(hub, info.nature(), false);
         }
         // A number changed to one another customer holds is said before it is saved.
         if let Some(id) = id_number(&info)
@@ -275,7 +281,9 @@ impl ModifyView {
                 let text = hub.app.tf("modify.conflict", &[("fields", &names)]);
                 hub.say(MessageKind::Error, text);
             }
-            ModifyOutcome::ChangeOfOwner { nature } => say_owner_changes(hub, *nature),
+            ModifyOutcome::ChangeOfOwner { nature, in_steps } => {
+                say_owner_changes(hub, *nature, *in_steps)
+            }
             ModifyOutcome::Closed | ModifyOutcome::NotFound | ModifyOutcome::WrongNature { .. } => {
                 hub.say(MessageKind::Error, lang.t(refusal_key(outcome)))
             }

@@ -31,7 +31,10 @@ pub async fn check_command(config: &Config) -> anyhow::Result<()> {
     }
     let disagreements: usize = checks.iter().map(|c| c.disagreements.len()).sum();
     if disagreements > 0 {
-        anyhow::bail!("the books do not balance: {disagreements} disagreement(s)");
+        anyhow::bail!(
+            "the books do not balance: {}",
+            super::counted(disagreements, "disagreement")
+        );
     }
     Ok(())
 }

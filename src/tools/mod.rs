@@ -16,3 +16,20 @@ pub mod demo;
 pub mod meter_sim;
 pub mod rig;
 pub mod soak;
+
+/// `count` and its English noun, plural but for one: "1 disagreement", "3 disagreements".
+fn counted(count: impl std::fmt::Display, noun: &str) -> String {
+    let count = count.to_string();
+    let plural = if count == "1" { "" } else { "s" };
+    format!("{count} {noun}{plural}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_count_of_one_says_its_noun_singular() {
+        assert_eq!(super::counted(1, "disagreement"), "1 disagreement");
+        assert_eq!(super::counted(0, "disagreement"), "0 disagreements");
+        assert_eq!(super::counted(3, "failed operation"), "3 failed operations");
+    }
+}

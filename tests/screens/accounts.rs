@@ -864,7 +864,10 @@ fn a_customer_owing_water_loaded_unpaid_is_not_transferred_and_the_clerk_is_told
              paid before a transfer: on the transfer form or in the details.",
             "5.00 owed for water a meter loaded unpaid: the owner pays first. F2 again takes its \
              payment here.",
-            ["Pay 5.00 owed for water a meter loaded unpaid", "by Cash?"],
+            [
+                "Pay 5.00 owed for water a meter loaded unpaid",
+                "Cash? Each debt",
+            ],
         ),
         (
             Lang::Zh,
@@ -1071,7 +1074,7 @@ fn transfer_offers_the_premises_address() {
 fn transfer_is_refused_while_bills_are_unpaid() {
     let mut app = transfer_screen(Decimal::ZERO, 2);
     let screen = render(&app);
-    assert!(screen.contains("2 unpaid bill(s)"), "{screen}");
+    assert!(screen.contains("2 unpaid bills"), "{screen}");
     type_text(&mut app, "李娜");
     let sent = press(&mut app, KeyCode::F(2));
     assert!(sent.is_empty(), "nothing is sent");
@@ -2360,9 +2363,13 @@ fn a_new_name_with_a_new_id_number_is_sent_to_transfer_and_keeps_what_was_typed(
     for (lang, said) in [
         (
             Lang::En,
-            "changing both Name and ID card No. is a change of owner: use Transfer (t)",
+            "changing both Name and ID card No. is a change of owner. For a transfer: \
+             F12 / Esc twice (discards this), then t.",
         ),
-        (Lang::Zh, "姓名和身份证号同时更改是过户：请用过户（t）"),
+        (
+            Lang::Zh,
+            "姓名和身份证号同时更改是过户。办过户：按两次 F12 / Esc（放弃所填），再按 t。",
+        ),
     ] {
         let mut app = signed_in(lang);
         let sent = press(&mut app, KeyCode::Char('m'));
@@ -2408,11 +2415,24 @@ fn a_new_name_with_a_new_id_number_is_sent_to_transfer_and_keeps_what_was_typed(
             &sent,
             Reply::screen(ModifyOutcome::ChangeOfOwner {
                 nature: Nature::Personal,
+                in_steps: false,
             }),
         );
         assert!(app.screen.is::<ModifyView>());
         let screen = render(&app);
         assert!(message(&app).contains(said), "{screen}");
+
+        // What it says is the way: Esc twice, then t, and the transfer of this customer asks
+        // for its preview (s44-b's "use Transfer (t)" typed a letter on the form).
+        press(&mut app, KeyCode::Esc);
+        press(&mut app, KeyCode::Esc);
+        let sent = press(&mut app, KeyCode::Char('t'));
+        assert!(app.screen.is::<TransferView>(), "{}", render(&app));
+        assert!(
+            sent.iter()
+                .any(|(_, request)| request.of::<LoadTransferPreview>().is_some()),
+            "{sent:?}"
+        );
     }
 }
 
@@ -2444,5 +2464,66 @@ fn the_cursor_on_a_bad_field_puts_its_whole_error_on_the_message_line() {
         press(&mut app, KeyCode::BackTab);
         let screen = render(&app);
         assert!(screen.contains(name_error), "{lang:?}: {screen}");
+    }
+}
+
+/// A fast clerk's `… Enter F2 F2 F2` on a transfer they typed: one transfer sent, the F2 behind
+/// it waits for its answer and sends nothing (s45-d: every confirmation of the counter burst).
+#[test]
+fn a_burst_of_f2_on_a_transfer_sends_it_once() {
+    let mut app = transfer_screen(Decimal::new(12_050, 2), 0);
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "13712345678");
+    let mut sent = press(&mut app, KeyCode::Enter);
+    for _ in 0..3 {
+        sent.extend(press(&mut app, KeyCode::F(2)));
+    }
+    let transfers = sent
+        .iter()
+        .filter(|(_, request)| request.of::<Transfer>().is_some())
+        .count();
+    assert_eq!(transfers, 1, "{sent:?}");
+    assert!(render(&app).contains("120.50 stays"));
+}
+
+/// The database's refusal of a name (or number) changed when a modify changed the other earlier
+/// the same day (sql/V263): said as a change of owner in two modifies, with the way to a
+/// transfer, whole at 80×24; the form kept.
+#[test]
+fn a_change_of_owner_in_two_modifies_of_a_day_is_said_with_the_way_to_a_transfer() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            "Not saved: Name and ID card No. both changed in one day is a change \
+             of owner. For a transfer: F12 / Esc twice (discards this), then t.",
+        ),
+        (
+            Lang::Zh,
+            "未保存：同一天内分两次修改姓名和身份证号也是过户。办过户：按两次 F12 / Esc（放弃所填），再按 t。",
+        ),
+    ] {
+        let mut app = modifying_the_household_size(lang);
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(only(&sent).of::<Modify>().is_some(), "{sent:?}");
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(ModifyOutcome::ChangeOfOwner {
+                nature: Nature::Personal,
+                in_steps: true,
+            }),
+        );
+        assert!(app.screen.is::<ModifyView>());
+        let screen = render(&app);
+        assert_eq!(message(&app), said, "{screen}");
+        // Whole at 80 columns: its start and its end on the screen (the Chinese render has a
+        // hidden cell after each wide character; `ui::chrome`'s test measures every message).
+        let words: Vec<&str> = said.split_whitespace().collect();
+        let ends = [words[..2].join(" "), words[words.len() - 2..].join(" ")];
+        for part in ends.iter().filter(|_| lang == Lang::En) {
+            assert!(screen.contains(part), "{lang:?}: {part}: {screen}");
+        }
     }
 }

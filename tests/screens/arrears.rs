@@ -193,7 +193,7 @@ fn details_owing(lang: Lang) -> String {
 fn details_say_the_arrears_and_how_many_bills() {
     // In mid-line, after "balance …", in lower case (s38-e: "balance 109.05 · Arrears 243.73").
     let en = details_owing(Lang::En);
-    assert!(en.contains(" · arrears 38.15 (1 unpaid bill(s))"), "{en}");
+    assert!(en.contains(" · arrears 38.15 (1 unpaid bill)"), "{en}");
     let zh = details_owing(Lang::Zh);
     assert!(zh.contains("38.15"), "{zh}");
     insta::assert_snapshot!("details_owing_zh", zh);

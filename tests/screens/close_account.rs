@@ -164,7 +164,7 @@ fn f2_on_water_owed_pays_it_with_a_method_once() {
         answer(&mut app, &sent, Reply::screen(to_pay));
         let asked = render(&app);
         let (sum, cash) = match lang {
-            Lang::En => ("Pay 5.00 owed", "by Cash?"),
+            Lang::En => ("Pay 5.00 owed", "Cash? Each debt"),
             Lang::Zh => ("水费 5.00", "以现金收取"),
         };
         assert!(asked.contains(sum), "{lang:?}: {asked}");
@@ -703,4 +703,57 @@ fn a_report_lost_refused_for_want_of_a_permission_reads_the_permissions_again() 
         app.message.clone().unwrap().text,
         "Your roles do not allow this card operation."
     );
+}
+
+/// The refund (or deposit) that settles a closing account holds the sum the desk read, not one
+/// typed: `F2 F2 F2` on its form moves nothing until its confirmation is read, then one F2
+/// moves it once; typed over, `5 Enter F2 F2 F2` moves the 5.00 shown, once (s45-d: the
+/// second F2 of the burst refunded the balance unseen).
+#[test]
+fn a_burst_on_the_settling_refund_moves_what_the_confirmation_showed_once() {
+    let movements = |sent: &[(u64, Request)]| -> Vec<Money> {
+        sent.iter()
+            .filter_map(|(_, r)| r.of::<meterdesk::screens::account::MoveMoney>())
+            .map(|moving| moving.change.amount)
+            .collect()
+    };
+    for (blocker, balance) in [
+        (CloseBlocker::BalanceLeft, "12.50"),
+        (CloseBlocker::BalanceOwed, "-7.25"),
+    ] {
+        let mut app = settling(blocker, balance);
+        let mut sent = Vec::new();
+        for _ in 0..3 {
+            sent.extend(press(&mut app, KeyCode::F(2)));
+        }
+        assert!(movements(&sent).is_empty(), "{blocker:?}: unread: {sent:?}");
+        assert_eq!(
+            message(&app),
+            "2 keys typed before this was shown were dropped: read it first.",
+            "{blocker:?}"
+        );
+        read_the_question(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        let amount = money(balance.trim_start_matches('-'));
+        assert_eq!(movements(&sent), [amount], "{blocker:?}");
+    }
+    let mut app = settling(CloseBlocker::BalanceLeft, "12.50");
+    type_text(&mut app, "5");
+    let mut sent = press(&mut app, KeyCode::Enter);
+    for _ in 0..3 {
+        sent.extend(press(&mut app, KeyCode::F(2)));
+    }
+    assert!(render(&app).contains("Refund 5.00"));
+    assert_eq!(movements(&sent), [money("5.00")]);
+}
+
+/// `F2 F2 F2` on a close with every step done: one close sent, the F2 behind it waits for it.
+#[test]
+fn a_burst_of_f2_closes_once() {
+    let mut app = close_screen(supervisor(Lang::En), None);
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        sent.extend(press(&mut app, KeyCode::F(2)));
+    }
+    assert_eq!(find::<CloseAccount>(&sent).len(), 1, "{sent:?}");
 }

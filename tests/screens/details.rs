@@ -455,11 +455,11 @@ fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid_and_p_pays_it() 
                 "OWES 5.00: purchase #4 loaded unpaid",
                 "P pays it here; so do a recharge, a transfer and the account's close",
             ],
-            " · arrears 5.00 (1 card debt(s))",
+            " · arrears 5.00 (1 card debt)",
             "F3 Back  P Pay debt  m Modify",
             [
                 "Pay 5.00 owed for water a meter loaded unpaid",
-                "by WeChat Pay?",
+                "WeChat Pay? Each debt",
             ],
             "Debt 5.00 paid, receipt #2051.",
         ),

@@ -549,7 +549,7 @@ fn end_and_home_select_the_last_and_the_first_bill() {
 }
 
 /// s34-d: F2s typed while the bills were read (a tired clerk's, from the transfer that offered
-/// them) asked and then answered "Pay 1 bill(s), 100.00 in all, from the balance 150.00?"
+/// them) asked and then answered "Pay 1 bill, 100.00 in all, from the balance 150.00?"
 /// before it was seen. The question drops the keys typed before it.
 #[test]
 fn paying_from_the_balance_is_confirmed_only_by_a_key_pressed_once_seen() {
@@ -571,7 +571,7 @@ fn paying_from_the_balance_is_confirmed_only_by_a_key_pressed_once_seen() {
     // The question stays on the message line; the 3 F2s behind the one that asked it are
     // dropped, and it says so after it, whole at 80×24 (s43-d).
     let screen = render_at(&app, (80, 24));
-    assert!(screen.contains("Pay 2 bill(s), 200.00 in all"), "{screen}");
+    assert!(screen.contains("Pay 2 bills, 200.00 in all"), "{screen}");
     assert!(
         screen.contains("cancels 3 keys typed before this was shown were dropped: read it first."),
         "{screen}"
@@ -580,7 +580,7 @@ fn paying_from_the_balance_is_confirmed_only_by_a_key_pressed_once_seen() {
     let kept: Vec<_> = app
         .said
         .iter()
-        .filter(|said| said.message.text.starts_with("Pay 2 bill(s)"))
+        .filter(|said| said.message.text.starts_with("Pay 2 bills"))
         .collect();
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(Some(&kept[0].message), app.message.as_ref());
@@ -598,7 +598,7 @@ fn an_f2_f2_burst_on_the_bills_asks_and_pays_nothing_until_the_question_is_read(
     for (lang, asked, dropped) in [
         (
             Lang::En,
-            "Pay 1 bill(s), 100.00 in all, from the balance 150.00?",
+            "Pay 1 bill, 100.00 in all, from the balance 150.00?",
             [
                 "1 key typed before this was shown was dropped",
                 "2 keys typed before",
@@ -650,7 +650,7 @@ fn bills_are_paid_oldest_first_after_a_confirmation() {
     assert!(sent.is_empty(), "the first F2 asks: {sent:?}");
     let screen = render(&app);
     assert!(
-        screen.contains("Pay 1 bill(s), 100.00 in all, from the balance 150.00?"),
+        screen.contains("Pay 1 bill, 100.00 in all, from the balance 150.00?"),
         "{screen}"
     );
     read_the_question(&mut app);
@@ -974,7 +974,7 @@ fn readings_are_imported_after_their_check() {
         written: true,
     };
     import_answered(&mut app, &sent, &csv, report);
-    assert!(render(&app).contains("2 imported, 0 bad line(s) left out, 1 abnormal listed."));
+    assert!(render(&app).contains("2 imported, 0 bad lines left out, 1 abnormal listed."));
 }
 
 /// Every reason a checked file's line can have is whole on its row at 80×24, in both
@@ -1271,7 +1271,7 @@ fn bills_refused_for_an_owner_transferred_meanwhile_are_asked_again_naming_them(
         (
             Lang::En,
             "Not paid: another desk transferred this customer meanwhile; the owner now is Anna Schmidt. F2 pays for Anna Schmidt after a confirmation.",
-            "Pay 1 bill(s) of Anna Schmidt, 100.00 in all, from the balance 150.00?",
+            "Pay 1 bill of Anna Schmidt, 100.00 in all, from the balance 150.00?",
         ),
         (
             Lang::Zh,
@@ -1356,7 +1356,7 @@ fn leaving_a_reading_import_that_waits_says_what_becomes_of_it() {
         import_answered(&mut app, &resent, &csv, report);
         let said = app.message.clone().expect("told").text;
         let expected = if written {
-            "2 imported, 0 bad line(s) left out, 0 abnormal listed."
+            "2 imported, 0 bad lines left out, 0 abnormal listed."
         } else {
             "Another reading, payment or void came in meanwhile"
         };

@@ -644,7 +644,7 @@ fn abnormal_consumptions_and_low_balances_written_as_csv() {
     };
     answer(&mut app, &sent, Reply::screen(lows.clone()));
     let screen = render(&app);
-    assert!(screen.contains("Total    40 customer(s)"), "{screen}");
+    assert!(screen.contains("Total    40 customers"), "{screen}");
     assert!(screen.contains("As it stands now"), "{screen}");
     let kept = press(&mut app, KeyCode::Char('e'));
     let report = kept[0].1.of::<KeepReport>().expect("written");

@@ -628,7 +628,11 @@ pub fn meter_on_other_lines(
     let lines: Vec<String> = other_lines.iter().map(ToString::to_string).collect();
     lang.tf(
         key,
-        &[("meter", &inert(meter_no)), ("lines", &lang.list(&lines))],
+        &[
+            ("meter", &inert(meter_no)),
+            ("count", &lines.len()),
+            ("lines", &lang.list(&lines)),
+        ],
     )
 }
 
@@ -672,16 +676,27 @@ mod tests {
         );
         assert_eq!(
             meter_on_other_lines(Lang::En, "ref.lp_duplicate", "PM-1", &[4, 6]),
-            "meter number PM-1 is also on line(s) 4, 6"
+            "meter number PM-1 is also on lines 4, 6"
+        );
+        assert_eq!(
+            meter_on_other_lines(Lang::En, "reading_import.same_day", "PM-1", &[4]),
+            "meter PM-1 has another reading on this date, on line 4"
         );
         for lang in [Lang::Zh, Lang::En] {
-            let text = file_field_error_text(lang, &FieldError::NotANumber { decimals: 3 });
+            let text = file_field_error_text(
+                lang,
+                &FieldError::NotANumber {
+                    example: rust_decimal::Decimal::new(1_234_567, 3),
+                },
+            );
             assert!(!text.contains(','), "{lang:?}: {text}");
             assert!(text.contains("12.5"), "{lang:?}: {text}");
         }
         let problem = LineProblem::Reading {
             column: Reading::Electronic,
-            error: FieldError::NotANumber { decimals: 3 },
+            error: FieldError::NotANumber {
+                example: rust_decimal::Decimal::new(1_234_567, 3),
+            },
         };
         let error = LineError { line: 3, problem };
         assert!(

@@ -109,8 +109,9 @@ pub async fn soak_command(config: &Config, options: SoakOptions) -> anyhow::Resu
     let failures = summary.tally.failures();
     if failures > 0 || summary.disagreements > 0 {
         bail!(
-            "the soak failed: {failures} failed operation(s), {} disagreement(s) in the books",
-            summary.disagreements
+            "the soak failed: {}, {} in the books",
+            super::counted(failures, "failed operation"),
+            super::counted(summary.disagreements, "disagreement")
         );
     }
     Ok(())
