@@ -207,7 +207,13 @@ fn meter_types_list_add_form_and_permissions() {
     let sent = press(&mut app, KeyCode::F(2));
     assert!(matches!(
         ref_requests::<MeterTypeRequest>(&sent)[..],
-        [(_, MeterTypeRequest::Delete { id: 2, .. })]
+        [(
+            _,
+            MeterTypeRequest::Delete {
+                read: MeterType { id: 2, .. },
+                ..
+            }
+        )]
     ));
 }
 
@@ -1839,15 +1845,16 @@ fn a_reference_save_names_what_it_saved() {
     use meterdesk::db::price_schemes::{SchemeFields, SchemeOutcome};
     use rust_decimal::Decimal;
     let key = || "desk-1".to_owned();
+    let meter_fields = MeterFields {
+        meter_type_id: 1,
+        initial_electronic_reading: Decimal::ZERO,
+        initial_mechanical_reading: Decimal::ZERO,
+    };
     let meter = MeterRequest::Save {
         idempotency_key: key(),
         read: None,
         meter_no: MeterNo::parse("ab-12").unwrap(),
-        fields: MeterFields {
-            meter_type_id: 1,
-            initial_electronic_reading: Decimal::ZERO,
-            initial_mechanical_reading: Decimal::ZERO,
-        },
+        fields: meter_fields.clone(),
     };
     let meter_type = MeterTypeRequest::Save {
         idempotency_key: key(),
@@ -1857,19 +1864,20 @@ fn a_reference_save_names_what_it_saved() {
         caliber: "DN15".into(),
         manufacturer: String::new(),
     };
+    let type_input = CustomerTypeInput {
+        name: "居民".into(),
+        nature: Nature::Personal,
+        business_model: BusinessModel::MeterPrepaid,
+        meter_type_ids: vec![1],
+        counts_water_usage: true,
+        charges: true,
+        price_scheme_id: Some(7),
+        payment_methods: vec!["cash".into()],
+    };
     let customer_type = CustomerTypeRequest::Save {
         idempotency_key: key(),
         modifying: None,
-        input: CustomerTypeInput {
-            name: "居民".into(),
-            nature: Nature::Personal,
-            business_model: BusinessModel::MeterPrepaid,
-            meter_type_ids: vec![1],
-            counts_water_usage: true,
-            charges: true,
-            price_scheme_id: Some(7),
-            payment_methods: vec!["cash".into()],
-        },
+        input: type_input.clone(),
     };
     let fields = SchemeFields {
         name: "居民阶梯".into(),
@@ -1897,16 +1905,23 @@ fn a_reference_save_names_what_it_saved() {
     let meter_gone = MeterRequest::Delete {
         idempotency_key: key(),
         meter_no: MeterNo::parse("ab-12").unwrap(),
+        read: meter_fields.clone(),
     };
     let meter_type_gone = MeterTypeRequest::Delete {
         idempotency_key: key(),
-        id: 3,
-        name: "IC 卡表 DN15".into(),
+        read: MeterType {
+            id: 3,
+            name: "IC 卡表 DN15".into(),
+            payment_model: PaymentModel::Prepayment,
+            takes_card: true,
+            caliber: "DN15".into(),
+            manufacturer: String::new(),
+        },
     };
     let customer_type_gone = CustomerTypeRequest::Delete {
         idempotency_key: key(),
         id: 4,
-        name: "居民".into(),
+        read: type_input.clone(),
     };
     let deleted = |lang| {
         [
@@ -2248,5 +2263,89 @@ fn a_meter_type_a_meter_or_a_scheme_changed_meanwhile_is_said_and_the_form_kept(
         assert_eq!(read, &scheme_row().fields);
         reply(&mut app, *id, SchemeReply::Saved(SchemeOutcome::Changed));
         said(&app, scheme, "新水价方案");
+    }
+}
+
+/// s45-a: a delete from a list read before another desk changed its row is refused in words
+/// saying nothing was deleted, whole at 80×24 (en, zh), and the list is read again.
+#[test]
+fn a_row_changed_meanwhile_is_not_deleted_and_the_list_is_read_again() {
+    use meterdesk::db::meters::{MeterOutcome, MeterTypeDeletion};
+    for (lang, [meter_type, meter]) in [
+        (
+            Lang::En,
+            [
+                "Not deleted: another desk changed this meter type meanwhile.",
+                "Not deleted: another desk changed this meter meanwhile.",
+            ],
+        ),
+        (
+            Lang::Zh,
+            [
+                "未删除：另一台终端已修改此水表类型。",
+                "未删除：另一台终端已修改此水表。",
+            ],
+        ),
+    ] {
+        let said = |app: &App, words: &str| {
+            let text = app.message.clone().unwrap().text;
+            assert!(text.starts_with(words), "{lang:?}: {text}");
+            let screen = render(app);
+            let end = ["look at it before you delete.", "请查看后再删除。"];
+            assert!(
+                end.iter().any(|end| screen.contains(end)),
+                "whole:\n{screen}"
+            );
+            screen
+        };
+        let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
+        app.lang = lang;
+        reply(&mut app, sent[0].0, MeterTypeReply::Rows(meter_type_rows()));
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Delete);
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(id, MeterTypeRequest::Delete { read, .. })] =
+            &ref_requests::<MeterTypeRequest>(&sent)[..]
+        else {
+            panic!("{sent:?}")
+        };
+        assert_eq!(read, &meter_type_rows()[1].meter_type, "the row as listed");
+        let sent = reply(
+            &mut app,
+            *id,
+            MeterTypeReply::Deleted(MeterTypeDeletion::Changed),
+        );
+        assert!(
+            matches!(
+                ref_requests::<MeterTypeRequest>(&sent)[..],
+                [(_, MeterTypeRequest::List)]
+            ),
+            "the list read again: {sent:?}"
+        );
+        let screen = said(&app, meter_type);
+        insta::assert_snapshot!(format!("meter_type_not_deleted_{lang:?}"), screen);
+
+        let mut app = meters_screen();
+        app.lang = lang;
+        press(&mut app, KeyCode::Char('x'));
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(id, MeterRequest::Delete { read, .. })] = &ref_requests::<MeterRequest>(&sent)[..]
+        else {
+            panic!("{sent:?}")
+        };
+        assert_eq!(
+            read,
+            &meter_row(1, false).meter.fields(),
+            "the row as listed"
+        );
+        let sent = reply(&mut app, *id, MeterReply::Deleted(MeterOutcome::Changed));
+        assert!(
+            matches!(
+                ref_requests::<MeterRequest>(&sent)[..],
+                [(_, MeterRequest::Page { .. })]
+            ),
+            "the page read again: {sent:?}"
+        );
+        said(&app, meter);
     }
 }
