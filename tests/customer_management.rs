@@ -619,8 +619,15 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
         .unwrap(),
         CustomerTypeOutcome::Saved { id: card }
     );
+    let listed = customer_types::customer_type_rows(&*supervisor)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|row| row.id == card)
+        .unwrap()
+        .input;
     assert_eq!(
-        customer_types::delete_customer_type(&mut supervisor, SUPERVISOR, &key(), card, &renamed)
+        customer_types::delete_customer_type(&mut supervisor, SUPERVISOR, &key(), card, &listed)
             .await
             .unwrap(),
         CustomerTypeOutcome::Refused(vec![CustomerTypeProblem::InUse { customers: 1 }])

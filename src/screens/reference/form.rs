@@ -66,13 +66,15 @@ pub enum FormTarget {
         login: String,
         yours: Option<Vec<String>>,
     },
-    /// `id` None: a new department; else a department renamed.
+    /// `stored` None: a new department; else a department renamed, its id and name as the
+    /// list showed them.
     Department {
-        id: Option<i64>,
+        stored: Option<(i64, String)>,
     },
-    /// The permissions of the role `code`.
+    /// The permissions of the role `code`, `read` as the list showed them.
     RolePermissions {
         code: String,
+        read: Vec<String>,
     },
 }
 
@@ -240,7 +242,7 @@ impl RefForm {
                 vec![lang.tf("operators.hint_roles", &[("login", &inert(login))])]
             }
             FormTarget::Department { .. } => vec![lang.t("operators.hint_department").to_owned()],
-            FormTarget::RolePermissions { code } => {
+            FormTarget::RolePermissions { code, .. } => {
                 vec![app.tf("operators.hint_permissions", &[("role", &inert(code))])]
             }
         }
@@ -259,7 +261,7 @@ impl Screen for RefForm {
             | FormTarget::Scheme { stored: None }
             | FormTarget::CustomerType { stored: None }
             | FormTarget::Operator
-            | FormTarget::Department { id: None } => "ref.screen_add",
+            | FormTarget::Department { stored: None } => "ref.screen_add",
             FormTarget::Prices { .. } => "ref.screen_prices",
             _ => "ref.screen_modify",
         };
