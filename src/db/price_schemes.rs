@@ -328,12 +328,7 @@ pub async fn modify_scheme(
         return Ok(refusal);
     }
     let change = async |transaction: &Transaction<'_>, stored: LockedScheme| {
-        // The row is locked (`locked_scheme`): what it holds now is what this save replaces.
-        let now = async {
-            let now = scheme_row(transaction, id).await?;
-            Ok(now.map(|row| row.fields))
-        };
-        if let Err(changed) = as_read(now, read, SchemeOutcome::Changed).await? {
+        if let Err(changed) = scheme_as_read(transaction, id, read).await? {
             return Ok(changed);
         }
         if stored.kind != fields.kind.as_str()
@@ -367,16 +362,33 @@ pub async fn modify_scheme(
     change_scheme(client, key, MODIFY, operator_id, id, change).await
 }
 
-/// A price change: new tiers in force from `effective_from` (today or later) on.
+/// Whether scheme `id`, its row locked (`locked_scheme`), still has the fields `read`, as its
+/// list or form showed them (`db::rows::as_read`); else `Changed`.
+async fn scheme_as_read(
+    transaction: &Transaction<'_>,
+    id: i64,
+    read: &SchemeFields,
+) -> Result<Result<(), SchemeOutcome>, DbError> {
+    let now = async { Ok(scheme_row(transaction, id).await?.map(|row| row.fields)) };
+    as_read(now, read, SchemeOutcome::Changed).await
+}
+
+/// A price change: new tiers in force from `effective_from` (today or later) on, at the billing
+/// mode and VAT rate of the scheme's fields `read`, which its form checked the tiers against:
+/// changed by another desk since (a VAT rate), it is `Changed` and nothing is saved.
 pub async fn change_prices(
     client: &mut Client,
     operator_id: i64,
     key: &str,
     id: i64,
+    read: &SchemeFields,
     effective_from: NaiveDate,
     tiers: &[Tier],
 ) -> Result<SchemeOutcome, DbError> {
     let change = async |transaction: &Transaction<'_>, stored: LockedScheme| {
+        if let Err(changed) = scheme_as_read(transaction, id, read).await? {
+            return Ok(changed);
+        }
         let today = stored.today;
         if effective_from < today {
             return Ok(SchemeOutcome::PastDate { today });

@@ -1888,18 +1888,18 @@ fn a_reference_save_names_what_it_saved() {
         settlement_months: None,
         start_date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
     };
+    let prices = SchemeRequest::ChangePrices {
+        idempotency_key: key(),
+        id: 7,
+        read: fields.clone(),
+        effective_from: NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
+        tiers: Vec::new(),
+    };
     let scheme = SchemeRequest::Modify {
         idempotency_key: key(),
         id: 7,
         read: fields.clone(),
         fields,
-    };
-    let prices = SchemeRequest::ChangePrices {
-        idempotency_key: key(),
-        id: 7,
-        name: "居民阶梯".into(),
-        effective_from: NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
-        tiers: Vec::new(),
     };
     // Deletions too (s36-c): "已删除。" alone said nothing on the screen it landed on.
     let meter_gone = MeterRequest::Delete {
@@ -2347,5 +2347,60 @@ fn a_row_changed_meanwhile_is_not_deleted_and_the_list_is_read_again() {
             "the page read again: {sent:?}"
         );
         said(&app, meter);
+    }
+}
+
+/// s45-a: new prices are filled from the scheme as read — `n` on its details waits for the
+/// read —, carry its fields (whose VAT rate the tiers were checked against), and a scheme
+/// changed meanwhile is said whole at 80×24 (en, zh), the form kept as typed.
+#[test]
+fn new_prices_over_a_scheme_changed_meanwhile_are_said_and_the_form_kept() {
+    use meterdesk::db::price_schemes::SchemeOutcome;
+    for (lang, words) in [
+        (
+            Lang::En,
+            "Not saved: another desk saved this price scheme meanwhile.",
+        ),
+        (Lang::Zh, "未保存：另一台终端已修改此价格方案。"),
+    ] {
+        let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+        app.lang = lang;
+        reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
+        let sent = press(&mut app, KeyCode::Enter);
+        let [(id, SchemeRequest::Detail { id: 7 })] = ref_requests::<SchemeRequest>(&sent)[..]
+        else {
+            panic!("{sent:?}")
+        };
+        press(&mut app, KeyCode::Char('n'));
+        assert!(!app.screen.is::<RefForm>(), "no form before the read");
+        let detail = SchemeDetail {
+            row: scheme_row(),
+            versions: vec![SchemeVersion {
+                effective_from: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+                tiers: vec![tier(Some(50), 100), tier(None, 300)],
+            }],
+        };
+        reply(&mut app, id, SchemeReply::Detail(Some(Box::new(detail))));
+        assert!(app.screen.is::<RefForm>(), "{}", render(&app));
+        type_text(&mut app, "2027-06-01");
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(id, SchemeRequest::ChangePrices { read, .. })] =
+            &ref_requests::<SchemeRequest>(&sent)[..]
+        else {
+            panic!("{sent:?}\n{}", render(&app))
+        };
+        assert_eq!(read, &scheme_row().fields, "the scheme as read");
+        reply(&mut app, *id, SchemeReply::Saved(SchemeOutcome::Changed));
+        let text = app.message.clone().unwrap().text;
+        assert!(text.starts_with(words), "{lang:?}: {text}");
+        let screen = render(&app);
+        assert!(app.screen.is::<RefForm>(), "the form kept");
+        assert!(screen.contains("2027-06-01"), "as typed:\n{screen}");
+        let end = ["what it holds now.", "查看其当前内容。"];
+        assert!(
+            end.iter().any(|end| screen.contains(end)),
+            "whole:\n{screen}"
+        );
+        insta::assert_snapshot!(format!("prices_changed_meanwhile_{lang:?}"), screen);
     }
 }
