@@ -1029,6 +1029,104 @@ async fn new_prices_typed_before_another_desk_changed_the_schemes_vat_are_refuse
     assert_eq!(ask(&db, prices(&read)).await, saved);
 }
 
+/// s45-a (s44-e's found, not fixed): prices saved from tomorrow with a wrong price could not be
+/// corrected — their date "taken", and a version never changed (sql/V47) — so tomorrow's bills
+/// would use them. A version not yet in force is now corrected on its date, in place, with its
+/// audit entry telling the prices it replaces (sql/V250); one in force never, by the desk nor
+/// by psql.
+#[tokio::test]
+async fn prices_not_yet_in_force_are_corrected_on_their_date_and_those_in_force_never() {
+    let db = with_fixture().await;
+    let today: NaiveDate = {
+        let client = db.pool.get().await.unwrap();
+        let row = client.query_one("SELECT current_date", &[]).await.unwrap();
+        row.get("current_date")
+    };
+    let read = listed_scheme(&db, PREPAID_SCHEME).await;
+    let prices = |effective_from, first: &str| SchemeRequest::ChangePrices {
+        idempotency_key: key(),
+        id: PREPAID_SCHEME,
+        read: read.clone(),
+        effective_from,
+        tiers: vec![tier(Some("50"), first), tier(None, "3.5")],
+    };
+    let saved = SchemeReply::Saved(SchemeOutcome::Saved { id: PREPAID_SCHEME });
+    let tomorrow = today + Days::new(1);
+    let stored = async |date: NaiveDate| -> String {
+        let client = db.pool.get().await.unwrap();
+        let row = client
+            .query_one(
+                "SELECT string_agg(concat_ws(' ', t.upper_bound_m3, t.unit_price), '; '
+                                   ORDER BY t.tier_no) AS tiers
+                 FROM price_version v JOIN price_tier t ON t.price_version_id = v.id
+                 WHERE v.price_scheme_id = 1 AND v.effective_from = $1",
+                &[&date],
+            )
+            .await
+            .unwrap();
+        row.get("tiers")
+    };
+    assert_eq!(ask(&db, prices(tomorrow, "0")).await, saved);
+    assert_eq!(ask(&db, prices(tomorrow, "1.2")).await, saved, "corrected");
+    assert_eq!(stored(tomorrow).await, "50.000 1.2000; 3.5000");
+    assert_eq!(db.count("SELECT count(*) FROM price_version").await, 2);
+    let told = db
+        .count(
+            "SELECT count(*) FROM audit_log WHERE action = 'price_version.add'
+               AND detail #>> '{replaces,unit_prices,0}' = '0'
+               AND detail #>> '{unit_prices,0}' = '1.2'",
+        )
+        .await;
+    let details = {
+        let client = db.pool.get().await.unwrap();
+        let rows = client
+            .query(
+                "SELECT detail::text AS d FROM audit_log WHERE action = 'price_version.add'",
+                &[],
+            )
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.get::<_, String>("d"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(told, 1, "the entry tells what it replaced: {details:?}");
+
+    // Today's prices are in force: the same date is taken.
+    assert_eq!(ask(&db, prices(today, "1.1")).await, saved);
+    assert_eq!(
+        ask(&db, prices(today, "0")).await,
+        SchemeReply::Saved(SchemeOutcome::DateTaken)
+    );
+    assert_eq!(stored(today).await, "50.000 1.1000; 3.5000");
+
+    // psql as the supervisor: a version in force is never rewritten nor its tiers deleted; one
+    // ahead not without its entry.
+    let supervisor = db.pool_of("super").get().await.unwrap();
+    for sql in [
+        "BEGIN; UPDATE price_version SET created_at = now() WHERE effective_from = current_date;
+         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+         SELECT current_operator_id(), 'price_version.add', 'price_scheme', 1,
+                jsonb_build_object('effective_from', current_date);
+         COMMIT;",
+        "DELETE FROM price_tier WHERE price_version_id = 1",
+        "UPDATE price_version SET created_at = now() WHERE effective_from > current_date",
+        "BEGIN; UPDATE price_version SET effective_from = effective_from + 1
+                WHERE effective_from > current_date;
+         COMMIT;",
+    ] {
+        let error = supervisor.batch_execute(sql).await.unwrap_err();
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{sql}: {error}"
+        );
+        supervisor.batch_execute("ROLLBACK").await.ok();
+    }
+    assert_eq!(stored(today).await, "50.000 1.1000; 3.5000");
+    assert_eq!(stored(tomorrow).await, "50.000 1.2000; 3.5000");
+}
+
 #[tokio::test]
 async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model() {
     let db = with_fixture().await;
