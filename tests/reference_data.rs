@@ -1324,7 +1324,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         .await,
         SchemeReply::Saved(SchemeOutcome::Saved { id })
     );
-    // Price changes: today or later, one per date.
+    // Price changes: today or later, one per date (corrected on it while not in force).
     let today: NaiveDate = {
         let client = db.pool.get().await.unwrap();
         client
@@ -1376,7 +1376,8 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
             }
         )
         .await,
-        SchemeReply::Saved(SchemeOutcome::DateTaken)
+        SchemeReply::Saved(SchemeOutcome::Saved { id }),
+        "next month's prices, not yet in force, are corrected on their date (sql/V250)"
     );
     let SchemeReply::Detail(Some(detail)) = ask(&db, SchemeRequest::Detail { id }).await else {
         panic!("the scheme")
