@@ -414,7 +414,7 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
         installed
     );
     assert_eq!(
-        meters::delete_meter(&mut supervisor, SUPERVISOR, &key(), &number)
+        meters::delete_meter(&mut supervisor, SUPERVISOR, &key(), &number, &fields)
             .await
             .unwrap(),
         installed
@@ -422,14 +422,15 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
 
     add_meter(&mut supervisor, "M-3", PLAIN_METERS).await;
     let spare = MeterNo::parse("m-3").unwrap();
+    let plain = added_meter(PLAIN_METERS);
     assert_eq!(
-        meters::delete_meter(&mut supervisor, SUPERVISOR, &key(), &spare)
+        meters::delete_meter(&mut supervisor, SUPERVISOR, &key(), &spare, &plain)
             .await
             .unwrap(),
         MeterOutcome::Done
     );
     assert_eq!(
-        meters::delete_meter(&mut supervisor, SUPERVISOR, &key(), &spare)
+        meters::delete_meter(&mut supervisor, SUPERVISOR, &key(), &spare, &plain)
             .await
             .unwrap(),
         MeterOutcome::NotFound
@@ -618,22 +619,30 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
         .unwrap(),
         CustomerTypeOutcome::Saved { id: card }
     );
+    let listed = customer_types::customer_type_rows(&*supervisor)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|row| row.id == card)
+        .unwrap()
+        .input;
     assert_eq!(
-        customer_types::delete_customer_type(&mut supervisor, SUPERVISOR, &key(), card)
+        customer_types::delete_customer_type(&mut supervisor, SUPERVISOR, &key(), card, &listed)
             .await
             .unwrap(),
         CustomerTypeOutcome::Refused(vec![CustomerTypeProblem::InUse { customers: 1 }])
     );
 
     let unused = add_type(&mut supervisor, "Spare", BusinessModel::SystemPrepaid).await;
+    let spare = type_input("Spare", BusinessModel::SystemPrepaid);
     assert_eq!(
-        customer_types::delete_customer_type(&mut supervisor, SUPERVISOR, &key(), unused)
+        customer_types::delete_customer_type(&mut supervisor, SUPERVISOR, &key(), unused, &spare)
             .await
             .unwrap(),
         CustomerTypeOutcome::Deleted
     );
     assert_eq!(
-        customer_types::delete_customer_type(&mut supervisor, SUPERVISOR, &key(), unused)
+        customer_types::delete_customer_type(&mut supervisor, SUPERVISOR, &key(), unused, &spare)
             .await
             .unwrap(),
         CustomerTypeOutcome::NotFound
@@ -1720,7 +1729,7 @@ async fn the_clerks_connection_is_refused_reference_data_and_the_administrators_
     );
     refused(
         "a clerk deleting a meter",
-        meters::delete_meter(&mut clerk, CLERK, &key(), &kept).await,
+        meters::delete_meter(&mut clerk, CLERK, &key(), &kept, &fields).await,
     );
     refused(
         "a clerk importing meters",
@@ -1748,14 +1757,17 @@ async fn the_clerks_connection_is_refused_reference_data_and_the_administrators_
         )
         .await,
     );
+    let households = type_input("Households", BusinessModel::SystemPrepaid);
     refused(
         "a clerk deleting a customer type",
-        customer_types::delete_customer_type(&mut clerk, CLERK, &key(), residents).await,
+        customer_types::delete_customer_type(&mut clerk, CLERK, &key(), residents, &households)
+            .await,
     );
     // Told at the desk in words, in its language, not as the database's permission code.
-    let error = customer_types::delete_customer_type(&mut clerk, CLERK, &key(), residents)
-        .await
-        .unwrap_err();
+    let error =
+        customer_types::delete_customer_type(&mut clerk, CLERK, &key(), residents, &households)
+            .await
+            .unwrap_err();
     let Failure::Error(problem) = Failure::from(error) else {
         panic!("a refusal, not a lost connection")
     };

@@ -335,6 +335,7 @@ async fn a_clerks_refused_reference_write_records_nothing_and_its_key_stays_free
             opened.supervisor,
             "clerk-2",
             opened.customer_type_id,
+            &residents(),
         )
         .await
         .map(|outcome| format!("{outcome:?}")),

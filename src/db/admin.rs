@@ -5,6 +5,7 @@
 use crate::db::Transaction;
 use deadpool_postgres::ClientWrapper as Client;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, ToSql};
 
 use super::DbError;
 use super::applied_write::{outcome_done, write_once};
@@ -13,7 +14,7 @@ use super::operators::{
     set_roles,
 };
 use super::roles::set_permissions_in;
-use super::rows::accepted;
+use super::rows::{accepted, as_read, read_opt};
 
 /// An administrator's change, as the operators, departments and roles screens send it.
 #[derive(Debug, Clone, Copy)]
@@ -33,13 +34,17 @@ pub enum AdminChange<'a> {
         role_codes: &'a [&'a str],
         department_id: i64,
     },
-    /// A department added (`id` None) or renamed.
+    /// A department added (`renaming` None) or renamed: `renaming` is its id and the name
+    /// its list showed; renamed by another desk since, it is `Changed`.
     Department {
-        id: Option<i64>,
+        renaming: Option<(i64, &'a str)>,
         name: &'a str,
     },
+    /// Role `code`'s permissions, its form filled from `read` (sorted, as the list shows
+    /// them); changed by another desk since, it is `Changed`.
     RolePermissions {
         code: &'a str,
+        read: &'a [String],
         permissions: &'a [String],
     },
 }
@@ -53,8 +58,10 @@ impl AdminChange<'_> {
             AdminChange::SetEnabled { enabled: false, .. } => "operator.disable",
             AdminChange::ResetPassword { .. } => "operator.reset_password",
             AdminChange::SetRoles { .. } => "operator.set_roles",
-            AdminChange::Department { id: None, .. } => "department.add",
-            AdminChange::Department { id: Some(_), .. } => "department.rename",
+            AdminChange::Department { renaming: None, .. } => "department.add",
+            AdminChange::Department {
+                renaming: Some(_), ..
+            } => "department.rename",
             AdminChange::RolePermissions { .. } => "role.set_permissions",
         }
     }
@@ -70,6 +77,8 @@ pub enum AdminOutcome {
     NotToYourself,
     /// The role's permissions would leave nobody able to maintain operators or roles.
     KeepsAdministration,
+    /// Saved by another desk since its form was read: nothing saved (`db::rows::as_read`).
+    Changed,
 }
 
 outcome_done!(AdminOutcome::Done);
@@ -120,15 +129,53 @@ pub async fn change_once(
                 set_department(transaction, id, department_id).await?;
                 refused_for_self(set_roles(transaction, id, role_codes).await)
             }
-            AdminChange::Department { id, name } => Ok(done_unless(
-                save_department(transaction, id, name).await?,
-                AdminOutcome::Taken,
-            )),
-            AdminChange::RolePermissions { code, permissions } => Ok(done_unless(
-                set_permissions_in(transaction, code, permissions).await?,
-                AdminOutcome::KeepsAdministration,
-            )),
+            AdminChange::Department { renaming, name } => {
+                if let Some((id, read)) = renaming {
+                    let locked = "SELECT name AS now FROM department WHERE id = $1 FOR UPDATE";
+                    if let Err(changed) = still(transaction, locked, &id, &read.to_owned()).await? {
+                        return Ok(changed);
+                    }
+                }
+                Ok(done_unless(
+                    save_department(transaction, renaming.map(|(id, _)| id), name).await?,
+                    AdminOutcome::Taken,
+                ))
+            }
+            AdminChange::RolePermissions {
+                code,
+                read,
+                permissions,
+            } => {
+                let locked = "SELECT ARRAY(SELECT permission_code FROM role_permission
+                                           WHERE role_code = r.code ORDER BY 1) AS now
+                              FROM role r WHERE r.code = $1 FOR UPDATE";
+                if let Err(changed) = still(transaction, locked, &code, &read.to_vec()).await? {
+                    return Ok(changed);
+                }
+                Ok(done_unless(
+                    set_permissions_in(transaction, code, permissions).await?,
+                    AdminOutcome::KeepsAdministration,
+                ))
+            }
         },
     )
     .await
+}
+
+/// Whether the row `locked` reads (its column `now`, by the key `$1`, locking the row until the
+/// change commits) is still `read`, what the administrator's list or form showed
+/// (`db::rows::as_read`); else `Changed`.
+async fn still<K, T>(
+    transaction: &Transaction<'_>,
+    locked: &str,
+    key: &K,
+    read: &T,
+) -> Result<Result<(), AdminOutcome>, DbError>
+where
+    K: ToSql + Sync,
+    T: PartialEq + for<'a> FromSql<'a>,
+{
+    let key = [key as &(dyn ToSql + Sync)];
+    let now = read_opt(transaction, locked, &key, |row| Ok(row.get::<_, T>("now")));
+    as_read(now, read, AdminOutcome::Changed).await
 }

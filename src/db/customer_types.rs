@@ -114,12 +114,7 @@ pub async fn modify_customer_type(
     input: &CustomerTypeInput,
 ) -> Result<CustomerTypeOutcome, DbError> {
     let change = async |transaction: &Transaction<'_>, usage: TypeUsage| {
-        // The row is locked (`locked_usage`): what it holds now is what this save replaces.
-        let now = async {
-            let stored = type_rows(transaction, Some(id)).await?;
-            Ok(stored.first().map(|row| sorted(&row.input)))
-        };
-        if let Err(changed) = as_read(now, &sorted(read), CustomerTypeOutcome::Changed).await? {
+        if let Err(changed) = type_as_read(transaction, id, read).await? {
             return Ok(changed);
         }
         let spec = match validate_customer_type(&form_of(transaction, input).await?) {
@@ -169,14 +164,33 @@ pub async fn modify_customer_type(
     change_type(client, key, MODIFY, operator_id, id, change).await
 }
 
-/// Deletes a customer type no customer has.
+/// Whether customer type `id`, its row locked (`locked_usage`), still holds `read`, as its
+/// list or form showed it (`db::rows::as_read`; lists compared as sets); else `Changed`.
+async fn type_as_read(
+    transaction: &Transaction<'_>,
+    id: i64,
+    read: &CustomerTypeInput,
+) -> Result<Result<(), CustomerTypeOutcome>, DbError> {
+    let now = async {
+        let stored = type_rows(transaction, Some(id)).await?;
+        Ok(stored.first().map(|row| sorted(&row.input)))
+    };
+    as_read(now, &sorted(read), CustomerTypeOutcome::Changed).await
+}
+
+/// Deletes a customer type no customer has, still `read` as the list showed it: changed by
+/// another desk since, it is `Changed` and stays.
 pub async fn delete_customer_type(
     client: &mut Client,
     operator_id: i64,
     key: &str,
     id: i64,
+    read: &CustomerTypeInput,
 ) -> Result<CustomerTypeOutcome, DbError> {
     let change = async |transaction: &Transaction<'_>, usage: TypeUsage| {
+        if let Err(changed) = type_as_read(transaction, id, read).await? {
+            return Ok(changed);
+        }
         if let Err(problem) = may_delete_customer_type(&usage) {
             return Ok(CustomerTypeOutcome::Refused(vec![problem]));
         }

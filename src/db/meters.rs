@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::pin::pin;
 
-use crate::db::{CachingClient, import_deadlines};
+use crate::db::{CachingClient, Transaction, import_deadlines};
 use bytes::{BufMut, BytesMut};
 use deadpool_postgres::ClientWrapper as Client;
 use futures_util::SinkExt;
@@ -87,6 +87,15 @@ impl Meter {
             initial_mechanical_reading,
         })
     }
+
+    /// Its type and initial readings, as a form that modifies it holds them.
+    pub fn fields(&self) -> MeterFields {
+        MeterFields {
+            meter_type_id: self.meter_type_id,
+            initial_electronic_reading: self.initial_electronic_reading,
+            initial_mechanical_reading: self.initial_mechanical_reading,
+        }
+    }
 }
 
 /// A meter to add, or the new type and readings of one (readings compared by value).
@@ -163,14 +172,11 @@ pub async fn save_meter_type(
     };
     let id = modifying.map(|read| read.id);
     write_once(client, key, kind, operator_id, async |transaction| {
-        if let Some(read) = modifying {
-            let locked =
-                format!("SELECT {METER_TYPE_COLUMNS} FROM meter_type WHERE id = $1 FOR UPDATE");
-            let id = [&read.id as &(dyn ToSql + Sync)];
-            let now = read_opt(transaction, &locked, &id, meter_type_from);
-            if let Err(changed) = as_read(now, read, MeterTypeOutcome::Changed).await? {
-                return Ok(changed);
-            }
+        if let Some(read) = modifying
+            && let Err(changed) =
+                meter_type_as_read(transaction, read, MeterTypeOutcome::Changed).await?
+        {
+            return Ok(changed);
         }
         let result = transaction
             .query_opt(
@@ -222,6 +228,47 @@ pub async fn save_meter_type(
         })
     })
     .await
+}
+
+/// Whether meter type `read.id` is still `read`, as its list or form showed it
+/// (`db::rows::as_read`), its row locked until the change commits; else `changed`.
+async fn meter_type_as_read<O>(
+    transaction: &Transaction<'_>,
+    read: &MeterType,
+    changed: O,
+) -> Result<Result<(), O>, DbError> {
+    let locked = format!("SELECT {METER_TYPE_COLUMNS} FROM meter_type WHERE id = $1 FOR UPDATE");
+    let id = [&read.id as &(dyn ToSql + Sync)];
+    as_read(
+        read_opt(transaction, &locked, &id, meter_type_from),
+        read,
+        changed,
+    )
+    .await
+}
+
+/// Whether meter `meter_no` still has the type and initial readings `read`, as its list or
+/// form showed them (`db::rows::as_read`; decimals by value), its row locked until the change
+/// commits; else `Changed`.
+async fn meter_as_read(
+    transaction: &Transaction<'_>,
+    meter_no: &MeterNo,
+    read: &MeterFields,
+) -> Result<Result<(), MeterOutcome>, DbError> {
+    let number = meter_no.as_str();
+    let number = [&number as &(dyn ToSql + Sync)];
+    let now = read_opt(
+        transaction,
+        "SELECT meter_type_id, initial_electronic_reading, initial_mechanical_reading
+         FROM meter WHERE meter_no = $1 FOR UPDATE",
+        &number,
+        |row| {
+            Ok(from_columns!(row => MeterFields {
+                meter_type_id, initial_electronic_reading, initial_mechanical_reading,
+            }))
+        },
+    );
+    as_read(now, read, MeterOutcome::Changed).await
 }
 
 /// Adds an uninstalled meter.
@@ -297,20 +344,7 @@ pub async fn modify_meter(
         "meter.modify",
         operator_id,
         async |transaction| {
-            let number = meter_no.as_str();
-            let number = [&number as &(dyn ToSql + Sync)];
-            let now = read_opt(
-                transaction,
-                "SELECT meter_type_id, initial_electronic_reading, initial_mechanical_reading
-                 FROM meter WHERE meter_no = $1 FOR UPDATE",
-                &number,
-                |row| {
-                    Ok(from_columns!(row => MeterFields {
-                        meter_type_id, initial_electronic_reading, initial_mechanical_reading,
-                    }))
-                },
-            );
-            if let Err(changed) = as_read(now, read, MeterOutcome::Changed).await? {
+            if let Err(changed) = meter_as_read(transaction, meter_no, read).await? {
                 return Ok(changed);
             }
             let result = transaction
@@ -341,12 +375,14 @@ pub async fn modify_meter(
     .await
 }
 
-/// Deletes an uninstalled meter (one added by mistake).
+/// Deletes an uninstalled meter (one added by mistake) that still has the type and initial
+/// readings `read` its list showed: changed by another desk since, it is `Changed` and stays.
 pub async fn delete_meter(
     client: &mut Client,
     operator_id: i64,
     key: &str,
     meter_no: &MeterNo,
+    read: &MeterFields,
 ) -> Result<MeterOutcome, DbError> {
     write_once(
         client,
@@ -355,6 +391,9 @@ pub async fn delete_meter(
         operator_id,
         async |transaction| {
             require(transaction, &["meter.maintain", "meter.import"]).await?;
+            if let Err(changed) = meter_as_read(transaction, meter_no, read).await? {
+                return Ok(changed);
+            }
             let row = transaction
                 .query_one(
                     "WITH deleted AS (
@@ -658,15 +697,19 @@ pub enum MeterTypeDeletion {
         meters: i64,
         customer_types: i64,
     },
+    /// Changed by another desk since the list was read: it stays (`db::rows::as_read`).
+    Changed,
 }
 
-/// Deletes a meter type no meter has and no customer type allows (one added by mistake).
+/// Deletes a meter type no meter has and no customer type allows (one added by mistake),
+/// still `read` as the list showed it: changed by another desk since, it is `Changed`.
 pub async fn delete_meter_type(
     client: &mut Client,
     operator_id: i64,
     key: &str,
-    id: i64,
+    read: &MeterType,
 ) -> Result<MeterTypeDeletion, DbError> {
+    let id = read.id;
     write_once(
         client,
         key,
@@ -674,6 +717,11 @@ pub async fn delete_meter_type(
         operator_id,
         async |transaction| {
             require(transaction, &["meter.maintain"]).await?;
+            if let Err(changed) =
+                meter_type_as_read(transaction, read, MeterTypeDeletion::Changed).await?
+            {
+                return Ok(changed);
+            }
             let row = transaction
                 .query_one(
                     "WITH usage AS (

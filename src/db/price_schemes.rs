@@ -306,7 +306,12 @@ pub async fn add_scheme(
             return Ok(SchemeOutcome::NameTaken);
         };
         let id: i64 = inserted.get("id");
-        insert_version(transaction, operator_id, id, fields.start_date, tiers).await?;
+        let first = Version {
+            scheme_id: id,
+            effective_from: fields.start_date,
+            tiers,
+        };
+        write_version(transaction, operator_id, &first, None).await?;
         audit(transaction, operator_id, ADD, id, fields).await?;
         Ok(SchemeOutcome::Saved { id })
     })
@@ -328,12 +333,7 @@ pub async fn modify_scheme(
         return Ok(refusal);
     }
     let change = async |transaction: &Transaction<'_>, stored: LockedScheme| {
-        // The row is locked (`locked_scheme`): what it holds now is what this save replaces.
-        let now = async {
-            let now = scheme_row(transaction, id).await?;
-            Ok(now.map(|row| row.fields))
-        };
-        if let Err(changed) = as_read(now, read, SchemeOutcome::Changed).await? {
+        if let Err(changed) = scheme_as_read(transaction, id, read).await? {
             return Ok(changed);
         }
         if stored.kind != fields.kind.as_str()
@@ -367,16 +367,33 @@ pub async fn modify_scheme(
     change_scheme(client, key, MODIFY, operator_id, id, change).await
 }
 
-/// A price change: new tiers in force from `effective_from` (today or later) on.
+/// Whether scheme `id`, its row locked (`locked_scheme`), still has the fields `read`, as its
+/// list or form showed them (`db::rows::as_read`); else `Changed`.
+async fn scheme_as_read(
+    transaction: &Transaction<'_>,
+    id: i64,
+    read: &SchemeFields,
+) -> Result<Result<(), SchemeOutcome>, DbError> {
+    let now = async { Ok(scheme_row(transaction, id).await?.map(|row| row.fields)) };
+    as_read(now, read, SchemeOutcome::Changed).await
+}
+
+/// A price change: new tiers in force from `effective_from` (today or later) on, at the billing
+/// mode and VAT rate of the scheme's fields `read`, which its form checked the tiers against:
+/// changed by another desk since (a VAT rate), it is `Changed` and nothing is saved.
 pub async fn change_prices(
     client: &mut Client,
     operator_id: i64,
     key: &str,
     id: i64,
+    read: &SchemeFields,
     effective_from: NaiveDate,
     tiers: &[Tier],
 ) -> Result<SchemeOutcome, DbError> {
     let change = async |transaction: &Transaction<'_>, stored: LockedScheme| {
+        if let Err(changed) = scheme_as_read(transaction, id, read).await? {
+            return Ok(changed);
+        }
         let today = stored.today;
         if effective_from < today {
             return Ok(SchemeOutcome::PastDate { today });
@@ -390,18 +407,26 @@ pub async fn change_prices(
         if let Err(error) = version {
             return Ok(SchemeOutcome::Prices(error.into_first()));
         }
-        let taken = transaction
-            .query_one(
-                "SELECT EXISTS (SELECT FROM price_version
-                                WHERE price_scheme_id = $1 AND effective_from = $2) AS taken",
-                &[&id, &effective_from],
-            )
-            .await?
-            .get("taken");
-        if taken {
-            return Ok(SchemeOutcome::DateTaken);
-        }
-        insert_version(transaction, operator_id, id, effective_from, tiers).await?;
+        // A version on that date: corrected while it is not in force (sql/V250), else taken.
+        let same_date = read_opt(
+            transaction,
+            "SELECT id, effective_from > current_date AS ahead FROM price_version
+             WHERE price_scheme_id = $1 AND effective_from = $2",
+            &[&id, &effective_from],
+            |row| Ok((row.get::<_, i64>("id"), row.get::<_, bool>("ahead"))),
+        )
+        .await?;
+        let replacing = match same_date {
+            Some((_, false)) => return Ok(SchemeOutcome::DateTaken),
+            Some((version, true)) => Some(version),
+            None => None,
+        };
+        let saved = Version {
+            scheme_id: id,
+            effective_from,
+            tiers,
+        };
+        write_version(transaction, operator_id, &saved, replacing).await?;
         Ok(SchemeOutcome::Saved { id })
     };
     change_scheme(client, key, NEW_PRICES, operator_id, id, change).await
@@ -504,20 +529,55 @@ impl<'a> SchemeColumns<'a> {
     }
 }
 
-async fn insert_version(
-    transaction: &Transaction<'_>,
-    operator_id: i64,
+/// A scheme's prices from a date, as a change writes them.
+struct Version<'a> {
     scheme_id: i64,
     effective_from: NaiveDate,
-    tiers: &[Tier],
+    tiers: &'a [Tier],
+}
+
+/// Writes `version` with its audit entry (`price_version.add`): a new version, or, `replacing`
+/// one on its date not yet in force, that version's tiers replaced in place (sql/V250: its row
+/// written again first, then its tiers; the entry tells the tiers it replaces).
+async fn write_version(
+    transaction: &Transaction<'_>,
+    operator_id: i64,
+    version: &Version<'_>,
+    replacing: Option<i64>,
 ) -> Result<(), DbError> {
-    let bounds: Vec<Option<Decimal>> = tiers.iter().map(|tier| tier.up_to).collect();
-    let prices: Vec<Decimal> = tiers.iter().map(|tier| tier.unit_price).collect();
+    // The tiers replaced, told by the entry.
+    let (mut replaced_bounds, mut replaced_prices) = (Vec::<Option<Decimal>>::new(), Vec::new());
+    if let Some(version_id) = replacing {
+        transaction
+            .execute(
+                "UPDATE price_version SET created_at = now() WHERE id = $1",
+                &[&version_id],
+            )
+            .await?;
+        for row in transaction
+            .query(
+                "WITH gone AS (DELETE FROM price_tier WHERE price_version_id = $1
+                               RETURNING tier_no, upper_bound_m3, unit_price)
+                 SELECT upper_bound_m3, unit_price FROM gone ORDER BY tier_no",
+                &[&version_id],
+            )
+            .await?
+        {
+            replaced_bounds.push(row.get("upper_bound_m3"));
+            replaced_prices.push(row.get::<_, Decimal>("unit_price"));
+        }
+    }
+    let bounds: Vec<Option<Decimal>> = version.tiers.iter().map(|tier| tier.up_to).collect();
+    let prices: Vec<Decimal> = version.tiers.iter().map(|tier| tier.unit_price).collect();
     transaction
         .execute(
-            "WITH version AS (
+            "WITH added AS (
                  INSERT INTO price_version (price_scheme_id, effective_from, created_by)
-                 VALUES ($1, $2, $3) RETURNING id
+                 SELECT $1, $2, $3 WHERE $6::bigint IS NULL
+                 RETURNING id
+             ), version AS (
+                 SELECT id FROM added
+                 UNION ALL SELECT $6::bigint WHERE $6::bigint IS NOT NULL
              ), tiers AS (
                  INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
                  SELECT version.id, tier.no, tier.bound, tier.price
@@ -529,8 +589,21 @@ async fn insert_version(
              SELECT $3, 'price_version.add', 'price_scheme', $1,
                     jsonb_build_object('effective_from', $2::date, 'upper_bounds', $4::numeric[],
                                        'unit_prices', $5::numeric[])
+                    || CASE WHEN $6::bigint IS NULL THEN '{}'::jsonb
+                            ELSE jsonb_build_object('replaces', jsonb_build_object(
+                                     'upper_bounds', $7::numeric[], 'unit_prices', $8::numeric[]))
+                       END
              FROM version",
-            &[&scheme_id, &effective_from, &operator_id, &bounds, &prices],
+            &[
+                &version.scheme_id,
+                &version.effective_from,
+                &operator_id,
+                &bounds,
+                &prices,
+                &replacing,
+                &replaced_bounds,
+                &replaced_prices,
+            ],
         )
         .await?;
     Ok(())

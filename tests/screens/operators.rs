@@ -990,3 +990,125 @@ fn a_login_typed_full_width_is_its_ascii_twin() {
     };
     assert_eq!(login, "zhang.san2");
 }
+
+/// s45-a: a department renamed, or a role's permissions saved, from a form read before another
+/// desk's save is refused in words, whole at 80×24 (en, zh), the form kept as typed; the
+/// request carries what the list showed.
+#[test]
+fn a_department_or_a_roles_permissions_changed_meanwhile_is_said_and_the_form_kept() {
+    for (lang, [department, role]) in [
+        (
+            Lang::En,
+            [
+                "Not saved: another desk saved this department meanwhile.",
+                "Not saved: another desk saved this role meanwhile.",
+            ],
+        ),
+        (
+            Lang::Zh,
+            [
+                "未保存：另一台终端已修改此部门。",
+                "未保存：另一台终端已修改此角色。",
+            ],
+        ),
+    ] {
+        let said = |app: &App, words: &str| {
+            let text = app.message.clone().unwrap().text;
+            assert!(text.starts_with(words), "{lang:?}: {text}");
+            let screen = render(app);
+            let end = ["what it holds now.", "查看其当前内容。"];
+            assert!(
+                end.iter().any(|end| screen.contains(end)),
+                "whole:\n{screen}"
+            );
+            screen
+        };
+        let administrator = || {
+            let mut app = signed_in(lang);
+            if let Some(session) = app.session.as_mut() {
+                session.permissions = vec![
+                    "customer.view".into(),
+                    "department.maintain".into(),
+                    "role.maintain".into(),
+                ];
+            }
+            app
+        };
+        let mut app = administrator();
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "departments");
+        let sent = press(&mut app, KeyCode::Enter);
+        let departments = listing().departments;
+        reply(
+            &mut app,
+            sent[0].0,
+            DepartmentReply::Rows(departments.clone()),
+        );
+        press(&mut app, KeyCode::Char('m'));
+        press(&mut app, KeyCode::End);
+        type_text(&mut app, " 二");
+        let sent = press(&mut app, KeyCode::F(2));
+        let Some((id, DepartmentRequest::Save { renaming, .. })) =
+            sent.iter().find_map(|(id, request)| {
+                request
+                    .of::<RefCall<DepartmentRequest>>()
+                    .map(|call| (*id, call.work.clone()))
+            })
+        else {
+            panic!("{sent:?}")
+        };
+        let listed = &departments[0];
+        assert_eq!(renaming, Some((listed.id, listed.name.clone())));
+        reply(&mut app, id, DepartmentReply::Changed);
+        let screen = said(&app, department);
+        assert!(screen.contains(&format!("{} 二", listed.name)), "{screen}");
+        insta::assert_snapshot!(
+            format!("operators_department_changed_meanwhile_{lang:?}").to_lowercase(),
+            screen
+        );
+
+        let mut app = administrator();
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "roles");
+        let sent = press(&mut app, KeyCode::Enter);
+        let read = vec!["customer.view".to_owned()];
+        let listed = RoleReply::Listed {
+            roles: vec![RoleRow {
+                code: "supervisor".into(),
+                name: "Supervisor".into(),
+                permissions: read.clone(),
+                operators: 1,
+            }],
+            permissions: ["customer.view", "meter.maintain"]
+                .iter()
+                .map(|code| Permission {
+                    code: (*code).into(),
+                    description: String::new(),
+                })
+                .collect(),
+        };
+        let (id, _) = sent
+            .iter()
+            .find(|(_, request)| request.of::<RefCall<RoleRequest>>().is_some())
+            .expect("the roles read");
+        reply(&mut app, *id, listed);
+        press(&mut app, KeyCode::Char('m'));
+        let sent = press(&mut app, KeyCode::F(2));
+        let Some((
+            id,
+            RoleRequest::SetPermissions {
+                read: sent_read, ..
+            },
+        )) = sent.iter().find_map(|(id, request)| {
+            request
+                .of::<RefCall<RoleRequest>>()
+                .map(|call| (*id, call.work.clone()))
+        })
+        else {
+            panic!("{sent:?}\n{}", render(&app))
+        };
+        assert_eq!(sent_read, read);
+        reply(&mut app, id, RoleReply::Changed);
+        said(&app, role);
+    }
+}

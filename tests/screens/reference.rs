@@ -207,7 +207,13 @@ fn meter_types_list_add_form_and_permissions() {
     let sent = press(&mut app, KeyCode::F(2));
     assert!(matches!(
         ref_requests::<MeterTypeRequest>(&sent)[..],
-        [(_, MeterTypeRequest::Delete { id: 2, .. })]
+        [(
+            _,
+            MeterTypeRequest::Delete {
+                read: MeterType { id: 2, .. },
+                ..
+            }
+        )]
     ));
 }
 
@@ -1839,15 +1845,16 @@ fn a_reference_save_names_what_it_saved() {
     use meterdesk::db::price_schemes::{SchemeFields, SchemeOutcome};
     use rust_decimal::Decimal;
     let key = || "desk-1".to_owned();
+    let meter_fields = MeterFields {
+        meter_type_id: 1,
+        initial_electronic_reading: Decimal::ZERO,
+        initial_mechanical_reading: Decimal::ZERO,
+    };
     let meter = MeterRequest::Save {
         idempotency_key: key(),
         read: None,
         meter_no: MeterNo::parse("ab-12").unwrap(),
-        fields: MeterFields {
-            meter_type_id: 1,
-            initial_electronic_reading: Decimal::ZERO,
-            initial_mechanical_reading: Decimal::ZERO,
-        },
+        fields: meter_fields.clone(),
     };
     let meter_type = MeterTypeRequest::Save {
         idempotency_key: key(),
@@ -1857,19 +1864,20 @@ fn a_reference_save_names_what_it_saved() {
         caliber: "DN15".into(),
         manufacturer: String::new(),
     };
+    let type_input = CustomerTypeInput {
+        name: "居民".into(),
+        nature: Nature::Personal,
+        business_model: BusinessModel::MeterPrepaid,
+        meter_type_ids: vec![1],
+        counts_water_usage: true,
+        charges: true,
+        price_scheme_id: Some(7),
+        payment_methods: vec!["cash".into()],
+    };
     let customer_type = CustomerTypeRequest::Save {
         idempotency_key: key(),
         modifying: None,
-        input: CustomerTypeInput {
-            name: "居民".into(),
-            nature: Nature::Personal,
-            business_model: BusinessModel::MeterPrepaid,
-            meter_type_ids: vec![1],
-            counts_water_usage: true,
-            charges: true,
-            price_scheme_id: Some(7),
-            payment_methods: vec!["cash".into()],
-        },
+        input: type_input.clone(),
     };
     let fields = SchemeFields {
         name: "居民阶梯".into(),
@@ -1880,33 +1888,40 @@ fn a_reference_save_names_what_it_saved() {
         settlement_months: None,
         start_date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
     };
+    let prices = SchemeRequest::ChangePrices {
+        idempotency_key: key(),
+        id: 7,
+        read: fields.clone(),
+        effective_from: NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
+        tiers: Vec::new(),
+    };
     let scheme = SchemeRequest::Modify {
         idempotency_key: key(),
         id: 7,
         read: fields.clone(),
         fields,
     };
-    let prices = SchemeRequest::ChangePrices {
-        idempotency_key: key(),
-        id: 7,
-        name: "居民阶梯".into(),
-        effective_from: NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
-        tiers: Vec::new(),
-    };
     // Deletions too (s36-c): "已删除。" alone said nothing on the screen it landed on.
     let meter_gone = MeterRequest::Delete {
         idempotency_key: key(),
         meter_no: MeterNo::parse("ab-12").unwrap(),
+        read: meter_fields.clone(),
     };
     let meter_type_gone = MeterTypeRequest::Delete {
         idempotency_key: key(),
-        id: 3,
-        name: "IC 卡表 DN15".into(),
+        read: MeterType {
+            id: 3,
+            name: "IC 卡表 DN15".into(),
+            payment_model: PaymentModel::Prepayment,
+            takes_card: true,
+            caliber: "DN15".into(),
+            manufacturer: String::new(),
+        },
     };
     let customer_type_gone = CustomerTypeRequest::Delete {
         idempotency_key: key(),
         id: 4,
-        name: "居民".into(),
+        read: type_input.clone(),
     };
     let deleted = |lang| {
         [
@@ -2248,5 +2263,144 @@ fn a_meter_type_a_meter_or_a_scheme_changed_meanwhile_is_said_and_the_form_kept(
         assert_eq!(read, &scheme_row().fields);
         reply(&mut app, *id, SchemeReply::Saved(SchemeOutcome::Changed));
         said(&app, scheme, "新水价方案");
+    }
+}
+
+/// s45-a: a delete from a list read before another desk changed its row is refused in words
+/// saying nothing was deleted, whole at 80×24 (en, zh), and the list is read again.
+#[test]
+fn a_row_changed_meanwhile_is_not_deleted_and_the_list_is_read_again() {
+    use meterdesk::db::meters::{MeterOutcome, MeterTypeDeletion};
+    for (lang, [meter_type, meter]) in [
+        (
+            Lang::En,
+            [
+                "Not deleted: another desk changed this meter type meanwhile.",
+                "Not deleted: another desk changed this meter meanwhile.",
+            ],
+        ),
+        (
+            Lang::Zh,
+            [
+                "未删除：另一台终端已修改此水表类型。",
+                "未删除：另一台终端已修改此水表。",
+            ],
+        ),
+    ] {
+        let said = |app: &App, words: &str| {
+            let text = app.message.clone().unwrap().text;
+            assert!(text.starts_with(words), "{lang:?}: {text}");
+            let screen = render(app);
+            let end = ["look at it before you delete.", "请查看后再删除。"];
+            assert!(
+                end.iter().any(|end| screen.contains(end)),
+                "whole:\n{screen}"
+            );
+            screen
+        };
+        let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
+        app.lang = lang;
+        reply(&mut app, sent[0].0, MeterTypeReply::Rows(meter_type_rows()));
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Delete);
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(id, MeterTypeRequest::Delete { read, .. })] =
+            &ref_requests::<MeterTypeRequest>(&sent)[..]
+        else {
+            panic!("{sent:?}")
+        };
+        assert_eq!(read, &meter_type_rows()[1].meter_type, "the row as listed");
+        let sent = reply(
+            &mut app,
+            *id,
+            MeterTypeReply::Deleted(MeterTypeDeletion::Changed),
+        );
+        assert!(
+            matches!(
+                ref_requests::<MeterTypeRequest>(&sent)[..],
+                [(_, MeterTypeRequest::List)]
+            ),
+            "the list read again: {sent:?}"
+        );
+        let screen = said(&app, meter_type);
+        insta::assert_snapshot!(format!("meter_type_not_deleted_{lang:?}"), screen);
+
+        let mut app = meters_screen();
+        app.lang = lang;
+        press(&mut app, KeyCode::Char('x'));
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(id, MeterRequest::Delete { read, .. })] = &ref_requests::<MeterRequest>(&sent)[..]
+        else {
+            panic!("{sent:?}")
+        };
+        assert_eq!(
+            read,
+            &meter_row(1, false).meter.fields(),
+            "the row as listed"
+        );
+        let sent = reply(&mut app, *id, MeterReply::Deleted(MeterOutcome::Changed));
+        assert!(
+            matches!(
+                ref_requests::<MeterRequest>(&sent)[..],
+                [(_, MeterRequest::Page { .. })]
+            ),
+            "the page read again: {sent:?}"
+        );
+        said(&app, meter);
+    }
+}
+
+/// s45-a: new prices are filled from the scheme as read — `n` on its details waits for the
+/// read —, carry its fields (whose VAT rate the tiers were checked against), and a scheme
+/// changed meanwhile is said whole at 80×24 (en, zh), the form kept as typed.
+#[test]
+fn new_prices_over_a_scheme_changed_meanwhile_are_said_and_the_form_kept() {
+    use meterdesk::db::price_schemes::SchemeOutcome;
+    for (lang, words) in [
+        (
+            Lang::En,
+            "Not saved: another desk saved this price scheme meanwhile.",
+        ),
+        (Lang::Zh, "未保存：另一台终端已修改此价格方案。"),
+    ] {
+        let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+        app.lang = lang;
+        reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
+        let sent = press(&mut app, KeyCode::Enter);
+        let [(id, SchemeRequest::Detail { id: 7 })] = ref_requests::<SchemeRequest>(&sent)[..]
+        else {
+            panic!("{sent:?}")
+        };
+        press(&mut app, KeyCode::Char('n'));
+        assert!(!app.screen.is::<RefForm>(), "no form before the read");
+        let detail = SchemeDetail {
+            row: scheme_row(),
+            versions: vec![SchemeVersion {
+                effective_from: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+                tiers: vec![tier(Some(50), 100), tier(None, 300)],
+            }],
+        };
+        reply(&mut app, id, SchemeReply::Detail(Some(Box::new(detail))));
+        assert!(app.screen.is::<RefForm>(), "{}", render(&app));
+        type_text(&mut app, "2027-06-01");
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(id, SchemeRequest::ChangePrices { read, .. })] =
+            &ref_requests::<SchemeRequest>(&sent)[..]
+        else {
+            panic!("{sent:?}\n{}", render(&app))
+        };
+        assert_eq!(read, &scheme_row().fields, "the scheme as read");
+        reply(&mut app, *id, SchemeReply::Saved(SchemeOutcome::Changed));
+        let text = app.message.clone().unwrap().text;
+        assert!(text.starts_with(words), "{lang:?}: {text}");
+        let screen = render(&app);
+        assert!(app.screen.is::<RefForm>(), "the form kept");
+        assert!(screen.contains("2027-06-01"), "as typed:\n{screen}");
+        let end = ["what it holds now.", "查看其当前内容。"];
+        assert!(
+            end.iter().any(|end| screen.contains(end)),
+            "whole:\n{screen}"
+        );
+        insta::assert_snapshot!(format!("prices_changed_meanwhile_{lang:?}"), screen);
     }
 }

@@ -18,10 +18,11 @@ pub type Departments = ShortList<DepartmentList>;
 #[derive(Debug, Clone, PartialEq)]
 pub enum DepartmentRequest {
     List,
-    /// `id` None: add one.
+    /// `renaming` None: add one; else rename department `renaming.0`, whose name the list
+    /// showed as `renaming.1`: renamed by another desk since, it is refused (`Changed`).
     Save {
         idempotency_key: String,
-        id: Option<i64>,
+        renaming: Option<(i64, String)>,
         name: String,
     },
 }
@@ -31,6 +32,8 @@ pub enum DepartmentReply {
     Rows(Vec<Department>),
     Saved,
     NameTaken,
+    /// Renamed by another desk since the form was read: nothing saved.
+    Changed,
 }
 
 impl RefWork for DepartmentRequest {
@@ -47,13 +50,15 @@ impl RefWork for DepartmentRequest {
             }
             DepartmentRequest::Save {
                 idempotency_key,
-                id,
+                renaming,
                 name,
             } => {
-                let change = AdminChange::Department { id: *id, name };
+                let renaming = renaming.as_ref().map(|(id, read)| (*id, read.as_str()));
+                let change = AdminChange::Department { renaming, name };
                 match admin::change_once(db.client, db.operator_id, idempotency_key, change).await?
                 {
                     AdminOutcome::Done => DepartmentReply::Saved,
+                    AdminOutcome::Changed => DepartmentReply::Changed,
                     _ => DepartmentReply::NameTaken,
                 }
             }
@@ -78,6 +83,7 @@ impl RefWork for DepartmentRequest {
                 "operators.f_department_name",
                 lang.t("ref.name_taken").into(),
             )),
+            DepartmentReply::Changed => Some(says.changed("audit_log.entity_department")),
         }
     }
 }
@@ -121,7 +127,7 @@ impl ListKind for DepartmentList {
             set(&mut form, "operators.f_department_name", &row.name);
         }
         let target = FormTarget::Department {
-            id: row.map(|row| row.id),
+            stored: row.map(|row| (row.id, row.name.clone())),
         };
         Some(RefForm::new(form, target, &SAVES))
     }
@@ -129,7 +135,7 @@ impl ListKind for DepartmentList {
 
 /// A department's name: plain text, at most 50 characters.
 fn build(
-    id: Option<i64>,
+    renaming: Option<(i64, String)>,
     errors: &mut Errors,
     lang: Lang,
     idempotency_key: String,
@@ -137,12 +143,12 @@ fn build(
     let name = errors.plain_text("operators.f_department_name", 50, lang);
     Some(DepartmentRequest::Save {
         idempotency_key,
-        id,
+        renaming,
         name: name?,
     })
 }
 
 static SAVES: Saves<DepartmentRequest> = Saves(|target, _form, errors, lang, key| match target {
-    FormTarget::Department { id } => build(*id, errors, lang, key),
+    FormTarget::Department { stored } => build(stored.clone(), errors, lang, key),
     _ => None,
 });

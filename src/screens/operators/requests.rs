@@ -147,9 +147,10 @@ impl RefWork for OperatorRequest {
             match admin::change_once(db.client, db.operator_id, key, change).await? {
                 AdminOutcome::Done => OperatorReply::Done,
                 AdminOutcome::Taken => OperatorReply::LoginTaken,
-                AdminOutcome::NotToYourself | AdminOutcome::KeepsAdministration => {
-                    OperatorReply::NotToYourself
-                }
+                // A role's and a department's refusals: never an operator's change.
+                AdminOutcome::NotToYourself
+                | AdminOutcome::KeepsAdministration
+                | AdminOutcome::Changed => OperatorReply::NotToYourself,
             },
         )
     }

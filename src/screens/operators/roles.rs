@@ -20,9 +20,12 @@ pub type Roles = ShortList<RoleList>;
 #[derive(Debug, Clone, PartialEq)]
 pub enum RoleRequest {
     List,
+    /// Role `code`'s permissions, its form filled from `read` (as the list showed them):
+    /// changed by another desk since, it is refused (`Changed`).
     SetPermissions {
         idempotency_key: String,
         code: String,
+        read: Vec<String>,
         permissions: Vec<String>,
     },
 }
@@ -36,6 +39,8 @@ pub enum RoleReply {
     Saved,
     /// Nobody enabled would be left to maintain operators or roles (sql/V15).
     KeepsAdministration,
+    /// Changed by another desk since the form was read: nothing saved.
+    Changed,
 }
 
 impl RefWork for RoleRequest {
@@ -54,12 +59,18 @@ impl RefWork for RoleRequest {
             RoleRequest::SetPermissions {
                 idempotency_key,
                 code,
+                read,
                 permissions,
             } => {
-                let change = AdminChange::RolePermissions { code, permissions };
+                let change = AdminChange::RolePermissions {
+                    code,
+                    read,
+                    permissions,
+                };
                 match admin::change_once(db.client, db.operator_id, idempotency_key, change).await?
                 {
                     AdminOutcome::Done => RoleReply::Saved,
+                    AdminOutcome::Changed => RoleReply::Changed,
                     _ => RoleReply::KeepsAdministration,
                 }
             }
@@ -83,6 +94,7 @@ impl RefWork for RoleRequest {
                 "operators.f_permissions",
                 lang.t("operators.keeps_administration").into(),
             )),
+            RoleReply::Changed => Some(Says { lang }.changed("audit_log.entity_role")),
         }
     }
 
@@ -119,7 +131,7 @@ impl ListKind for RoleList {
                 self.permissions = permissions.clone();
                 Some(roles.clone())
             }
-            RoleReply::Saved | RoleReply::KeepsAdministration => None,
+            RoleReply::Saved | RoleReply::KeepsAdministration | RoleReply::Changed => None,
         }
     }
 
@@ -175,6 +187,7 @@ impl ListKind for RoleList {
         choose_many(&mut form, "operators.f_permissions", &row.permissions);
         let target = FormTarget::RolePermissions {
             code: row.code.clone(),
+            read: row.permissions.clone(),
         };
         Some(RefForm::new(form, target, &SAVES))
     }
@@ -183,9 +196,10 @@ impl ListKind for RoleList {
 /// A role's permissions: any of them, none included.
 static SAVES: Saves<RoleRequest> =
     Saves(|target, f, _errors, _lang, idempotency_key| match target {
-        FormTarget::RolePermissions { code } => Some(RoleRequest::SetPermissions {
+        FormTarget::RolePermissions { code, read } => Some(RoleRequest::SetPermissions {
             idempotency_key,
             code: code.clone(),
+            read: read.clone(),
             permissions: keys_of(f, "operators.f_permissions"),
         }),
         _ => None,

@@ -35,11 +35,12 @@ pub enum CustomerTypeRequest {
         modifying: Option<(i64, CustomerTypeInput)>,
         input: CustomerTypeInput,
     },
+    /// Deletes type `id`, as the list showed it (`read`): changed by another desk since, it
+    /// is refused (`Changed`).
     Delete {
         idempotency_key: String,
         id: i64,
-        /// The type's name, for what is told once it is deleted.
-        name: String,
+        read: CustomerTypeInput,
     },
 }
 
@@ -101,9 +102,10 @@ impl RefWork for CustomerTypeRequest {
             CustomerTypeRequest::Delete {
                 idempotency_key: key,
                 id,
-                ..
+                read,
             } => CustomerTypeReply::Saved(
-                customer_types::delete_customer_type(db.client, db.operator_id, key, *id).await?,
+                customer_types::delete_customer_type(db.client, db.operator_id, key, *id, read)
+                    .await?,
             ),
         })
     }
@@ -116,7 +118,7 @@ impl RefWork for CustomerTypeRequest {
         let name = match self {
             CustomerTypeRequest::List => "",
             CustomerTypeRequest::Save { input, .. } => &input.name,
-            CustomerTypeRequest::Delete { name, .. } => name,
+            CustomerTypeRequest::Delete { read, .. } => &read.name,
         };
         Some(match outcome {
             CustomerTypeOutcome::Saved { .. } => says.saved("audit_log.entity_customer_type", name),
@@ -125,7 +127,12 @@ impl RefWork for CustomerTypeRequest {
                 says.on("ref.f_name", lang.t("ref.name_taken").into())
             }
             CustomerTypeOutcome::NotFound => says.said(lang.t("ref.gone").into()),
-            CustomerTypeOutcome::Changed => says.changed("audit_log.entity_customer_type"),
+            CustomerTypeOutcome::Changed => match self {
+                CustomerTypeRequest::Delete { .. } => {
+                    says.not_deleted("audit_log.entity_customer_type")
+                }
+                _ => says.changed("audit_log.entity_customer_type"),
+            },
             CustomerTypeOutcome::Refused(problems) => Err(problems
                 .iter()
                 .map(|problem| (Some(problem_label(problem)), problem_text(lang, problem)))
@@ -196,7 +203,7 @@ impl ListKind for CustomerTypeList {
         Some(CustomerTypeRequest::Delete {
             idempotency_key,
             id: row.id,
-            name: row.input.name.clone(),
+            read: row.input.clone(),
         })
     }
 

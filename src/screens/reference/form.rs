@@ -11,7 +11,6 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
-use rust_decimal::Decimal;
 
 use super::common::{fail, note, say_problems};
 use super::requests::{ChangeAnswer, RefAnswer, RefWork, answer, send, told};
@@ -21,7 +20,6 @@ use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{MessageKind, Slot};
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::price_schemes::SchemeRow;
-use crate::domain::pricing::BillingMode;
 use crate::domain::validation::{self, FieldError};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -45,10 +43,10 @@ pub enum FormTarget {
     },
     Prices {
         id: i64,
-        name: String,
-        /// The scheme's billing mode and VAT rate, when the screen that opened the form had
-        /// read them: the tiers are checked against them before they are sent.
-        rules: Option<(BillingMode, Decimal)>,
+        /// The scheme's fields as the screen that opened the form read them: the tiers are
+        /// checked against its billing mode and VAT rate before they are sent, and the
+        /// database refuses them if the scheme no longer has these fields.
+        read: Box<crate::db::price_schemes::SchemeFields>,
         /// The desk's date when the form opened: a date before it is marked beside another
         /// problem; alone, it is sent and the database's date decides.
         today: NaiveDate,
@@ -66,13 +64,15 @@ pub enum FormTarget {
         login: String,
         yours: Option<Vec<String>>,
     },
-    /// `id` None: a new department; else a department renamed.
+    /// `stored` None: a new department; else a department renamed, its id and name as the
+    /// list showed them.
     Department {
-        id: Option<i64>,
+        stored: Option<(i64, String)>,
     },
-    /// The permissions of the role `code`.
+    /// The permissions of the role `code`, `read` as the list showed them.
     RolePermissions {
         code: String,
+        read: Vec<String>,
     },
 }
 
@@ -226,8 +226,8 @@ impl RefForm {
             FormTarget::Scheme { stored: None } => vec![lang.t("ref.hint_tiers").to_owned()],
             // The rule on a line of its own: a long name (the demo's are "居民阶梯水价（后付费）
             // Residential stepped, postpaid") cut it off at 80 columns (s35-f).
-            FormTarget::Prices { name, .. } => vec![
-                lang.tf("ref.hint_prices", &[("name", &inert(name))]),
+            FormTarget::Prices { read, .. } => vec![
+                lang.tf("ref.hint_prices", &[("name", &inert(&read.name))]),
                 lang.t("ref.hint_prices_rule").to_owned(),
                 lang.t("ref.hint_tiers").to_owned(),
             ],
@@ -240,7 +240,7 @@ impl RefForm {
                 vec![lang.tf("operators.hint_roles", &[("login", &inert(login))])]
             }
             FormTarget::Department { .. } => vec![lang.t("operators.hint_department").to_owned()],
-            FormTarget::RolePermissions { code } => {
+            FormTarget::RolePermissions { code, .. } => {
                 vec![app.tf("operators.hint_permissions", &[("role", &inert(code))])]
             }
         }
@@ -259,7 +259,7 @@ impl Screen for RefForm {
             | FormTarget::Scheme { stored: None }
             | FormTarget::CustomerType { stored: None }
             | FormTarget::Operator
-            | FormTarget::Department { id: None } => "ref.screen_add",
+            | FormTarget::Department { stored: None } => "ref.screen_add",
             FormTarget::Prices { .. } => "ref.screen_prices",
             _ => "ref.screen_modify",
         };

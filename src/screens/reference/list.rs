@@ -309,9 +309,16 @@ impl<K: ListKind> Screen for ShortList<K> {
             self.loading = false;
             self.selected = self.selected.min(rows.len().saturating_sub(1));
             self.rows = rows;
-        } else if change_done(work, answer, hub) {
-            send(hub, K::READ);
-            show_after(work, answer, hub);
+        } else {
+            let done = change_done(work, answer, hub);
+            // Done or refused, the list is read again: a delete refused as its row changed
+            // meanwhile shows what the row holds now, before the next delete is asked.
+            if work.idempotency_key().is_some() {
+                send(hub, K::READ);
+            }
+            if done {
+                show_after(work, answer, hub);
+            }
         }
     }
 

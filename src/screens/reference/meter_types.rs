@@ -32,11 +32,11 @@ pub enum MeterTypeRequest {
         caliber: String,
         manufacturer: String,
     },
+    /// Deletes the type `read` is, as the list showed it: changed by another desk since, it is
+    /// refused (`Changed`).
     Delete {
         idempotency_key: String,
-        id: i64,
-        /// The type's name, for what is told once it is deleted.
-        name: String,
+        read: MeterType,
     },
 }
 
@@ -83,10 +83,9 @@ impl RefWork for MeterTypeRequest {
             ),
             MeterTypeRequest::Delete {
                 idempotency_key,
-                id,
-                ..
+                read,
             } => MeterTypeReply::Deleted(
-                meters::delete_meter_type(db.client, db.operator_id, idempotency_key, *id).await?,
+                meters::delete_meter_type(db.client, db.operator_id, idempotency_key, read).await?,
             ),
         })
     }
@@ -95,7 +94,8 @@ impl RefWork for MeterTypeRequest {
         let says = Says { lang };
         let name = match self {
             MeterTypeRequest::List => "",
-            MeterTypeRequest::Save { name, .. } | MeterTypeRequest::Delete { name, .. } => name,
+            MeterTypeRequest::Save { name, .. } => name,
+            MeterTypeRequest::Delete { read, .. } => &read.name,
         };
         Some(match reply {
             MeterTypeReply::Rows(_) => return None,
@@ -118,6 +118,7 @@ impl RefWork for MeterTypeRequest {
                     customer_types,
                 } => says.said(in_use_text(lang, *meters, *customer_types)),
                 MeterTypeDeletion::NotFound => says.done("ref.gone"),
+                MeterTypeDeletion::Changed => says.not_deleted("audit_log.entity_meter_type"),
             },
         })
     }
@@ -175,8 +176,7 @@ impl ListKind for MeterTypeList {
     fn delete(row: &MeterTypeRow, idempotency_key: String) -> Option<MeterTypeRequest> {
         Some(MeterTypeRequest::Delete {
             idempotency_key,
-            id: row.meter_type.id,
-            name: row.meter_type.name.clone(),
+            read: row.meter_type.clone(),
         })
     }
 

@@ -88,9 +88,12 @@ pub enum MeterRequest {
         meter_no: MeterNo,
         fields: MeterFields,
     },
+    /// Deletes an uninstalled meter with the type and readings its list showed (`read`):
+    /// changed by another desk since, it is refused (`Changed`).
     Delete {
         idempotency_key: String,
         meter_no: MeterNo,
+        read: MeterFields,
     },
 }
 
@@ -134,8 +137,9 @@ impl RefWork for MeterRequest {
             MeterRequest::Delete {
                 idempotency_key: key,
                 meter_no,
+                read,
             } => MeterReply::Deleted(
-                meters::delete_meter(db.client, db.operator_id, key, meter_no).await?,
+                meters::delete_meter(db.client, db.operator_id, key, meter_no, read).await?,
             ),
         })
     }
@@ -167,7 +171,10 @@ impl RefWork for MeterRequest {
                 &[("status", &lang.t(status_key(status)))],
             )),
             MeterOutcome::NotFound => says.said(lang.t("ref.gone").into()),
-            MeterOutcome::Changed => says.changed("audit_log.entity_meter"),
+            MeterOutcome::Changed => match self {
+                MeterRequest::Delete { .. } => says.not_deleted("audit_log.entity_meter"),
+                _ => says.changed("audit_log.entity_meter"),
+            },
         })
     }
 }
@@ -248,15 +255,16 @@ impl MetersView {
 
     fn confirm_delete(&self, hub: &mut Hub) {
         let idempotency_key = hub.app.write_key();
-        if let Some(meter_no) = self
-            .selected_row()
-            .and_then(|row| MeterNo::parse(&row.meter.meter_no).ok())
+        if let Some(row) = self.selected_row()
+            && let Ok(meter_no) = MeterNo::parse(&row.meter.meter_no)
         {
+            let read = row.meter.fields();
             send(
                 hub,
                 MeterRequest::Delete {
                     idempotency_key,
                     meter_no,
+                    read,
                 },
             );
         }
@@ -327,15 +335,7 @@ impl MetersView {
                 &meter.initial_mechanical_reading.to_string(),
             );
         }
-        let stored = row.map(|row| {
-            let meter = &row.meter;
-            let read = MeterFields {
-                meter_type_id: meter.meter_type_id,
-                initial_electronic_reading: meter.initial_electronic_reading,
-                initial_mechanical_reading: meter.initial_mechanical_reading,
-            };
-            (meter.meter_no.clone(), read)
-        });
+        let stored = row.map(|row| (row.meter.meter_no.clone(), row.meter.fields()));
         hub.open(Box::new(RefForm::new(
             form,
             FormTarget::Meter { stored },
@@ -604,7 +604,10 @@ impl Screen for MetersView {
                 );
             }
             (work, answer) => {
-                if change_done(work, answer, hub) {
+                // Done or refused (a delete of a meter changed meanwhile), the page is read
+                // again.
+                change_done(work, answer, hub);
+                if work.idempotency_key().is_some() {
                     self.page(Command::Refresh, hub);
                 }
             }

@@ -307,6 +307,15 @@ impl Says {
         )
     }
 
+    /// A delete refused as the row was changed by another desk since its list was read
+    /// (`db::rows::as_read`); `what` as for [`Says::saved`].
+    pub fn not_deleted(&self, what: &str) -> ChangeAnswer {
+        self.said(self.lang.tf(
+            "ref.changed_meanwhile_not_deleted",
+            &[("what", &self.lang.t(what))],
+        ))
+    }
+
     pub fn on(&self, label: &'static str, text: String) -> ChangeAnswer {
         Err(vec![(Some(label), text)])
     }

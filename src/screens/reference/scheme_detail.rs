@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::requests::{RefAnswer, RefWork, answer, send};
+use super::requests::{RefAnswer, RefWork, answer, command_waits_for, read_waiting_says, send};
 use super::schemes::{SchemeReply, SchemeRequest, months, prices_form};
 use super::texts::{kind_key, mode_key, scheme_error_text};
 use crate::app::form::{field_error_text, halfwidth_key};
@@ -60,26 +60,28 @@ impl SchemeView {
         }
     }
 
-    /// The prices form, starting from the prices in force (or the latest); `zone`: the
-    /// desk's.
-    fn prices_form(&self, zone: FixedOffset) -> super::form::RefForm {
-        let tiers = self.detail.as_ref().and_then(|detail| {
-            detail
-                .versions
-                .iter()
-                .rev()
-                .find(|v| Some(v.effective_from) <= detail.row.current_from)
-                .or(detail.versions.last())
-                .map(|v| v.tiers.as_slice())
-        });
-        let rules = (self.detail.as_ref())
-            .map(|detail| (detail.row.fields.mode, detail.row.fields.vat_percent));
-        prices_form(
-            (self.id, &self.name),
+    /// The prices form, starting from the prices in force (or the latest), filled from the
+    /// scheme as read; None before it is read. `zone`: the desk's.
+    fn prices_form(&self, zone: FixedOffset) -> Option<super::form::RefForm> {
+        let detail = self.detail.as_ref()?;
+        let tiers = detail
+            .versions
+            .iter()
+            .rev()
+            .find(|v| Some(v.effective_from) <= detail.row.current_from)
+            .or(detail.versions.last())
+            .map(|v| v.tiers.as_slice());
+        Some(prices_form(
+            self.id,
+            &detail.row.fields,
             tiers.unwrap_or_default(),
-            rules,
             zone,
-        )
+        ))
+    }
+
+    /// Its read, whose answer the prices form is filled from.
+    fn read(&self) -> SchemeRequest {
+        SchemeRequest::Detail { id: self.id }
     }
 }
 
@@ -216,7 +218,7 @@ impl Screen for SchemeView {
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
-        send(hub, SchemeRequest::Detail { id: self.id });
+        send(hub, self.read());
     }
 
     /// What is typed goes to the field typed into, so that `12,5`, `1e9` or `-5` is refused
@@ -260,9 +262,24 @@ impl Screen for SchemeView {
         super::common::change_permission(command, SchemeRequest::PERMISSION)
     }
 
+    /// Prices waits for the scheme's read: its form is filled from what it brings (the
+    /// fields its tiers are checked against and the database compares).
+    fn key_waits(&self, key: &KeyEvent, app: &App) -> bool {
+        self.detail.is_none()
+            && command_waits_for(key, app, &self.read(), |command| command == Command::Prices)
+    }
+
+    fn waiting_says(&self, app: &App) -> Option<&'static str> {
+        Some(read_waiting_says(app, &self.read()))
+    }
+
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
         match command {
-            Command::Prices => hub.open(Box::new(self.prices_form(hub.app.zone))),
+            // Not read (its read waits, `key_waits`, or found it gone): nothing to fill it from.
+            Command::Prices => match self.prices_form(hub.app.zone) {
+                Some(form) => hub.open(Box::new(form)),
+                None => hub.say(MessageKind::Error, hub.app.lang.t("ref.gone")),
+            },
             _ => return false,
         }
         true
@@ -283,7 +300,7 @@ impl Screen for SchemeView {
     }
 
     fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
-        super::requests::reload(notice, SchemeRequest::Detail { id: self.id }, hub);
+        super::requests::reload(notice, self.read(), hub);
     }
 }
 

@@ -57,10 +57,7 @@ impl ListKind for SchemeList {
     fn form(&self, row: Option<&SchemeRow>, command: Command, app: &App) -> Option<RefForm> {
         let lang = app.lang;
         Some(match (command, row) {
-            (Command::Prices, Some(row)) => {
-                let rules = Some((row.fields.mode, row.fields.vat_percent));
-                prices_form((row.id, &row.fields.name), &[], rules, app.zone)
-            }
+            (Command::Prices, Some(row)) => prices_form(row.id, &row.fields, &[], app.zone),
             _ => scheme_form(row, lang),
         })
     }

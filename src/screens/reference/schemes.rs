@@ -13,9 +13,7 @@ use crate::app::state::Failure;
 use crate::db::price_schemes::{self, SchemeDetail, SchemeFields, SchemeOutcome, SchemeRow};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::money::{MAX_UNIT_PRICE, MAX_VOLUME};
-use crate::domain::pricing::{
-    BillingMode, PriceProblems, PriceVersion, SchemeError, SchemeFieldsError, Tier,
-};
+use crate::domain::pricing::{PriceProblems, PriceVersion, SchemeError, SchemeFieldsError, Tier};
 use crate::domain::validation;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -44,11 +42,13 @@ pub enum SchemeRequest {
         read: SchemeFields,
         fields: SchemeFields,
     },
+    /// New prices of scheme `id`, their form filled from the scheme's fields `read` (its
+    /// name told once saved; its billing mode and VAT rate the tiers were checked against):
+    /// changed by another desk since, they are refused (`Changed`).
     ChangePrices {
         idempotency_key: String,
         id: i64,
-        /// The scheme's name, for what is told once the prices are saved.
-        name: String,
+        read: SchemeFields,
         effective_from: NaiveDate,
         tiers: Vec<Tier>,
     },
@@ -94,15 +94,16 @@ impl RefWork for SchemeRequest {
             SchemeRequest::ChangePrices {
                 idempotency_key: key,
                 id,
+                read,
                 effective_from,
                 tiers,
-                ..
             } => SchemeReply::Saved(
                 price_schemes::change_prices(
                     db.client,
                     db.operator_id,
                     key,
                     *id,
+                    read,
                     *effective_from,
                     tiers,
                 )
@@ -123,13 +124,13 @@ impl RefWork for SchemeRequest {
                 }
                 SchemeRequest::ChangePrices {
                     effective_from,
-                    name,
+                    read,
                     ..
                 } => Ok(lang.tf(
                     "ref.saved_prices",
                     &[
                         ("date", &effective_from.format("%Y-%m-%d")),
-                        ("name", &inert(name)),
+                        ("name", &inert(&read.name)),
                     ],
                 )),
                 // The reads answer no change: never `Saved`.
@@ -224,11 +225,12 @@ pub(super) fn scheme_form(row: Option<&SchemeRow>, lang: Lang) -> RefForm {
 }
 
 /// The form that changes the prices of scheme `id` from a date, starting from `tiers`;
-/// `rules`: the scheme's billing mode and VAT rate, when read; `zone`: the desk's.
+/// `read`: the scheme's fields as the screen read them (its billing mode and VAT rate the
+/// tiers are checked against); `zone`: the desk's.
 pub(super) fn prices_form(
-    (id, name): (i64, &str),
+    id: i64,
+    read: &SchemeFields,
     tiers: &[Tier],
-    rules: Option<(BillingMode, Decimal)>,
     zone: FixedOffset,
 ) -> RefForm {
     let mut fields = vec![Field::new("ref.f_from", FieldKind::Date, true)];
@@ -237,8 +239,7 @@ pub(super) fn prices_form(
     set_tiers(&mut form, tiers);
     let target = FormTarget::Prices {
         id,
-        name: name.to_owned(),
-        rules,
+        read: Box::new(read.clone()),
         today: Utc::now().with_timezone(&zone).date_naive(),
     };
     RefForm::new(form, target, &SAVES)
@@ -311,22 +312,23 @@ pub(super) fn build(
 }
 
 /// The prices form's rules, every problem found at once: the request, or None with the bad
-/// fields in `errors`. The tiers are checked against the scheme's `rules` when known; a date
-/// before `today`, the desk's, only beside another problem: alone, the database's date
-/// decides (the two clocks' dates may differ by a day).
+/// fields in `errors`. The tiers are checked against the billing mode and VAT rate of the
+/// scheme's fields `read`; a date before `today`, the desk's, only beside another problem:
+/// alone, the database's date decides (the two clocks' dates may differ by a day).
 pub(super) fn build_prices(
     f: &Form,
-    (id, name, rules, today): (i64, &str, Option<(BillingMode, Decimal)>, NaiveDate),
+    (id, read, today): (i64, &SchemeFields, NaiveDate),
     errors: &mut Errors,
     lang: Lang,
     idempotency_key: String,
 ) -> Option<SchemeRequest> {
     let from = NaiveDate::parse_from_str(text_of(f, "ref.f_from"), "%Y-%m-%d").ok();
     let tiers = tiers_of(f, errors, lang);
-    if let (Some(tiers), Some((mode, vat))) = (&tiers, rules) {
+    if let Some(tiers) = &tiers {
         // The date takes no part in the tiers' rules.
         let effective_from = from.unwrap_or(today);
-        if let Err(problems) = PriceVersion::new(effective_from, mode, tiers.clone(), vat) {
+        let version = PriceVersion::new(effective_from, read.mode, tiers.clone(), read.vat_percent);
+        if let Err(problems) = version {
             mark_price_problems(&problems, tiers.len(), errors, lang);
         }
     }
@@ -336,7 +338,7 @@ pub(super) fn build_prices(
     Some(SchemeRequest::ChangePrices {
         idempotency_key,
         id,
-        name: name.to_owned(),
+        read: read.clone(),
         effective_from: from?,
         tiers: tiers?,
     })
@@ -480,11 +482,8 @@ fn fields_error_text(lang: Lang, error: SchemeFieldsError) -> String {
 /// What its forms are saved with: its rules and its request.
 static SAVES: Saves<SchemeRequest> = Saves(|target, f, errors, lang, key| match target {
     FormTarget::Scheme { stored } => build(f, stored.as_deref(), errors, lang, key),
-    FormTarget::Prices {
-        id,
-        name,
-        rules,
-        today,
-    } => build_prices(f, (*id, name, *rules, *today), errors, lang, key),
+    FormTarget::Prices { id, read, today } => {
+        build_prices(f, (*id, read, *today), errors, lang, key)
+    }
     _ => None,
 });
