@@ -1439,3 +1439,60 @@ async fn a_card_put_back_under_a_recharges_confirmation_costs_one_read_and_the_w
         "{all} APDUs from the card put back to the receipt"
     );
 }
+
+/// Session 45, by hand on the rig (s45-e): F3 six times and Esc typed while a card was written
+/// (a clerk who thinks the desk hangs). The keys after the Esc waited and were replayed on the
+/// outcome: the first F3 left the receipt, the next asked "Sign out?" on the customer table —
+/// the clerk never saw what the write did. The outcome of a card write is read before a key
+/// acts on it: the keys typed while it ran are dropped, and the message line says so after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f3_six_times_and_esc_typed_during_a_card_write_leave_its_outcome_on_screen() {
+    let Some(rig) = Rig::start("card_app_f3_during_write") else {
+        return;
+    };
+    let customer = card_customer().await;
+    give_password(&customer.client, CLERK).await;
+    let _card = rig.insert_blank("c1");
+    let Rig { reader, .. } = rig;
+    let services = clerk_services(&customer, reader, ReceiptOutput::default());
+    let mut app = clerk_on_the_table(&customer);
+    let sent = update(&mut app, Msg::Reader(card_in(READER_0))).requests;
+    settle(&mut app, &services, sent).await;
+    // Opened (F6, F2); Go to recharge (F2), 20, F2: the confirmation.
+    press(&mut app, &services, KeyCode::F(6)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    for c in "20".chars() {
+        press(&mut app, &services, KeyCode::Char(c)).await;
+    }
+    press(&mut app, &services, KeyCode::F(2)).await;
+
+    // F2 sends the write; F3 three times, Esc, F3 three times more come while it runs.
+    let key = |code| Msg::Key(crossterm::event::KeyEvent::from(code));
+    let write = update(&mut app, key(KeyCode::F(2))).requests;
+    for code in [KeyCode::F(3); 3]
+        .into_iter()
+        .chain([KeyCode::Esc])
+        .chain([KeyCode::F(3); 3])
+    {
+        let sent = update(&mut app, key(code)).requests;
+        assert!(sent.is_empty(), "{code:?} during the write sent {sent:?}");
+    }
+    settle(&mut app, &services, write).await;
+
+    let Some(screen) = app.screen.module::<CardScreen>() else {
+        panic!("the card screen was left: {}", message(&app))
+    };
+    assert!(
+        matches!(screen.pane, CardPane::Receipt { .. }),
+        "the receipt is on screen: {}",
+        message(&app)
+    );
+    assert_eq!(
+        message(&app),
+        "Recharged; receipt #1. 3 keys typed during the write were dropped."
+    );
+    assert!(app.type_ahead.is_empty());
+    let books = books(&customer.client, customer.customer_id).await;
+    assert_eq!((books.paid_in, books.pending), (Decimal::new(2_000, 2), 0));
+}

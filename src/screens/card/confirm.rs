@@ -398,11 +398,15 @@ impl CardScreen {
     }
 
     /// The write's outcome: told, the receipts kept, the card read again, and the pane that
-    /// follows it.
+    /// follows it. The keys typed while the card was written are dropped, and the message line
+    /// says so after the outcome: it is read before a key acts on it (walk s45-e: F3 six times
+    /// and Esc during a write, the F3s after the Esc replayed on the receipt, left the card
+    /// screen and asked "Sign out?" — the clerk never saw what the write did).
     pub(super) fn on_written(&mut self, write: &WriteCard, outcome: &WriteOutcome, hub: &mut Hub) {
         if let Some(pane) = outcome.follow(write.operation.kind(), hub) {
             self.set_pane(pane);
         }
+        hub.drop_type_ahead_written();
         // The debts paid and the recharge refused: the confirmation stays without them (they
         // are paid), so F2 again neither names them nor tells their receipts a second time.
         if let (false, CardPane::Confirm(Confirm::Recharge { owed, .. })) =
