@@ -1496,3 +1496,72 @@ async fn f3_six_times_and_esc_typed_during_a_card_write_leave_its_outcome_on_scr
     let books = books(&customer.client, customer.customer_id).await;
     assert_eq!((books.paid_in, books.pending), (Decimal::new(2_000, 2), 0));
 }
+
+/// Session 45, by hand on the rig (s45-e): the database stopped while a recharge was settled,
+/// the card still on the reader. The desk said "put the same card back to finish it" of a card
+/// that never left, and then, over it, "The save waits for the database and is sent by itself"
+/// — the read of the card after the write, parked, in the words of a save. Now the pending
+/// outcome says the card took it and is to be left on the reader, and stays on the message line
+/// while the read after it waits; the database back, that read finishes the recharge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_lost_while_a_recharge_is_settled_says_to_leave_the_card_on_the_reader() {
+    let Some(rig) = Rig::start("card_app_settle_lost") else {
+        return;
+    };
+    let customer = card_customer().await;
+    give_password(&customer.client, CLERK).await;
+    let _card = rig.insert_blank("c1");
+    let Rig { reader, .. } = rig;
+    let services = clerk_services(&customer, reader, ReceiptOutput::default());
+    let mut app = clerk_on_the_table(&customer);
+    let sent = update(&mut app, Msg::Reader(card_in(READER_0))).requests;
+    settle(&mut app, &services, sent).await;
+    press(&mut app, &services, KeyCode::F(6)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    for c in "20".chars() {
+        press(&mut app, &services, KeyCode::Char(c)).await;
+    }
+    press(&mut app, &services, KeyCode::F(2)).await;
+
+    // Every settle's connection is lost (the recharge's, then the read's after it).
+    let lose = "CREATE FUNCTION test_loses_the_settle() RETURNS trigger LANGUAGE plpgsql
+                    SECURITY DEFINER AS $$
+                BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$;
+                CREATE TRIGGER test_loses_the_settle BEFORE UPDATE ON card_operation
+                    FOR EACH ROW WHEN (OLD.state = 'pending' AND NEW.state <> 'pending')
+                    EXECUTE FUNCTION test_loses_the_settle();";
+    customer.db.execute_as_superuser(lose).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let told = message(&app);
+    assert!(
+        told.starts_with("Operation #2 is pending: the card took it")
+            && told.contains("Leave the card on the reader")
+            && !told.contains("put the same card back"),
+        "{told}\n{:?}",
+        app.said
+    );
+    assert_eq!(app.parked.len(), 1, "the read after the write waits");
+
+    customer
+        .db
+        .execute_as_superuser(
+            "DROP TRIGGER test_loses_the_settle ON card_operation;
+             DROP FUNCTION test_loses_the_settle();",
+        )
+        .await;
+    let sent = update(
+        &mut app,
+        Msg::Database(meterdesk::app::state::DbStatus::Connected),
+    )
+    .requests;
+    settle(&mut app, &services, sent).await;
+    let told = message(&app);
+    assert!(
+        told.starts_with("Pending recharge #2 finished: the card shows it was written"),
+        "{told}\n{:?}",
+        app.said
+    );
+    let books = books(&customer.client, customer.customer_id).await;
+    assert_eq!((books.paid_in, books.pending), (Decimal::new(2_000, 2), 0));
+}

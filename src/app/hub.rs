@@ -954,6 +954,15 @@ pub trait ScreenRequest: RequestBase + Debug + Send + Sync {
         deadlines.request()
     }
 
+    /// The catalogue key of what the message line says when this write is parked for the
+    /// database (connection lost), if anything: a save's "waits … sent by itself". The read
+    /// of the card after a write says nothing there: the write's outcome on the line says
+    /// what to do (walk s45-e: "The save waits" said over "pending: leave the card on the
+    /// reader", of no save the clerk made).
+    fn parked_says(&self) -> Option<&'static str> {
+        Some("db.write_parked")
+    }
+
     /// The catalogue key of what the message line says once this save has waited
     /// `SAVE_WAIT_TOLD`: the database, unless it also waits on something else (a card write
     /// waits on the card too).

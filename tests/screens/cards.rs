@@ -1550,6 +1550,7 @@ fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
         &sent,
         Reply::screen(WriteOutcome::from(Written::Pending {
             operation_id: 91,
+            card_took_it: false,
             cause: Problem::new("failure.card_none", "no card"),
         })),
     );
@@ -1993,6 +1994,7 @@ fn a_card_pulled_mid_write_says_first_to_put_it_back_in_the_desks_language() {
             &sent,
             Reply::screen(WriteOutcome::from(Written::Pending {
                 operation_id: 2099,
+                card_took_it: false,
                 cause,
             })),
         );
@@ -4629,6 +4631,7 @@ fn a_card_pulled_mid_write_is_told_whole_at_80x24_whatever_the_reader_said() {
                 &sent,
                 Reply::screen(WriteOutcome::from(Written::Pending {
                     operation_id: 1_234_567_890,
+                    card_took_it: false,
                     cause,
                 })),
             );

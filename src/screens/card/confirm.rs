@@ -67,6 +67,9 @@ pub enum Written {
     Pending {
         operation_id: i64,
         cause: Problem,
+        /// The card took the write and was read back; the database did not take the outcome:
+        /// the card is still on the reader, and the read after the write finishes it.
+        card_took_it: bool,
     },
     Refused(Refusal),
     /// A retry found the operation finished before.
@@ -288,6 +291,7 @@ async fn written(services: &Services, flow: Flow) -> Result<Written, Failure> {
         },
         Flow::Pending { begun, cause, .. } => Written::Pending {
             operation_id: begun.operation_id,
+            card_took_it: matches!(cause, PendingCause::Database(_)),
             cause: match cause {
                 PendingCause::Card(error) => card_problem(&error),
                 PendingCause::Database(error) => crate::app::requests::problem_of(error),
@@ -534,13 +538,19 @@ fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPan
             };
             (MessageKind::Error, told, Some(CardPane::Card))
         }
+        // s45-e on the rig: the database lost at the settle was told "put the same card back"
+        // of a card that never left the reader.
         Written::Pending {
             operation_id,
             cause,
+            card_took_it,
         } => (
             MessageKind::Error,
             lang.tf(
-                "ic.write_pending",
+                match card_took_it {
+                    true => "ic.write_pending_database",
+                    false => "ic.write_pending",
+                },
                 &[("id", operation_id), ("cause", &cause.text(lang))],
             ),
             Some(CardPane::Card),
