@@ -3876,18 +3876,20 @@ fn a_recharge_by_a_method_the_type_does_not_take_says_what_to_do() {
 /// Session 36, by hand on the rig (s36-d): the card frozen (`kill -STOP` of `vcard`) as F2
 /// confirmed a recharge, the database fine ("数据库：正常" on the status line): after 3 s the
 /// message line said "保存仍在等待数据库；已输入的内容不会丢失。", sending the clerk to look at
-/// the database. A card write says it waits for the card or the database and to leave the card.
+/// the database. A card write says it waits for the card or the database and to leave the card;
+/// and (s45-e) that the keys typed meanwhile are dropped once its outcome is shown, where it
+/// said "nothing you typed is lost".
 #[test]
 fn a_card_write_that_waits_says_to_leave_the_card_not_that_the_database_is_slow() {
     for (lang, told) in [
         (
             Lang::Zh,
-            "仍在写卡，卡或数据库尚未应答：请勿取卡，等待结果；已输入的内容不会丢失。",
+            "仍在写卡，卡或数据库尚未应答：请勿取卡，等待结果；其间键入的键在结果显示时丢弃。",
         ),
         (
             Lang::En,
             "The card write is still waiting for the card or the database: leave the card on \
-             the reader and wait for the outcome; nothing you typed is lost.",
+             the reader; keys typed meanwhile are dropped when its outcome shows.",
         ),
     ] {
         let mut app = signed_in(lang);
