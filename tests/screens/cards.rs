@@ -1129,8 +1129,10 @@ fn a_refund_paid_out_gets_its_receipt_kept_and_shown() {
         )),
         "the receipt is kept: {next:?}"
     );
+    // s45-e on the rig: "…并退款 #1017" / "refunded #4" read as the purchase's number (the card
+    // pane names purchases "#N"); the receipt is named a receipt.
     let text = app.message.clone().unwrap().text;
-    assert!(text.contains("#1017"), "{text}");
+    assert_eq!(text, "卡上的购水已撤销并退款；收据 #1017。");
     insta::assert_snapshot!("refund_receipt_zh", render(&app));
 }
 
@@ -5142,5 +5144,36 @@ fn card_opened_as_written() -> WriteOutcome {
             settled: Vec::new(),
             discrepancies: Vec::new(),
         }),
+    }
+}
+
+/// s45-e: a refund paid onto the balance has no receipt; it said "refunded ." with nothing
+/// after the word. It says where the money went, in both languages.
+#[test]
+fn a_refund_onto_the_balance_says_so_without_a_receipt() {
+    for (lang, told) in [
+        (
+            Lang::En,
+            "Purchase cancelled on the card and refunded onto the balance.",
+        ),
+        (Lang::Zh, "卡上的购水已撤销，款项已退回账户余额。"),
+    ] {
+        let mut app = signed_in(lang);
+        supervisor(&mut app);
+        insert(&mut app, seen_user(user_card(4)));
+        open_card_screen(&mut app);
+        ask_refund(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Done {
+                kind: OperationKind::Refund,
+                card_no: CARD,
+                receipt: None,
+                receipt_no: None,
+            })),
+        );
+        assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
     }
 }

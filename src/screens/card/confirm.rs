@@ -480,12 +480,10 @@ fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPan
         } => {
             let lines = keep_and_show(receipt, hub);
             let told = match kind {
-                OperationKind::Refund => lang.tf(
-                    "ic.refunded",
-                    &[("receipt", &format!("#{}", receipt.receipt_no))],
-                ),
-                _ => lang.tf("ic.recharged", &[("receipt", &receipt.receipt_no)]),
+                OperationKind::Refund => "ic.refunded",
+                _ => "ic.recharged",
             };
+            let told = lang.tf(told, &[("receipt", &receipt.receipt_no)]);
             (MessageKind::Info, told, Some(CardPane::Receipt { lines }))
         }
         Written::Done {
@@ -505,13 +503,15 @@ fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPan
         } => {
             let key = match kind {
                 OperationKind::Replace => "ic.replaced",
+                // Onto the balance: no receipt.
+                OperationKind::Refund if receipt_no.is_none() => "ic.refunded_to_balance",
                 OperationKind::Refund => "ic.refunded",
                 OperationKind::Recycle => "ic.recycled",
                 // Only when its receipt could not be read back (it is in the database).
                 OperationKind::Recharge => "ic.recharged_plain",
                 OperationKind::Open => "ic.opened",
             };
-            let receipt = receipt_no.map(|no| format!("#{no}")).unwrap_or_default();
+            let receipt = receipt_no.map(|no| no.to_string()).unwrap_or_default();
             let card = card_no_text(*card_no);
             let told = lang.tf(key, &[("receipt", &receipt), ("card", &card)]);
             (MessageKind::Info, told, Some(CardPane::Card))
