@@ -5177,3 +5177,28 @@ fn a_refund_onto_the_balance_says_so_without_a_receipt() {
         assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
     }
 }
+
+/// s45-e on the rig: F8 refused ("swipe the meter first"), the card swiped, F5: the card pane
+/// showed the card read again under the refusal it no longer warranted. F5 reads the card
+/// afresh and takes the old words off the message line.
+#[test]
+fn f5_on_the_card_pane_takes_the_last_refusal_off_the_message_line() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(4)));
+        open_card_screen(&mut app);
+        assert!(press(&mut app, KeyCode::F(8)).is_empty());
+        assert_eq!(
+            app.message.clone().map(|message| message.kind),
+            Some(MessageKind::Error),
+            "{lang:?}: F8 refused"
+        );
+        let sent = press(&mut app, KeyCode::F(5));
+        assert!(
+            sent.iter()
+                .any(|(_, request)| request.of::<ReadCard>().is_some()),
+            "{sent:?}"
+        );
+        assert_eq!(app.message, None, "{lang:?}");
+    }
+}
