@@ -1439,3 +1439,129 @@ async fn a_card_put_back_under_a_recharges_confirmation_costs_one_read_and_the_w
         "{all} APDUs from the card put back to the receipt"
     );
 }
+
+/// Session 45, by hand on the rig (s45-e): F3 six times and Esc typed while a card was written
+/// (a clerk who thinks the desk hangs). The keys after the Esc waited and were replayed on the
+/// outcome: the first F3 left the receipt, the next asked "Sign out?" on the customer table —
+/// the clerk never saw what the write did. The outcome of a card write is read before a key
+/// acts on it: the keys typed while it ran are dropped, and the message line says so after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f3_six_times_and_esc_typed_during_a_card_write_leave_its_outcome_on_screen() {
+    let Some(rig) = Rig::start("card_app_f3_during_write") else {
+        return;
+    };
+    let customer = card_customer().await;
+    give_password(&customer.client, CLERK).await;
+    let _card = rig.insert_blank("c1");
+    let Rig { reader, .. } = rig;
+    let services = clerk_services(&customer, reader, ReceiptOutput::default());
+    let mut app = clerk_on_the_table(&customer);
+    let sent = update(&mut app, Msg::Reader(card_in(READER_0))).requests;
+    settle(&mut app, &services, sent).await;
+    // Opened (F6, F2); Go to recharge (F2), 20, F2: the confirmation.
+    press(&mut app, &services, KeyCode::F(6)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    for c in "20".chars() {
+        press(&mut app, &services, KeyCode::Char(c)).await;
+    }
+    press(&mut app, &services, KeyCode::F(2)).await;
+
+    // F2 sends the write; F3 three times, Esc, F3 three times more come while it runs.
+    let key = |code| Msg::Key(crossterm::event::KeyEvent::from(code));
+    let write = update(&mut app, key(KeyCode::F(2))).requests;
+    for code in [KeyCode::F(3); 3]
+        .into_iter()
+        .chain([KeyCode::Esc])
+        .chain([KeyCode::F(3); 3])
+    {
+        let sent = update(&mut app, key(code)).requests;
+        assert!(sent.is_empty(), "{code:?} during the write sent {sent:?}");
+    }
+    settle(&mut app, &services, write).await;
+
+    let Some(screen) = app.screen.module::<CardScreen>() else {
+        panic!("the card screen was left: {}", message(&app))
+    };
+    assert!(
+        matches!(screen.pane, CardPane::Receipt { .. }),
+        "the receipt is on screen: {}",
+        message(&app)
+    );
+    assert_eq!(
+        message(&app),
+        "Recharged; receipt #1. 3 keys typed during the write were dropped."
+    );
+    assert!(app.type_ahead.is_empty());
+    let books = books(&customer.client, customer.customer_id).await;
+    assert_eq!((books.paid_in, books.pending), (Decimal::new(2_000, 2), 0));
+}
+
+/// Session 45, by hand on the rig (s45-e): the database stopped while a recharge was settled,
+/// the card still on the reader. The desk said "put the same card back to finish it" of a card
+/// that never left, and then, over it, "The save waits for the database and is sent by itself"
+/// — the read of the card after the write, parked, in the words of a save. Now the pending
+/// outcome says the card took it and is to be left on the reader, and stays on the message line
+/// while the read after it waits; the database back, that read finishes the recharge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_lost_while_a_recharge_is_settled_says_to_leave_the_card_on_the_reader() {
+    let Some(rig) = Rig::start("card_app_settle_lost") else {
+        return;
+    };
+    let customer = card_customer().await;
+    give_password(&customer.client, CLERK).await;
+    let _card = rig.insert_blank("c1");
+    let Rig { reader, .. } = rig;
+    let services = clerk_services(&customer, reader, ReceiptOutput::default());
+    let mut app = clerk_on_the_table(&customer);
+    let sent = update(&mut app, Msg::Reader(card_in(READER_0))).requests;
+    settle(&mut app, &services, sent).await;
+    press(&mut app, &services, KeyCode::F(6)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    for c in "20".chars() {
+        press(&mut app, &services, KeyCode::Char(c)).await;
+    }
+    press(&mut app, &services, KeyCode::F(2)).await;
+
+    // Every settle's connection is lost (the recharge's, then the read's after it).
+    let lose = "CREATE FUNCTION test_loses_the_settle() RETURNS trigger LANGUAGE plpgsql
+                    SECURITY DEFINER AS $$
+                BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$;
+                CREATE TRIGGER test_loses_the_settle BEFORE UPDATE ON card_operation
+                    FOR EACH ROW WHEN (OLD.state = 'pending' AND NEW.state <> 'pending')
+                    EXECUTE FUNCTION test_loses_the_settle();";
+    customer.db.execute_as_superuser(lose).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let told = message(&app);
+    assert!(
+        told.starts_with("Operation #2 is pending: the card took it")
+            && told.contains("Leave the card on the reader")
+            && !told.contains("put the same card back"),
+        "{told}\n{:?}",
+        app.said
+    );
+    assert_eq!(app.parked.len(), 1, "the read after the write waits");
+
+    customer
+        .db
+        .execute_as_superuser(
+            "DROP TRIGGER test_loses_the_settle ON card_operation;
+             DROP FUNCTION test_loses_the_settle();",
+        )
+        .await;
+    let sent = update(
+        &mut app,
+        Msg::Database(meterdesk::app::state::DbStatus::Connected),
+    )
+    .requests;
+    settle(&mut app, &services, sent).await;
+    let told = message(&app);
+    assert!(
+        told.starts_with("Pending recharge #2 finished: the card shows it was written"),
+        "{told}\n{:?}",
+        app.said
+    );
+    let books = books(&customer.client, customer.customer_id).await;
+    assert_eq!((books.paid_in, books.pending), (Decimal::new(2_000, 2), 0));
+}

@@ -45,6 +45,12 @@ impl ScreenRequest for ReadCard {
         self.after == ReadFor::AfterWrite
     }
 
+    /// Parked, it leaves the write's outcome on the message line (the status line says the
+    /// database is reconnecting, the card pane that the card is being read).
+    fn parked_says(&self) -> Option<&'static str> {
+        None
+    }
+
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move { Ok(Box::new(read(services, self.operator_id).await?) as _) })
     }

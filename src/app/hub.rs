@@ -954,6 +954,15 @@ pub trait ScreenRequest: RequestBase + Debug + Send + Sync {
         deadlines.request()
     }
 
+    /// The catalogue key of what the message line says when this write is parked for the
+    /// database (connection lost), if anything: a save's "waits … sent by itself". The read
+    /// of the card after a write says nothing there: the write's outcome on the line says
+    /// what to do (walk s45-e: "The save waits" said over "pending: leave the card on the
+    /// reader", of no save the clerk made).
+    fn parked_says(&self) -> Option<&'static str> {
+        Some("db.write_parked")
+    }
+
     /// The catalogue key of what the message line says once this save has waited
     /// `SAVE_WAIT_TOLD`: the database, unless it also waits on something else (a card write
     /// waits on the card too).
@@ -1123,6 +1132,13 @@ impl Hub<'_> {
         drop_type_ahead_unread(self.app);
     }
 
+    /// Drops the keys typed while a card was written, to be read before a key acts on its
+    /// outcome (`screens::card`), and says how many after it.
+    pub fn drop_type_ahead_written(&mut self) {
+        let count = std::mem::take(&mut self.app.type_ahead).len();
+        say_dropped(self.app, count, "keyboard.written_dropped");
+    }
+
     /// Asks a question on the message line (`text`) that a key of the screen answers and that
     /// names what the desk worked out (a sum): [`Hub::asked_unread`] tells whether a key now
     /// came before it could be read.
@@ -1161,7 +1177,7 @@ impl Hub<'_> {
             }
             line.text = question.to_owned();
         }
-        say_dropped_unread(app, count);
+        say_dropped(app, count, "keyboard.ahead_dropped");
         app.asked_at = Some(Utc::now());
     }
 
@@ -1491,16 +1507,17 @@ pub(super) fn held_dropped(app: &mut App) -> Message {
 /// stays.
 pub(super) fn drop_type_ahead_unread(app: &mut App) {
     let count = std::mem::take(&mut app.type_ahead).len();
-    say_dropped_unread(app, count);
+    say_dropped(app, count, "keyboard.ahead_dropped");
 }
 
 /// Says that `count` keys typed before what the message line says could be read were dropped,
-/// after it (see [`drop_type_ahead_unread`]).
-fn say_dropped_unread(app: &mut App, count: usize) {
+/// after it, in the words of `text` (a catalogue key with `{count}`; see
+/// [`drop_type_ahead_unread`]).
+fn say_dropped(app: &mut App, count: usize, text: &str) {
     if count == 0 {
         return;
     }
-    let dropped = app.tf("keyboard.ahead_dropped", &[("count", &count)]);
+    let dropped = app.tf(text, &[("count", &count)]);
     let Some(line) = &mut app.message else {
         return say(app, MessageKind::Info, dropped);
     };

@@ -720,7 +720,9 @@ fn on_reply(
             // idempotency key, so the re-send cannot apply it twice. Nothing is to be typed
             // again; the screen that sent it refuses a second save meanwhile.
             if request.writes() {
-                say(app, MessageKind::Info, app.lang.t("db.write_parked"));
+                if let Some(parked) = request.0.parked_says() {
+                    say(app, MessageKind::Info, app.lang.t(parked));
+                }
             } else {
                 let cause = lost_connection_words(app.lang, &detail);
                 let text = app.lang.tf("db.unreachable", &[("detail", &cause)]);

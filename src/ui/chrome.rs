@@ -607,7 +607,9 @@ mod tests {
                     .unwrap_or_else(|| panic!("{wanted} in the catalogue"))
             };
             let sections: toml::Table = toml::from_str(catalogue).expect("well-formed");
-            let ahead_dropped = filled("", sections["keyboard"]["ahead_dropped"].as_str().unwrap());
+            let dropped = |key: &str| filled("", sections["keyboard"][key].as_str().unwrap());
+            let (ahead_dropped, written_dropped) =
+                (dropped("ahead_dropped"), dropped("written_dropped"));
             let more = more_mark(lang);
             for (key, refusal, _) in &said {
                 let mut together = vec![
@@ -623,6 +625,13 @@ mod tests {
                 // A question asked on the line with the keys typed before it dropped after it.
                 if key.starts_with("basic.id_elsewhere") || key.starts_with("bills.confirm_pay") {
                     together.push(format!("{refusal} {ahead_dropped}"));
+                }
+                // A card write's outcome with the keys typed while it ran dropped (s45-e).
+                if ["ic.", "card_by_hand.", "refused."]
+                    .iter()
+                    .any(|said| key.starts_with(said))
+                {
+                    together.push(format!("{refusal} {written_dropped}"));
                 }
                 for text in together {
                     let text = format!("! {text}");

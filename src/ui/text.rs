@@ -91,11 +91,22 @@ pub fn truncate_left(text: &str, max: usize) -> String {
 }
 
 /// `text` broken into lines of at most `max` cells at spaces (a word longer than a line is
-/// cut with `…`): for a question that must be read whole.
+/// cut with `…`): for a question that must be read whole. A unit (m³) is not parted from the
+/// figure before it.
 pub fn wrap(text: &str, max: usize) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match words.last_mut() {
+            Some(figure) if word.starts_with("m³") => {
+                figure.push(' ');
+                figure.push_str(word);
+            }
+            _ => words.push(word.to_owned()),
+        }
+    }
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
-    for word in text.split(' ') {
+    for word in &words {
         if !line.is_empty() && width(&line) + 1 + width(word) > max {
             lines.push(std::mem::take(&mut line));
         }
@@ -244,6 +255,17 @@ mod tests {
         );
         assert_eq!(wrap("a bb ccc", 80), ["a bb ccc"]);
         assert_eq!(wrap("abcdefgh ij", 4), ["abc…", "ij"]);
+    }
+
+    /// s45-e on the rig (zh): the refund's confirmation broke "…上水表未读入的 5.000" / "m³？",
+    /// the volume parted from its unit. A unit stays on the line of its figure.
+    #[test]
+    fn wrap_keeps_a_figure_with_its_unit() {
+        assert_eq!(wrap("未读入的 5.000 m³？", 16), ["未读入的", "5.000 m³？"]);
+        assert_eq!(
+            wrap("of 3.333 m³ on card", 9),
+            ["of", "3.333 m³", "on card"]
+        );
     }
 
     #[test]

@@ -1129,8 +1129,10 @@ fn a_refund_paid_out_gets_its_receipt_kept_and_shown() {
         )),
         "the receipt is kept: {next:?}"
     );
+    // s45-e on the rig: "…并退款 #1017" / "refunded #4" read as the purchase's number (the card
+    // pane names purchases "#N"); the receipt is named a receipt.
     let text = app.message.clone().unwrap().text;
-    assert!(text.contains("#1017"), "{text}");
+    assert_eq!(text, "卡上的购水已撤销并退款；收据 #1017。");
     insta::assert_snapshot!("refund_receipt_zh", render(&app));
 }
 
@@ -1550,6 +1552,7 @@ fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
         &sent,
         Reply::screen(WriteOutcome::from(Written::Pending {
             operation_id: 91,
+            card_took_it: false,
             cause: Problem::new("failure.card_none", "no card"),
         })),
     );
@@ -1993,6 +1996,7 @@ fn a_card_pulled_mid_write_says_first_to_put_it_back_in_the_desks_language() {
             &sent,
             Reply::screen(WriteOutcome::from(Written::Pending {
                 operation_id: 2099,
+                card_took_it: false,
                 cause,
             })),
         );
@@ -3874,18 +3878,20 @@ fn a_recharge_by_a_method_the_type_does_not_take_says_what_to_do() {
 /// Session 36, by hand on the rig (s36-d): the card frozen (`kill -STOP` of `vcard`) as F2
 /// confirmed a recharge, the database fine ("数据库：正常" on the status line): after 3 s the
 /// message line said "保存仍在等待数据库；已输入的内容不会丢失。", sending the clerk to look at
-/// the database. A card write says it waits for the card or the database and to leave the card.
+/// the database. A card write says it waits for the card or the database and to leave the card;
+/// and (s45-e) that the keys typed meanwhile are dropped once its outcome is shown, where it
+/// said "nothing you typed is lost".
 #[test]
 fn a_card_write_that_waits_says_to_leave_the_card_not_that_the_database_is_slow() {
     for (lang, told) in [
         (
             Lang::Zh,
-            "仍在写卡，卡或数据库尚未应答：请勿取卡，等待结果；已输入的内容不会丢失。",
+            "仍在写卡，卡或数据库尚未应答：请勿取卡，等待结果；其间键入的键在结果显示时丢弃。",
         ),
         (
             Lang::En,
             "The card write is still waiting for the card or the database: leave the card on \
-             the reader and wait for the outcome; nothing you typed is lost.",
+             the reader; keys typed meanwhile are dropped when its outcome shows.",
         ),
     ] {
         let mut app = signed_in(lang);
@@ -4629,6 +4635,7 @@ fn a_card_pulled_mid_write_is_told_whole_at_80x24_whatever_the_reader_said() {
                 &sent,
                 Reply::screen(WriteOutcome::from(Written::Pending {
                     operation_id: 1_234_567_890,
+                    card_took_it: false,
                     cause,
                 })),
             );
@@ -5137,5 +5144,61 @@ fn card_opened_as_written() -> WriteOutcome {
             settled: Vec::new(),
             discrepancies: Vec::new(),
         }),
+    }
+}
+
+/// s45-e: a refund paid onto the balance has no receipt; it said "refunded ." with nothing
+/// after the word. It says where the money went, in both languages.
+#[test]
+fn a_refund_onto_the_balance_says_so_without_a_receipt() {
+    for (lang, told) in [
+        (
+            Lang::En,
+            "Purchase cancelled on the card and refunded onto the balance.",
+        ),
+        (Lang::Zh, "卡上的购水已撤销，款项已退回账户余额。"),
+    ] {
+        let mut app = signed_in(lang);
+        supervisor(&mut app);
+        insert(&mut app, seen_user(user_card(4)));
+        open_card_screen(&mut app);
+        ask_refund(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Done {
+                kind: OperationKind::Refund,
+                card_no: CARD,
+                receipt: None,
+                receipt_no: None,
+            })),
+        );
+        assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
+    }
+}
+
+/// s45-e on the rig: F8 refused ("swipe the meter first"), the card swiped, F5: the card pane
+/// showed the card read again under the refusal it no longer warranted. F5 reads the card
+/// afresh and takes the old words off the message line.
+#[test]
+fn f5_on_the_card_pane_takes_the_last_refusal_off_the_message_line() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(4)));
+        open_card_screen(&mut app);
+        assert!(press(&mut app, KeyCode::F(8)).is_empty());
+        assert_eq!(
+            app.message.clone().map(|message| message.kind),
+            Some(MessageKind::Error),
+            "{lang:?}: F8 refused"
+        );
+        let sent = press(&mut app, KeyCode::F(5));
+        assert!(
+            sent.iter()
+                .any(|(_, request)| request.of::<ReadCard>().is_some()),
+            "{sent:?}"
+        );
+        assert_eq!(app.message, None, "{lang:?}");
     }
 }

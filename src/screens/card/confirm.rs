@@ -67,6 +67,9 @@ pub enum Written {
     Pending {
         operation_id: i64,
         cause: Problem,
+        /// The card took the write and was read back; the database did not take the outcome:
+        /// the card is still on the reader, and the read after the write finishes it.
+        card_took_it: bool,
     },
     Refused(Refusal),
     /// A retry found the operation finished before.
@@ -288,6 +291,7 @@ async fn written(services: &Services, flow: Flow) -> Result<Written, Failure> {
         },
         Flow::Pending { begun, cause, .. } => Written::Pending {
             operation_id: begun.operation_id,
+            card_took_it: matches!(cause, PendingCause::Database(_)),
             cause: match cause {
                 PendingCause::Card(error) => card_problem(&error),
                 PendingCause::Database(error) => crate::app::requests::problem_of(error),
@@ -398,11 +402,15 @@ impl CardScreen {
     }
 
     /// The write's outcome: told, the receipts kept, the card read again, and the pane that
-    /// follows it.
+    /// follows it. The keys typed while the card was written are dropped, and the message line
+    /// says so after the outcome: it is read before a key acts on it (walk s45-e: F3 six times
+    /// and Esc during a write, the F3s after the Esc replayed on the receipt, left the card
+    /// screen and asked "Sign out?" — the clerk never saw what the write did).
     pub(super) fn on_written(&mut self, write: &WriteCard, outcome: &WriteOutcome, hub: &mut Hub) {
         if let Some(pane) = outcome.follow(write.operation.kind(), hub) {
             self.set_pane(pane);
         }
+        hub.drop_type_ahead_written();
         // The debts paid and the recharge refused: the confirmation stays without them (they
         // are paid), so F2 again neither names them nor tells their receipts a second time.
         if let (false, CardPane::Confirm(Confirm::Recharge { owed, .. })) =
@@ -472,12 +480,10 @@ fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPan
         } => {
             let lines = keep_and_show(receipt, hub);
             let told = match kind {
-                OperationKind::Refund => lang.tf(
-                    "ic.refunded",
-                    &[("receipt", &format!("#{}", receipt.receipt_no))],
-                ),
-                _ => lang.tf("ic.recharged", &[("receipt", &receipt.receipt_no)]),
+                OperationKind::Refund => "ic.refunded",
+                _ => "ic.recharged",
             };
+            let told = lang.tf(told, &[("receipt", &receipt.receipt_no)]);
             (MessageKind::Info, told, Some(CardPane::Receipt { lines }))
         }
         Written::Done {
@@ -497,13 +503,15 @@ fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPan
         } => {
             let key = match kind {
                 OperationKind::Replace => "ic.replaced",
+                // Onto the balance: no receipt.
+                OperationKind::Refund if receipt_no.is_none() => "ic.refunded_to_balance",
                 OperationKind::Refund => "ic.refunded",
                 OperationKind::Recycle => "ic.recycled",
                 // Only when its receipt could not be read back (it is in the database).
                 OperationKind::Recharge => "ic.recharged_plain",
                 OperationKind::Open => "ic.opened",
             };
-            let receipt = receipt_no.map(|no| format!("#{no}")).unwrap_or_default();
+            let receipt = receipt_no.map(|no| no.to_string()).unwrap_or_default();
             let card = card_no_text(*card_no);
             let told = lang.tf(key, &[("receipt", &receipt), ("card", &card)]);
             (MessageKind::Info, told, Some(CardPane::Card))
@@ -530,13 +538,19 @@ fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPan
             };
             (MessageKind::Error, told, Some(CardPane::Card))
         }
+        // s45-e on the rig: the database lost at the settle was told "put the same card back"
+        // of a card that never left the reader.
         Written::Pending {
             operation_id,
             cause,
+            card_took_it,
         } => (
             MessageKind::Error,
             lang.tf(
-                "ic.write_pending",
+                match card_took_it {
+                    true => "ic.write_pending_database",
+                    false => "ic.write_pending",
+                },
                 &[("id", operation_id), ("cause", &cause.text(lang))],
             ),
             Some(CardPane::Card),

@@ -216,6 +216,9 @@ impl Screen for CardScreen {
         match (&mut self.pane, command) {
             (CardPane::Card, Command::Refresh) => {
                 if matches!(hub.app.reader, ReaderState::CardPresent { .. }) {
+                    // What was said of the card before does not stay under it read again
+                    // (walk s45-e: "swipe the meter first" under a card just swiped).
+                    hub.app.message = None;
                     read_card(hub.app, ReadFor::Status, hub.out);
                 } else {
                     let why = no_card_text(&hub.app.reader);
