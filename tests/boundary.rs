@@ -4850,8 +4850,17 @@ async fn an_administration_role_reads_no_money_of_the_day() {
     let it = db.pool_of("it").get().await.unwrap();
     let seen = meterdesk::db::overview::today(&**it, zone).await.unwrap();
     assert_eq!((seen.today, seen.customers), (None, 0), "{seen:?}");
+    let serves = async |client: &deadpool_postgres::Object| {
+        meterdesk::db::operators::signed_in(&**client)
+            .await
+            .unwrap()
+            .unwrap()
+            .serves_customers
+    };
+    assert!(!serves(&it).await, "the desk says why the table is empty");
     for login in ["clerk", "super", "admin"] {
         let pool = db.pool_of(login).get().await.unwrap();
+        assert!(serves(&pool).await, "{login}");
         let seen = meterdesk::db::overview::today(&**pool, zone).await.unwrap();
         let today = seen.today.unwrap_or_else(|| panic!("{login}: {seen:?}"));
         assert!(today.payments >= 1, "{login}: {today:?}");

@@ -60,6 +60,7 @@ pub fn type_text(app: &mut App, text: &str) {
 pub fn session() -> Session {
     Session {
         must_change_password: false,
+        serves_customers: true,
         operator_id: 3,
         login: "clerk".into(),
         full_name: "王芳".into(),
