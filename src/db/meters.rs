@@ -7,12 +7,9 @@
 //! (`db::applied_write`): a key already applied writes nothing and answers what it answered.
 
 use std::collections::HashSet;
-use std::pin::pin;
 
 use crate::db::{CachingClient, import_deadlines};
-use bytes::{BufMut, BytesMut};
 use deadpool_postgres::ClientWrapper as Client;
-use futures_util::SinkExt;
 use rust_decimal::Decimal;
 use serde_json::json;
 use tokio_postgres::Row;
@@ -25,6 +22,7 @@ use super::operators::require;
 use super::rows::{accepted, accepted_or, as_read, from_columns, read_all, read_opt, word};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::{LineError, LineProblem, MeterCsv, MeterNo, MeterRow};
+use crate::domain::money::Volume;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeterType {
@@ -465,9 +463,9 @@ fn with_present(csv: &MeterCsv, is_present: &dyn Fn(&MeterRow) -> bool) -> Vec<L
     errors
 }
 
-/// Imports the good rows of a meter file in one transaction (COPY into a scratch table, then
-/// one INSERT that skips numbers already present, so a meter added meanwhile is reported, not
-/// an error). With [`ImportChoice::AllOrNothing`], any problem leaves the database untouched.
+/// Imports the good rows of a meter file in one transaction (one INSERT of the rows sent as
+/// arrays, skipping numbers already present, so a meter added meanwhile is reported, not an
+/// error). With [`ImportChoice::AllOrNothing`], any problem leaves the database untouched.
 /// A key already applied imports nothing and answers the first import's report, rebuilt from
 /// the file and the lines it skipped.
 pub async fn import_meters(
@@ -480,8 +478,8 @@ pub async fn import_meters(
     import_meters_reporting(client, operator_id, key, csv, choice, &|_, _| {}).await
 }
 
-/// [`import_meters`], telling `progress` how many of the rows have been sent (after each
-/// block of the COPY, and all of them just before the one INSERT).
+/// [`import_meters`], telling `progress` how many of the rows have been sent: none, then all
+/// of them once the one INSERT is done.
 pub async fn import_meters_reporting(
     client: &mut Client,
     operator_id: i64,
@@ -498,54 +496,31 @@ pub async fn import_meters_reporting(
         "meter.import",
         operator_id,
         async |transaction| {
-            transaction
-                .batch_execute(&format!(
-                    "{};
-                     CREATE TEMPORARY TABLE meter_import (
-                     line integer, meter_no text, meter_type_id bigint,
-                     initial_electronic_reading numeric(12,3),
-                     initial_mechanical_reading numeric(12,3)
-                 ) ON COMMIT DROP",
-                    import_deadlines()
-                ))
-                .await?;
-            // On the connection itself: the statement above began the transaction.
-            let mut sink = pin!(
-                transaction
-                    .client()
-                    .copy_in::<_, bytes::Bytes>("COPY meter_import FROM STDIN")
-                    .await?
-            );
-            // A meter number has no character COPY's text format escapes.
-            let mut buf = BytesMut::with_capacity(64 * 1024);
-            for (sent, row) in (1u64..).zip(&csv.rows) {
-                buf.put_slice(
-                    format!(
-                        "{}\t{}\t{}\t{}\t{}\n",
-                        row.line,
-                        row.meter_no.as_str(),
-                        row.meter_type_id,
-                        row.initial_electronic_reading,
-                        row.initial_mechanical_reading
-                    )
-                    .as_bytes(),
-                );
-                if buf.len() >= 60 * 1024 {
-                    sink.send(buf.split().freeze()).await?;
-                    progress(sent, total);
-                }
-            }
-            sink.send(buf.freeze()).await?;
-            sink.as_mut().finish().await?;
-            progress(total, total);
+            transaction.batch_execute(&import_deadlines()).await?;
+            // The rows go as arrays in the one INSERT that skips the numbers already present
+            // (a meter added meanwhile is reported, not an error) and writes the one entry
+            // naming the meters it inserted (V56's check, at the end of the statement): no
+            // temporary table, so no operator needs TEMPORARY (sql/V256).
+            let numbers: Vec<&str> = csv.rows.iter().map(|row| row.meter_no.as_str()).collect();
+            let types: Vec<i64> = csv.rows.iter().map(|row| row.meter_type_id).collect();
+            let readings = |reading: fn(&MeterRow) -> Volume| -> Vec<Decimal> {
+                csv.rows
+                    .iter()
+                    .map(|row| reading(row).to_decimal())
+                    .collect()
+            };
+            let electronic = readings(|row| row.initial_electronic_reading);
+            let mechanical = readings(|row| row.initial_mechanical_reading);
             let inserted: HashSet<String> = transaction
                 .query(
                     "WITH inserted AS (
                      INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
                                         initial_mechanical_reading)
-                     SELECT meter_no, meter_type_id, initial_electronic_reading,
-                            initial_mechanical_reading
-                     FROM meter_import ORDER BY line
+                     SELECT r.meter_no, r.meter_type_id, r.electronic, r.mechanical
+                     FROM unnest($2::text[], $3::bigint[], $4::numeric[], $5::numeric[])
+                          WITH ORDINALITY
+                          AS r (meter_no, meter_type_id, electronic, mechanical, line)
+                     ORDER BY r.line
                      ON CONFLICT (meter_no) DO NOTHING
                      RETURNING meter_no
                  ), audit AS (
@@ -556,12 +531,13 @@ pub async fn import_meters_reporting(
                      FROM inserted
                  )
                  SELECT meter_no FROM inserted",
-                    &[&operator_id],
+                    &[&operator_id, &numbers, &types, &electronic, &mechanical],
                 )
                 .await?
                 .iter()
                 .map(|row| row.get("meter_no"))
                 .collect();
+            progress(total, total);
             // The good rows not inserted: numbers present in the database by the time of the
             // INSERT.
             let skipped_lines = csv
