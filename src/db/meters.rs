@@ -463,9 +463,9 @@ fn with_present(csv: &MeterCsv, is_present: &dyn Fn(&MeterRow) -> bool) -> Vec<L
     errors
 }
 
-/// Imports the good rows of a meter file in one transaction (one INSERT of the rows sent as
-/// arrays, skipping numbers already present, so a meter added meanwhile is reported, not an
-/// error). With [`ImportChoice::AllOrNothing`], any problem leaves the database untouched.
+/// Imports the good rows of a meter file in one transaction (INSERTs of [`IMPORT_CHUNK`] rows
+/// sent as arrays, each skipping numbers already present, so a meter added meanwhile is
+/// reported, not an error, and each with its `meter.import` entry). With [`ImportChoice::AllOrNothing`], any problem leaves the database untouched.
 /// A key already applied imports nothing and answers the first import's report, rebuilt from
 /// the file and the lines it skipped.
 pub async fn import_meters(
@@ -478,8 +478,8 @@ pub async fn import_meters(
     import_meters_reporting(client, operator_id, key, csv, choice, &|_, _| {}).await
 }
 
-/// [`import_meters`], telling `progress` how many of the rows have been sent: none, then all
-/// of them once the one INSERT is done.
+/// [`import_meters`], telling `progress` how many of the rows have been sent (none, then after
+/// each chunk).
 pub async fn import_meters_reporting(
     client: &mut Client,
     operator_id: i64,
@@ -497,47 +497,49 @@ pub async fn import_meters_reporting(
         operator_id,
         async |transaction| {
             transaction.batch_execute(&import_deadlines()).await?;
-            // The rows go as arrays in the one INSERT that skips the numbers already present
-            // (a meter added meanwhile is reported, not an error) and writes the one entry
-            // naming the meters it inserted (V56's check, at the end of the statement): no
-            // temporary table, so no operator needs TEMPORARY (sql/V256).
-            let numbers: Vec<&str> = csv.rows.iter().map(|row| row.meter_no.as_str()).collect();
-            let types: Vec<i64> = csv.rows.iter().map(|row| row.meter_type_id).collect();
-            let readings = |reading: fn(&MeterRow) -> Volume| -> Vec<Decimal> {
-                csv.rows
-                    .iter()
-                    .map(|row| reading(row).to_decimal())
-                    .collect()
-            };
-            let electronic = readings(|row| row.initial_electronic_reading);
-            let mechanical = readings(|row| row.initial_mechanical_reading);
-            let inserted: HashSet<String> = transaction
-                .query(
-                    "WITH inserted AS (
-                     INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
-                                        initial_mechanical_reading)
-                     SELECT r.meter_no, r.meter_type_id, r.electronic, r.mechanical
-                     FROM unnest($2::text[], $3::bigint[], $4::numeric[], $5::numeric[])
-                          WITH ORDINALITY
-                          AS r (meter_no, meter_type_id, electronic, mechanical, line)
-                     ORDER BY r.line
-                     ON CONFLICT (meter_no) DO NOTHING
-                     RETURNING meter_no
-                 ), audit AS (
-                     INSERT INTO audit_log (operator_id, action, entity, detail)
-                     SELECT $1, 'meter.import', 'meter',
-                            jsonb_build_object('imported', count(*),
-                                               'meter_nos', coalesce(jsonb_agg(meter_no), '[]'))
-                     FROM inserted
-                 )
-                 SELECT meter_no FROM inserted",
-                    &[&operator_id, &numbers, &types, &electronic, &mechanical],
-                )
-                .await?
-                .iter()
-                .map(|row| row.get("meter_no"))
-                .collect();
-            progress(total, total);
+            // The rows go as arrays, a chunk an INSERT that skips the numbers already present
+            // (a meter added meanwhile is reported, not an error) and writes the `meter.import`
+            // entry naming the meters it inserted (V56's check, at the end of each statement):
+            // no temporary table, so no operator needs TEMPORARY (sql/V256). The progress
+            // after each chunk.
+            let mut inserted: HashSet<String> = HashSet::with_capacity(csv.rows.len());
+            let mut sent = 0u64;
+            for chunk in csv.rows.chunks(IMPORT_CHUNK) {
+                let numbers: Vec<&str> = chunk.iter().map(|row| row.meter_no.as_str()).collect();
+                let types: Vec<i64> = chunk.iter().map(|row| row.meter_type_id).collect();
+                let readings = |reading: fn(&MeterRow) -> Volume| -> Vec<Decimal> {
+                    chunk.iter().map(|row| reading(row).to_decimal()).collect()
+                };
+                let electronic = readings(|row| row.initial_electronic_reading);
+                let mechanical = readings(|row| row.initial_mechanical_reading);
+                let rows = transaction
+                    .query(
+                        "WITH inserted AS (
+                         INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
+                                            initial_mechanical_reading)
+                         SELECT r.meter_no, r.meter_type_id, r.electronic, r.mechanical
+                         FROM unnest($2::text[], $3::bigint[], $4::numeric[], $5::numeric[])
+                              WITH ORDINALITY
+                              AS r (meter_no, meter_type_id, electronic, mechanical, line)
+                         ORDER BY r.line
+                         ON CONFLICT (meter_no) DO NOTHING
+                         RETURNING meter_no
+                     ), audit AS (
+                         INSERT INTO audit_log (operator_id, action, entity, detail)
+                         SELECT $1, 'meter.import', 'meter',
+                                jsonb_build_object('imported', count(*),
+                                                   'meter_nos',
+                                                   coalesce(jsonb_agg(meter_no), '[]'))
+                         FROM inserted
+                     )
+                     SELECT meter_no FROM inserted",
+                        &[&operator_id, &numbers, &types, &electronic, &mechanical],
+                    )
+                    .await?;
+                inserted.extend(rows.iter().map(|row| row.get::<_, String>("meter_no")));
+                sent += chunk.len() as u64;
+                progress(sent, total);
+            }
             // The good rows not inserted: numbers present in the database by the time of the
             // INSERT.
             let skipped_lines = csv
@@ -564,6 +566,10 @@ pub async fn import_meters_reporting(
         errors: with_present(csv, &|row| skipped.contains(&row.line)),
     })
 }
+
+/// The rows an import sends a statement (arrays of a few hundred kilobytes), each with its own
+/// `meter.import` entry: a progress step.
+const IMPORT_CHUNK: usize = 10_000;
 
 /// What an import did, as it is recorded: the report is rebuilt from it and the file.
 struct Import {
