@@ -4792,23 +4792,25 @@ fn customer_rows_read(db: &TestDb, login: &str) -> String {
     )
 }
 
-/// Operator `it` of a role `it_admin` that takes the five permissions of administration
+/// Operator `it` of a role `role` that takes the five permissions of administration
 /// (operators, roles, departments, settings, the audit log) and none that serves customers.
-async fn it_admin(db: &TestDb) {
+/// A role's group is the cluster's (named by the installation, which every test database
+/// copies): each test names its own, so that two tests at once do not make one group.
+async fn it_admin(db: &TestDb, role: &str) {
     db.pool
         .get()
         .await
         .unwrap()
-        .batch_execute(
-            "INSERT INTO role (code, name) VALUES ('it_admin', 'IT');
+        .batch_execute(&format!(
+            "INSERT INTO role (code, name) VALUES ('{role}', 'IT');
              INSERT INTO role_permission (role_code, permission_code)
-             SELECT 'it_admin', code FROM permission
+             SELECT '{role}', code FROM permission
              WHERE code IN ('operator.maintain', 'role.maintain', 'department.maintain',
-                            'settings.maintain', 'audit.view')",
-        )
+                            'settings.maintain', 'audit.view')"
+        ))
         .await
         .unwrap();
-    db.create_operator("it", &["it_admin"]).await;
+    db.create_operator("it", &[role]).await;
 }
 
 /// s44-a's "found, not fixed": `takings_today` (the owner's) summed the whole office's day
@@ -4825,7 +4827,7 @@ async fn an_administration_role_reads_no_money_of_the_day() {
         "clerk",
         &at_the_counter(counter, "deposit", "10.00", "cash", "day-1"),
     );
-    it_admin(&db).await;
+    it_admin(&db, "it_money").await;
     refused_with(
         &db,
         "it",
@@ -4866,7 +4868,7 @@ async fn an_administration_role_reads_the_audit_log_without_the_customers_person
     let (db, account) = desk().await;
     let customer = customer_of(&db, account).await;
     allowed(&db, "clerk", &modified(customer, "phone = '13900139000'"));
-    it_admin(&db).await;
+    it_admin(&db, "it_audit").await;
     refused(&db, "it", "SELECT detail FROM audit_log");
     let entries = "FROM audit_log WHERE entity = 'customer' AND action IN \
                    ('customer.open', 'customer.modify')";
@@ -4908,8 +4910,8 @@ async fn an_administration_role_reads_the_audit_log_without_the_customers_person
         &db,
         "it",
         &with_role_entry(
-            "it_admin",
-            "DELETE FROM role_permission WHERE role_code = 'it_admin'
+            "it_audit",
+            "DELETE FROM role_permission WHERE role_code = 'it_audit'
                                       AND permission_code = 'settings.maintain'",
         ),
     );
@@ -4918,7 +4920,7 @@ async fn an_administration_role_reads_the_audit_log_without_the_customers_person
         "it",
         "SELECT audit_detail(id) FROM audit_log WHERE action = 'role.set_permissions'",
     );
-    assert!(role_entry.contains("it_admin"), "{role_entry}");
+    assert!(role_entry.contains("it_audit"), "{role_entry}");
 
     let page = async |login: &str| {
         let client = db.pool_of(login).get().await.unwrap();
@@ -4962,7 +4964,7 @@ async fn an_operator_reads_the_customers_rows_only_if_their_roles_serve_customer
         &at_the_counter(counter, "deposit", "10.00", "cash", "read-1"),
     );
     let owner = db.pool.get().await.unwrap();
-    it_admin(&db).await;
+    it_admin(&db, "it_admin").await;
 
     let every_row = allowed(&db, "super", "SELECT count(*) FROM customer");
     assert_eq!(every_row, "2");
