@@ -57,6 +57,7 @@ fn clerk_on_the_table(customer: &CardCustomer) -> App {
     let mut app = meterdesk::screens::app(KeyMap::default(), Lang::En, Default::default());
     app.session = Some(Session {
         must_change_password: false,
+        serves_customers: true,
         operator_id: CLERK,
         login: "clerk".into(),
         full_name: "Clerk One".into(),

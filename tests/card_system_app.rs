@@ -54,6 +54,7 @@ fn desk(operator_id: i64, login: &str, permissions: &[&str]) -> App {
     let mut app = meterdesk::screens::app(KeyMap::default(), Lang::En, Default::default());
     app.session = Some(Session {
         must_change_password: false,
+        serves_customers: true,
         operator_id,
         login: login.into(),
         full_name: login.into(),

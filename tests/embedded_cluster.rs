@@ -458,3 +458,47 @@ async fn db_start_starts_the_stopped_cluster_and_says_when_it_runs_or_is_not_the
     drop(client);
     blocking(move || cluster.stop().unwrap()).await;
 }
+
+/// Two installers started in the same second (s45-b): both migrate a new installation's
+/// database at once. Before the migrations were serialised (db::migrate's session lock), one
+/// of them stopped with "tuple concurrently updated" or a migration's error, and both could;
+/// now the second waits for the first and then finds every migration applied, once.
+#[tokio::test]
+async fn two_installers_at_once_both_find_the_schema_migrated() {
+    let cluster = Cluster::new(pg::scratch_spec()).unwrap();
+    let conn_str = cluster.connection_string(APP_DATABASE);
+    blocking(move || cluster.ensure_running().unwrap()).await;
+    let installer = async || {
+        let (mut client, connection) = tokio_postgres::connect(&conn_str, tokio_postgres::NoTls)
+            .await
+            .expect("connect as the owner");
+        tokio::spawn(connection);
+        meterdesk::db::migrate::run(&mut client)
+            .await
+            .map_err(|error| format!("{error:?}"))
+    };
+    let (first, second) = tokio::join!(installer(), installer());
+    assert_eq!((first, second), (Ok(()), Ok(())));
+    let (client, connection) = tokio_postgres::connect(&conn_str, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let applied: i64 = client
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let migrations = std::fs::read_dir("sql")
+        .unwrap()
+        .filter(|entry| {
+            let name = entry.as_ref().unwrap().file_name();
+            let name = name.to_string_lossy();
+            name.starts_with('V') && name.ends_with(".sql")
+        })
+        .count();
+    assert_eq!(
+        applied,
+        i64::try_from(migrations).unwrap(),
+        "each migration applied once"
+    );
+}

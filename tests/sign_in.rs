@@ -7,7 +7,7 @@ mod support;
 
 use meterdesk::app::requests::execute;
 use meterdesk::app::state::{Failure, Reply, Request, lost_connection_words};
-use meterdesk::db::overview::Overview;
+use meterdesk::db::overview::{Overview, Takings};
 use meterdesk::db::pool_from_conn_str;
 use meterdesk::db::{LostConnection, operators};
 use meterdesk::screens::login::{Login, LoginRefusal, SignInAnswer};
@@ -202,7 +202,10 @@ async fn the_home_figures_of_an_empty_database_are_zero() {
             Request(Box::new(LoadOverview::today(utc())))
         )
         .await,
-        Ok(Reply::screen(Overview::default()))
+        Ok(Reply::screen(Overview {
+            today: Some(Takings::default()),
+            ..Overview::default()
+        }))
     );
 }
 

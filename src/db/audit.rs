@@ -210,24 +210,27 @@ async fn read(
                     WHEN 'department' THEN
                         (SELECT d.name FROM department d WHERE d.id = a.entity_id)
                     -- A role's key is its code, which its entries carry in their detail.
-                    WHEN 'role' THEN a.detail->>'role'
+                    WHEN 'role' THEN seen.detail->>'role'
                 END AS entity_key,
-                c.customer_no, c.business_model, a.detail::text AS detail,
+                c.customer_no, c.business_model, seen.detail::text AS detail,
                 -- Compared as JSON: a stored id that is no number names nothing, refuses nothing.
                 CASE a.entity WHEN 'operator' THEN
                     (SELECT jsonb_object_agg(d.id, d.name) FROM department d
                      WHERE to_jsonb(d.id) IN
-                           (SELECT jsonb_path_query(a.detail, 'strict $.**.department_id')))::text
+                           (SELECT jsonb_path_query(seen.detail, 'strict $.**.department_id')))::text
                 END AS department_names,
                 -- The cycles, read now, of the bills an entry names by id (`bills`, an array
                 -- at any depth: a payment's): the counter knows a bill by its cycle.
                 (SELECT jsonb_object_agg(b.id, b.period_start) FROM bill b
                  WHERE to_jsonb(b.id) IN
                        (SELECT jsonb_array_elements(named.bills)
-                        FROM jsonb_path_query(a.detail, 'strict $.**.bills') named(bills)
+                        FROM jsonb_path_query(seen.detail, 'strict $.**.bills') named(bills)
                         WHERE jsonb_typeof(named.bills) = 'array'))::text AS bill_cycles,
                 co.state AS operation_state, co.failure_reason
          FROM audit_log a
+         -- The detail as this reader may read it (sql/V255): the customers' personal data
+         -- masked for an operator whose roles serve no customer.
+         CROSS JOIN LATERAL (SELECT audit_detail(a.id) AS detail) seen
          LEFT JOIN operator o ON o.id = a.operator_id
          LEFT JOIN card_operation co ON a.entity = 'card_operation' AND co.id = a.entity_id
          LEFT JOIN customer c ON c.id = CASE a.entity

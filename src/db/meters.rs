@@ -7,12 +7,9 @@
 //! (`db::applied_write`): a key already applied writes nothing and answers what it answered.
 
 use std::collections::HashSet;
-use std::pin::pin;
 
 use crate::db::{CachingClient, Transaction, import_deadlines};
-use bytes::{BufMut, BytesMut};
 use deadpool_postgres::ClientWrapper as Client;
-use futures_util::SinkExt;
 use rust_decimal::Decimal;
 use serde_json::json;
 use tokio_postgres::Row;
@@ -25,6 +22,7 @@ use super::operators::require;
 use super::rows::{accepted, accepted_or, as_read, from_columns, read_all, read_opt, word};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::{LineError, LineProblem, MeterCsv, MeterNo, MeterRow};
+use crate::domain::money::Volume;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeterType {
@@ -504,9 +502,9 @@ fn with_present(csv: &MeterCsv, is_present: &dyn Fn(&MeterRow) -> bool) -> Vec<L
     errors
 }
 
-/// Imports the good rows of a meter file in one transaction (COPY into a scratch table, then
-/// one INSERT that skips numbers already present, so a meter added meanwhile is reported, not
-/// an error). With [`ImportChoice::AllOrNothing`], any problem leaves the database untouched.
+/// Imports the good rows of a meter file in one transaction (INSERTs of [`IMPORT_CHUNK`] rows
+/// sent as arrays, each skipping numbers already present, so a meter added meanwhile is
+/// reported, not an error, and each with its `meter.import` entry). With [`ImportChoice::AllOrNothing`], any problem leaves the database untouched.
 /// A key already applied imports nothing and answers the first import's report, rebuilt from
 /// the file and the lines it skipped.
 pub async fn import_meters(
@@ -519,8 +517,8 @@ pub async fn import_meters(
     import_meters_reporting(client, operator_id, key, csv, choice, &|_, _| {}).await
 }
 
-/// [`import_meters`], telling `progress` how many of the rows have been sent (after each
-/// block of the COPY, and all of them just before the one INSERT).
+/// [`import_meters`], telling `progress` how many of the rows have been sent (none, then after
+/// each chunk).
 pub async fn import_meters_reporting(
     client: &mut Client,
     operator_id: i64,
@@ -537,70 +535,50 @@ pub async fn import_meters_reporting(
         "meter.import",
         operator_id,
         async |transaction| {
-            transaction
-                .batch_execute(&format!(
-                    "{};
-                     CREATE TEMPORARY TABLE meter_import (
-                     line integer, meter_no text, meter_type_id bigint,
-                     initial_electronic_reading numeric(12,3),
-                     initial_mechanical_reading numeric(12,3)
-                 ) ON COMMIT DROP",
-                    import_deadlines()
-                ))
-                .await?;
-            // On the connection itself: the statement above began the transaction.
-            let mut sink = pin!(
-                transaction
-                    .client()
-                    .copy_in::<_, bytes::Bytes>("COPY meter_import FROM STDIN")
-                    .await?
-            );
-            // A meter number has no character COPY's text format escapes.
-            let mut buf = BytesMut::with_capacity(64 * 1024);
-            for (sent, row) in (1u64..).zip(&csv.rows) {
-                buf.put_slice(
-                    format!(
-                        "{}\t{}\t{}\t{}\t{}\n",
-                        row.line,
-                        row.meter_no.as_str(),
-                        row.meter_type_id,
-                        row.initial_electronic_reading,
-                        row.initial_mechanical_reading
+            transaction.batch_execute(&import_deadlines()).await?;
+            // The rows go as arrays, a chunk an INSERT that skips the numbers already present
+            // (a meter added meanwhile is reported, not an error) and writes the `meter.import`
+            // entry naming the meters it inserted (V56's check, at the end of each statement):
+            // no temporary table, so no operator needs TEMPORARY (sql/V256). The progress
+            // after each chunk.
+            let mut inserted: HashSet<String> = HashSet::with_capacity(csv.rows.len());
+            let mut sent = 0u64;
+            for chunk in csv.rows.chunks(IMPORT_CHUNK) {
+                let numbers: Vec<&str> = chunk.iter().map(|row| row.meter_no.as_str()).collect();
+                let types: Vec<i64> = chunk.iter().map(|row| row.meter_type_id).collect();
+                let readings = |reading: fn(&MeterRow) -> Volume| -> Vec<Decimal> {
+                    chunk.iter().map(|row| reading(row).to_decimal()).collect()
+                };
+                let electronic = readings(|row| row.initial_electronic_reading);
+                let mechanical = readings(|row| row.initial_mechanical_reading);
+                let rows = transaction
+                    .query(
+                        "WITH inserted AS (
+                         INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
+                                            initial_mechanical_reading)
+                         SELECT r.meter_no, r.meter_type_id, r.electronic, r.mechanical
+                         FROM unnest($2::text[], $3::bigint[], $4::numeric[], $5::numeric[])
+                              WITH ORDINALITY
+                              AS r (meter_no, meter_type_id, electronic, mechanical, line)
+                         ORDER BY r.line
+                         ON CONFLICT (meter_no) DO NOTHING
+                         RETURNING meter_no
+                     ), audit AS (
+                         INSERT INTO audit_log (operator_id, action, entity, detail)
+                         SELECT $1, 'meter.import', 'meter',
+                                jsonb_build_object('imported', count(*),
+                                                   'meter_nos',
+                                                   coalesce(jsonb_agg(meter_no), '[]'))
+                         FROM inserted
+                     )
+                     SELECT meter_no FROM inserted",
+                        &[&operator_id, &numbers, &types, &electronic, &mechanical],
                     )
-                    .as_bytes(),
-                );
-                if buf.len() >= 60 * 1024 {
-                    sink.send(buf.split().freeze()).await?;
-                    progress(sent, total);
-                }
+                    .await?;
+                inserted.extend(rows.iter().map(|row| row.get::<_, String>("meter_no")));
+                sent += chunk.len() as u64;
+                progress(sent, total);
             }
-            sink.send(buf.freeze()).await?;
-            sink.as_mut().finish().await?;
-            progress(total, total);
-            let inserted: HashSet<String> = transaction
-                .query(
-                    "WITH inserted AS (
-                     INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
-                                        initial_mechanical_reading)
-                     SELECT meter_no, meter_type_id, initial_electronic_reading,
-                            initial_mechanical_reading
-                     FROM meter_import ORDER BY line
-                     ON CONFLICT (meter_no) DO NOTHING
-                     RETURNING meter_no
-                 ), audit AS (
-                     INSERT INTO audit_log (operator_id, action, entity, detail)
-                     SELECT $1, 'meter.import', 'meter',
-                            jsonb_build_object('imported', count(*),
-                                               'meter_nos', coalesce(jsonb_agg(meter_no), '[]'))
-                     FROM inserted
-                 )
-                 SELECT meter_no FROM inserted",
-                    &[&operator_id],
-                )
-                .await?
-                .iter()
-                .map(|row| row.get("meter_no"))
-                .collect();
             // The good rows not inserted: numbers present in the database by the time of the
             // INSERT.
             let skipped_lines = csv
@@ -627,6 +605,10 @@ pub async fn import_meters_reporting(
         errors: with_present(csv, &|row| skipped.contains(&row.line)),
     })
 }
+
+/// The rows an import sends a statement (arrays of a few hundred kilobytes), each with its own
+/// `meter.import` entry: a progress step.
+const IMPORT_CHUNK: usize = 10_000;
 
 /// What an import did, as it is recorded: the report is rebuilt from it and the file.
 struct Import {

@@ -5,9 +5,30 @@ use refinery::error::WrapMigrationError;
 
 refinery::embed_migrations!("sql");
 
+/// The session lock that makes installers migrate one at a time (its key spells `md_migra`).
+/// Two started in the same second ran the same migrations at once, and one stopped with "tuple
+/// concurrently updated" (two writes of one catalog row: a function replaced, a grant); the
+/// second now waits for the first, then finds every migration applied. Session-level, as the
+/// migrations are each their own transaction; the owner keeps `pg_advisory_lock` (db::embedded).
+const MIGRATING: &str = "x'6d645f6d69677261'::bigint";
+
 /// Applies every migration the database has not seen yet, each in its own transaction, then
-/// gives the database its own privileges again ([`database_privileges`]).
+/// gives the database its own privileges again ([`database_privileges`]); one installer at a
+/// time ([`MIGRATING`]).
 pub async fn run(client: &mut tokio_postgres::Client) -> Result<(), refinery::Error> {
+    client
+        .batch_execute(&format!("SELECT pg_advisory_lock({MIGRATING})"))
+        .await
+        .migration_err("waiting for another installer's migrations", None)?;
+    let migrated = migrate(client).await;
+    let unlocked = client
+        .batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATING})"))
+        .await
+        .migration_err("letting the next installer migrate", None);
+    migrated.and(unlocked)
+}
+
+async fn migrate(client: &mut tokio_postgres::Client) -> Result<(), refinery::Error> {
     migrations::runner().run_async(client).await?;
     database_privileges(client).await.migration_err(
         "giving the database its privileges (md_grant_temporary)",

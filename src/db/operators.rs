@@ -47,6 +47,10 @@ pub struct SignedIn {
     pub permissions: Vec<String>,
     /// A temporary password, to be changed before anything else.
     pub must_change_password: bool,
+    /// Whether the operator's roles serve customers, so that the database lets them read the
+    /// customer side (sql/V224's readers, V254's `md_serves_customers()`): an
+    /// administration-only role reads no customer, and the desk says why instead of "none".
+    pub serves_customers: bool,
 }
 
 /// Creates an operator with its PostgreSQL role, groups and temporary password; returns its
@@ -304,7 +308,8 @@ pub async fn signed_in(
                           ORDER BY r.code) AS roles,
                     ARRAY(SELECT DISTINCT rp.permission_code FROM role_permission rp
                           WHERE pg_has_role(session_user, md_role_name(rp.role_code), 'MEMBER')
-                          ORDER BY rp.permission_code) AS permissions
+                          ORDER BY rp.permission_code) AS permissions,
+                    md_serves_customers() AS serves_customers
              FROM operator o JOIN department d ON d.id = o.department_id
              WHERE o.db_role = session_user",
             &[],
@@ -314,6 +319,7 @@ pub async fn signed_in(
         from_columns!(row => SignedIn {
             operator_id: row.get("id"),
             login, full_name, department, roles, permissions, must_change_password,
+            serves_customers,
         })
     }))
 }

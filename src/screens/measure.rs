@@ -68,6 +68,7 @@ fn table_app(page: Page, columns: u16, rows: u16) -> App {
     app.viewport = (columns, rows);
     app.session = Some(Session {
         must_change_password: false,
+        serves_customers: true,
         permissions: Vec::new(),
         operator_id: 1,
         login: "bench".into(),

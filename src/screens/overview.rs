@@ -92,23 +92,34 @@ impl Screen for OverviewScreen {
                 theme.dim(),
             )),
             Some(overview) => {
-                let figures = [
-                    ("overview.customers", overview.customers.to_string()),
+                // The customer side's figures and the day's money are left out, and said in
+                // words below, where the database refused the money (sql/V254: roles that serve
+                // no customer, who read no customer's row either): never "0" nor "0.00".
+                let today = overview.today.unwrap_or_default();
+                let figures: Vec<_> = [
+                    ("overview.customers", overview.customers.to_string(), true),
                     (
                         "overview.card_customers",
                         overview.card_customers.to_string(),
+                        true,
                     ),
-                    ("overview.active_cards", overview.active_cards.to_string()),
+                    (
+                        "overview.active_cards",
+                        overview.active_cards.to_string(),
+                        true,
+                    ),
                     (
                         "overview.uninstalled_meters",
                         overview.uninstalled_meters.to_string(),
+                        false,
                     ),
-                    (
-                        "overview.payments_today",
-                        overview.payments_today.to_string(),
-                    ),
-                    ("overview.takings_today", overview.takings_today.to_string()),
-                ];
+                    ("overview.payments_today", today.payments.to_string(), true),
+                    ("overview.takings_today", today.takings.to_string(), true),
+                ]
+                .into_iter()
+                .filter(|(_, _, of_customers)| overview.today.is_some() || !of_customers)
+                .map(|(key, value, _)| (key, value))
+                .collect();
                 let label_width = figures
                     .iter()
                     .map(|(key, _)| width(lang.t(key)))
@@ -121,6 +132,12 @@ impl Screen for OverviewScreen {
                         " {label}{} {value:>14}",
                         " ".repeat(pad)
                     )));
+                }
+                if overview.today.is_none() {
+                    lines.push(Line::styled(
+                        format!(" {}", lang.t("overview.takings_not_yours")),
+                        theme.dim(),
+                    ));
                 }
             }
         }

@@ -295,7 +295,13 @@ impl Screen for CustomerTable {
         let rows: Vec<[String; 10]> = self.page.rows.iter().map(|row| cells(row, lang)).collect();
         let widths = widths_for(&COLUMNS, &rows, area.width);
         draw_whole_row(frame, whole_line, self, &widths, lang, theme);
-        let none = lang.tf("customers.none", &[("query", &inert(self.search.value()))]);
+        // An operator whose roles serve no customer reads none (sql/V224): said, not "none
+        // matches".
+        let none = if app.session.as_ref().is_some_and(|s| !s.serves_customers) {
+            lang.t("customers.none_served").to_owned()
+        } else {
+            lang.tf("customers.none", &[("query", &inert(self.search.value()))])
+        };
         let selected = (!self.search_focused).then_some(self.selected);
         Table::new(&COLUMNS, &rows, &none)
             .loading(self.loading, lang.t("customers.loading"))

@@ -12,7 +12,7 @@ pub use meterdesk::db::customers::{
     AccountSummary, BasicInfo, CardSummary, CustomerDetails, CustomerRow, CustomerTypeSummary,
     MeterSummary, Page, PreviousOwner, TransactionSummary,
 };
-pub use meterdesk::db::overview::Overview;
+pub use meterdesk::db::overview::{Overview, Takings};
 pub use meterdesk::i18n::Lang;
 pub use meterdesk::screens::details::{Found, LoadDetails};
 pub use meterdesk::screens::login::{Login, LoginRefusal, SignIn, SignInAnswer};
@@ -60,6 +60,7 @@ pub fn type_text(app: &mut App, text: &str) {
 pub fn session() -> Session {
     Session {
         must_change_password: false,
+        serves_customers: true,
         operator_id: 3,
         login: "clerk".into(),
         full_name: "王芳".into(),

@@ -1052,3 +1052,33 @@ fn a_message_over_three_rows_hides_no_selected_row_of_the_customer_table() {
         );
     }
 }
+
+/// s45-b: an operator whose roles serve no customer reads no customer's row (sql/V224), so
+/// the table is empty; it says why, not "No customer matches", at 80x24 in both languages.
+#[test]
+fn an_empty_table_says_why_to_roles_that_serve_no_customer() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = app(lang);
+        update(&mut app, Msg::Resize(80, 24));
+        type_text(&mut app, "it");
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "secret");
+        let sent = press(&mut app, KeyCode::Enter);
+        let it = Session {
+            serves_customers: false,
+            login: "it".into(),
+            roles: vec!["it_admin".into()],
+            permissions: vec!["audit.view".into(), "operator.maintain".into()],
+            ..session()
+        };
+        let next = answer(&mut app, &sent, Reply::screen(SignInAnswer::LoggedIn(it)));
+        let empty = Page {
+            more_after: false,
+            ..sample_page(0)
+        };
+        answer(&mut app, &next, Reply::screen(empty));
+        let screen = render(&app);
+        assert!(!screen.contains("No customer matches"), "{screen}");
+        insta::assert_snapshot!(format!("serves_no_customer_{lang:?}"), screen);
+    }
+}
