@@ -1518,6 +1518,29 @@ async fn a_temporary_table_shadows_no_name_the_checks_read() {
         ),
         "t"
     );
+    // sql/V258: the permission checks likewise. The session's own `operator`,
+    // `role_permission` and `installation`, first on its path and readable by all, saying
+    // every role may maintain operators, grant nothing.
+    let shadows = "CREATE TEMP TABLE operator AS SELECT * FROM public.operator;
+         CREATE TEMP TABLE installation (role_prefix text);
+         INSERT INTO installation SELECT role_prefix FROM public.installation;
+         CREATE TEMP TABLE role_permission (role_code text, permission_code text);
+         INSERT INTO role_permission
+             SELECT r.role_code, 'operator.maintain' FROM public.role_permission r;
+         GRANT SELECT ON operator, installation, role_permission TO PUBLIC;";
+    assert_eq!(
+        allowed(
+            &db,
+            "super",
+            &format!("{shadows} SELECT md_permitted('operator.maintain')")
+        ),
+        "f"
+    );
+    refused(
+        &db,
+        "super",
+        &format!("{shadows} SELECT md_require('operator.maintain')"),
+    );
 }
 
 #[tokio::test]
@@ -1884,6 +1907,8 @@ async fn a_recharge_settled_done_and_a_permission_ask_nothing_they_need_not() {
 /// call. Without V82: "md_permitted 6, md_require 5, md_role_name 6, receipt_rules 1,
 /// receipt_stamp_operator 1". The one md_permitted left is the audit entry's check; the one
 /// md_role_name, md_guard's (the receipt's guard, shared with tables it is the only check of).
+/// sql/V258: the card operation's rules do not ask `card.recharge` again of a purchase
+/// ledger_post asked it of in the same transaction (md_require 5 without V258).
 #[tokio::test]
 async fn a_clerks_recharge_asks_each_permission_once_and_no_role_name_it_knows() {
     let (db, account) = desk().await;
@@ -1901,8 +1926,63 @@ async fn a_clerks_recharge_asks_each_permission_once_and_no_role_name_it_knows()
     );
     assert_eq!(
         calls,
-        "md_permitted 1, md_require 5, md_role_name 1, receipt_rules 1"
+        "md_permitted 1, md_require 4, md_role_name 1, receipt_rules 1"
     );
+}
+
+/// sql/V258's one ask of a recharge is not forgeable: the card operation's rules skip
+/// `card.recharge` only for a purchase this very transaction wrote (its xmin, which no client
+/// sets), and only ledger_post writes one for an operator, asking `card.recharge` first. An
+/// administrator (no `card.recharge`) who journals a recharge over a purchase of an earlier
+/// transaction is asked, and refused; one who posts the purchase in their own transaction is
+/// refused by ledger_post. Nothing is written.
+#[tokio::test]
+async fn a_recharge_over_a_purchase_not_written_here_is_asked_its_permission() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "SELECT ledger_post({account}, 'card_purchase', -2.00, 2.000, 1.00, NULL, NULL,
+                                'card-op:forged-9:purchase')"
+        ))
+        .await
+        .unwrap();
+    let journal = |key: &str| {
+        format!(
+            "INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, volume_litres,
+                                         idempotency_key, operator_id, transaction_id)
+                 SELECT {customer}, k.id, 'recharge', 9, 2000, '{key}', 0, t.id
+                 FROM card k, ledger_transaction t
+                 WHERE t.idempotency_key = 'card-op:{key}:purchase'"
+        )
+    };
+    let before = written(&db);
+    let role = meterdesk::db::session::role_name("admin", &db.name);
+    for (sql, said) in [
+        (journal("forged-9"), "card.recharge"),
+        (
+            format!(
+                "SELECT ledger_post({account}, 'card_purchase', -2.00, 2.000, 1.00, NULL, NULL,
+                                    'card-op:here-9:purchase');
+                 {}",
+                journal("here-9")
+            ),
+            "card.recharge",
+        ),
+    ] {
+        let outcome = psql(&db, "admin", &format!("BEGIN; {sql}; COMMIT"));
+        assert!(
+            outcome.said.contains(&format!(
+                "ERROR:  permission denied: {role} may not do this (needs {said})"
+            )),
+            "{sql}: {}",
+            outcome.said
+        );
+    }
+    assert_eq!(written(&db), before, "a refused write changed something");
 }
 
 /// sql/V82's md_require, one statement where it was a loop of md_permitted: permitted when any
@@ -4655,7 +4735,8 @@ async fn no_debt_is_recorded_on_a_closed_customer() {
 /// by their schema) cannot stand in for what a function of the owner's reads: every SECURITY
 /// DEFINER function of the schema sets `search_path = public, pg_temp` — but
 /// `current_operator_id`, whose one statement names its table and operator with their schemas
-/// (sql/V180) — and none is PUBLIC's to call: an operator's EXECUTE is the operators' group's.
+/// (sql/V180), and `md_permitted` and `md_require`, whose every name is their schema's
+/// (sql/V258) — and none is PUBLIC's to call: an operator's EXECUTE is the operators' group's.
 /// Asked of the catalog, so a migration that adds one without them fails here.
 #[tokio::test]
 async fn every_definer_function_pins_its_search_path_and_none_is_publics() {
@@ -4668,7 +4749,10 @@ async fn every_definer_function_pins_its_search_path_and_none_is_publics() {
          WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef
            AND NOT coalesce(p.proconfig @> ARRAY['search_path=public, pg_temp'], false)",
     );
-    assert_eq!(unpinned, "current_operator_id()");
+    assert_eq!(
+        unpinned,
+        "current_operator_id(), md_permitted(text), md_require(text[])"
+    );
     let publics = allowed(
         &db,
         "clerk",
