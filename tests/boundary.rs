@@ -426,7 +426,7 @@ async fn reference_data_changes_only_with_their_audit_entry() {
     };
     let before = reference(&db);
     for sql in [
-        "INSERT INTO role_permission VALUES ('administrator', 'card.recharge')",
+        "INSERT INTO role_permission VALUES ('supervisor', 'operator.maintain')",
         "DELETE FROM role_permission WHERE role_code = 'clerk' AND permission_code = 'card.open'",
         "UPDATE department SET name = name || ' (old)'",
         "INSERT INTO department (name) VALUES ('Shadow desk')",
@@ -435,7 +435,7 @@ async fn reference_data_changes_only_with_their_audit_entry() {
         "UPDATE payment_method SET enabled = false",
         // An entry that does not tell this write does not let it through.
         "BEGIN;
-         INSERT INTO role_permission VALUES ('administrator', 'card.recharge');
+         INSERT INTO role_permission VALUES ('supervisor', 'operator.maintain');
          INSERT INTO audit_log (action, entity, detail)
          VALUES ('department.add', 'department', '{}');
          COMMIT;",

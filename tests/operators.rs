@@ -530,6 +530,49 @@ async fn the_database_refuses_what_an_administrator_may_not_do_even_to_themselve
         refused.is_err(),
         "an administrator took away their own operator.maintain"
     );
+    // Nor give themselves a role: their login would gain powers no other administrator
+    // granted (a supervisor's refunds, every customer's data); dropping one stays theirs.
+    let refused = operators::set_roles(&**admin, boss, &["administrator", "supervisor"]).await;
+    assert!(refused.is_err(), "an administrator gave themselves a role");
+    let roles: Vec<String> = (db.pool.get().await.unwrap())
+        .query_one(
+            "SELECT ARRAY(SELECT role_code FROM operator_role WHERE operator_id = $1) AS roles",
+            &[&boss],
+        )
+        .await
+        .unwrap()
+        .get("roles");
+    assert_eq!(roles, ["administrator"]);
+    // Nor tick a permission into a role they hold (sql/V265); a role they do not hold, yes.
+    let mut more = permissions_of(&db, "administrator").await;
+    more.push("card.refund".to_owned());
+    let refused = meterdesk::db::roles::set_permissions(
+        &mut db.pool_of("boss").get().await.unwrap(),
+        "administrator",
+        &more,
+    )
+    .await;
+    assert!(
+        matches!(&refused, Err(error) if error.sql_state().map(|state| state.code()) == Some("MD443")),
+        "the administrators' role gained a permission by an administrator's hand: {refused:?}"
+    );
+    assert!(
+        !permissions_of(&db, "administrator")
+            .await
+            .contains(&"card.refund".to_owned())
+    );
+    let before = permissions_of(&db, "supervisor").await;
+    let mut more = before.clone();
+    more.push("operator.maintain".to_owned());
+    for permissions in [more, before] {
+        meterdesk::db::roles::set_permissions(
+            &mut db.pool_of("boss").get().await.unwrap(),
+            "supervisor",
+            &permissions,
+        )
+        .await
+        .expect("an administrator gives a role they do not hold a permission, and takes it");
+    }
     operators::set_roles(&**admin, clerk, &["clerk", "supervisor"])
         .await
         .expect("an administrator changes another's roles");

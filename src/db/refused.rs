@@ -92,6 +92,9 @@ pub const KNOWN: &[Known] = &[
     // `card_refuses_closed_customer`, `ledger_posted`): a customer closed by another desk
     // while this one's form was open. Money and the basic information answer it themselves.
     code("55000", "refused.customer_closed"),
+    // A permission ticked into a role its administrator holds (sql/V265): another
+    // administrator gives it.
+    code("MD443", "refused.own_role_permission"),
     // Two desks writing the same rows at the same moment: the server gave up on one.
     code("40001", "refused.concurrent"),
     code("40P01", "refused.concurrent"),

@@ -79,6 +79,11 @@ fn operator_request(sent: &[(u64, Request)]) -> (u64, OperatorRequest) {
 
 /// The administrator `boss` (operator 1) on `:operators`, its list loaded.
 fn operators_screen(lang: Lang) -> App {
+    operators_screen_listing(lang, listing())
+}
+
+/// `boss` on `:operators`, the list `listed` loaded.
+fn operators_screen_listing(lang: Lang, listed: OperatorListing) -> App {
     let mut app = signed_in(lang);
     if let Some(session) = app.session.as_mut() {
         session.operator_id = 1;
@@ -90,7 +95,7 @@ fn operators_screen(lang: Lang) -> App {
     let sent = press(&mut app, KeyCode::Enter);
     let (id, request) = operator_request(&sent);
     assert_eq!(request, OperatorRequest::List);
-    reply(&mut app, id, OperatorReply::Listed(listing()));
+    reply(&mut app, id, OperatorReply::Listed(listed));
     app
 }
 
@@ -212,6 +217,33 @@ fn an_administrator_is_refused_disabling_themselves_before_anything_is_sent() {
             ..
         }
     ));
+}
+
+/// s45-b, by psql: an administrator's own login gave itself the supervisor's role (refunds,
+/// every customer's data) with nobody else's say. The database refuses it (sql/V264); the form
+/// says so at F2 and sends nothing.
+#[test]
+fn an_administrator_ticking_a_role_of_their_own_is_told_another_administrator_gives_it() {
+    for (lang, role, said) in [
+        (Lang::En, "Super", "you may remove one, not add one"),
+        (Lang::Zh, "主管", "只能去掉，不能添加"),
+    ] {
+        let mut listed = listing();
+        listed.roles.push(RoleRow {
+            code: "administrator".into(),
+            name: "Administrator".into(),
+            permissions: vec!["operator.maintain".into()],
+            operators: 1,
+        });
+        let mut app = operators_screen_listing(lang, listed);
+        press(&mut app, KeyCode::Char('m'));
+        type_text(&mut app, role);
+        press(&mut app, KeyCode::Tab);
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(sent.is_empty(), "{lang:?}: {sent:?}");
+        let screen = render(&app);
+        assert!(screen.contains(said), "{lang:?}: {screen}");
+    }
 }
 
 #[test]

@@ -13,7 +13,7 @@ use crate::domain::password::Secret;
 use crate::domain::validation::halfwidth_text;
 use crate::i18n::Lang;
 use crate::screens::reference::form::{
-    Errors, FormTarget, RefForm, Saves, choose, choose_many, key_of, keys_of, text_of,
+    Errors, FormTarget, RefForm, Saves, YourRoles, choose, choose_many, key_of, keys_of, text_of,
 };
 use crate::screens::reference::list::{ListKind, ShortList};
 use crate::screens::reference::requests::RefWork;
@@ -140,12 +140,12 @@ impl OperatorList {
             "operators.f_department",
             &row.department_id.to_string(),
         );
-        let yours = is_yours(row, app).then(|| {
-            self.roles
-                .iter()
+        let yours = is_yours(row, app).then(|| YourRoles {
+            held: row.roles.clone(),
+            maintaining: (self.roles.iter())
                 .filter(|role| role.permissions.iter().any(|p| p == PERMISSION))
                 .map(|role| role.code.clone())
-                .collect()
+                .collect(),
         });
         let target = FormTarget::OperatorRoles {
             id: row.id,
@@ -249,22 +249,28 @@ fn build_new(
     })
 }
 
-/// New roles and department for an operator; the administrator's own roles keep one that
-/// maintains operators.
+/// New roles and department for an operator; the administrator's own roles gain none and keep
+/// one that maintains operators (the database refuses both too, sql/V264).
 fn build_roles(
     f: &Form,
-    (id, login, yours): (i64, &str, Option<&Vec<String>>),
+    (id, login, yours): (i64, &str, Option<&YourRoles>),
     errors: &mut Errors,
     lang: Lang,
     idempotency_key: String,
 ) -> Option<OperatorRequest> {
     let roles = keys_of(f, "operators.f_roles");
-    let keeps = yours.is_none_or(|maintaining| roles.iter().any(|r| maintaining.contains(r)));
-    let roles = errors.check(
-        "operators.f_roles",
-        keeps.then_some(roles).ok_or(()),
-        |()| lang.t("operators.keep_your_maintain").to_owned(),
-    );
+    let refusal = yours.and_then(|yours| {
+        if !roles.iter().all(|r| yours.held.contains(r)) {
+            Some("operators.no_role_to_yourself")
+        } else if !roles.iter().any(|r| yours.maintaining.contains(r)) {
+            Some("operators.keep_your_maintain")
+        } else {
+            None
+        }
+    });
+    let roles = errors.check("operators.f_roles", refusal.map_or(Ok(roles), Err), |key| {
+        lang.t(key).to_owned()
+    });
     let department_id = key_of(f, "operators.f_department").and_then(|key| key.parse().ok());
     Some(OperatorRequest::SetRoles {
         idempotency_key,

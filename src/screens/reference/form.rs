@@ -26,6 +26,14 @@ use crate::ui::inert::inert;
 use crate::ui::text::lines;
 use crate::ui::theme::Theme;
 
+/// The administrator's own roles on their roles form: none is added (another administrator
+/// gives it), and one of `maintaining` (those holding `operator.maintain`) stays.
+#[derive(Debug, Clone)]
+pub struct YourRoles {
+    pub held: Vec<String>,
+    pub maintaining: Vec<String>,
+}
+
 /// What a reference form saves.
 #[derive(Debug, Clone)]
 pub enum FormTarget {
@@ -57,12 +65,11 @@ pub enum FormTarget {
     },
     /// A new operator (`:operators`).
     Operator,
-    /// The roles of the operator `login`; `yours`: they are the administrator's own, and one
-    /// of these roles (those holding `operator.maintain`) must stay.
+    /// The roles of the operator `login`; `yours`: they are the administrator's own.
     OperatorRoles {
         id: i64,
         login: String,
-        yours: Option<Vec<String>>,
+        yours: Option<YourRoles>,
     },
     /// `stored` None: a new department; else a department renamed, its id and name as the
     /// list showed them.
