@@ -1406,14 +1406,7 @@ async fn a_card_put_back_under_a_recharges_confirmation_costs_one_read_and_the_w
     let quiet = std::time::Duration::from_secs(2);
     let card = VirtualCardProcess::insert(PORT_0, &card_file, &["--blank"]);
     follow_the_reader(&mut app, &services, &events, quiet).await;
-    // Opened (F6, F2); Go to recharge (F2), 20, F2: the confirmation.
-    press(&mut app, &services, KeyCode::F(6)).await;
-    press(&mut app, &services, KeyCode::F(2)).await;
-    press(&mut app, &services, KeyCode::F(2)).await;
-    for c in "20".chars() {
-        press(&mut app, &services, KeyCode::Char(c)).await;
-    }
-    press(&mut app, &services, KeyCode::F(2)).await;
+    open_and_confirm_a_recharge_of_20(&mut app, &services).await;
     let confirming = |app: &App| {
         matches!(
             app.screen.module::<CardScreen>().map(|screen| &screen.pane),
@@ -1441,6 +1434,51 @@ async fn a_card_put_back_under_a_recharges_confirmation_costs_one_read_and_the_w
     );
 }
 
+/// The card on the reader opened (F6, F2), Go to recharge (F2), 20 typed and F2: the
+/// recharge's confirmation.
+async fn open_and_confirm_a_recharge_of_20(app: &mut App, services: &Services) {
+    for code in [KeyCode::F(6), KeyCode::F(2), KeyCode::F(2)] {
+        press(app, services, code).await;
+    }
+    for c in "20".chars() {
+        press(app, services, KeyCode::Char(c)).await;
+    }
+    press(app, services, KeyCode::F(2)).await;
+}
+
+/// A clerk at the confirmation of a 20.00 recharge on a new card customer's card, opened from
+/// blank (see [`confirming_a_recharge_of_20_on_a_blank_card`]). Fields drop in order: the desk,
+/// its reader, the database, the card, then the rig.
+struct BlankCardConfirming {
+    app: App,
+    services: Services,
+    customer: CardCustomer,
+    _card: VirtualCardProcess,
+    /// The reader's reports, unread: kept, as the reader task reports into them.
+    _events: std::sync::mpsc::Receiver<ReaderState>,
+    _rig: RigHeld,
+}
+
+async fn confirming_a_recharge_of_20_on_a_blank_card(rig: Rig) -> BlankCardConfirming {
+    let customer = card_customer().await;
+    give_password(&customer.client, CLERK).await;
+    let card = rig.insert_blank("c1");
+    let (reader, events, held) = rig.into_reader();
+    let services = clerk_services(&customer, reader, ReceiptOutput::default());
+    let mut app = clerk_on_the_table(&customer);
+    let sent = update(&mut app, Msg::Reader(card_in(READER_0))).requests;
+    settle(&mut app, &services, sent).await;
+    open_and_confirm_a_recharge_of_20(&mut app, &services).await;
+    BlankCardConfirming {
+        app,
+        services,
+        customer,
+        _card: card,
+        _events: events,
+        _rig: held,
+    }
+}
+
 /// Session 45, by hand on the rig (s45-e): F3 six times and Esc typed while a card was written
 /// (a clerk who thinks the desk hangs). The keys after the Esc waited and were replayed on the
 /// outcome: the first F3 left the receipt, the next asked "Sign out?" on the customer table —
@@ -1451,50 +1489,35 @@ async fn f3_six_times_and_esc_typed_during_a_card_write_leave_its_outcome_on_scr
     let Some(rig) = Rig::start("card_app_f3_during_write") else {
         return;
     };
-    let customer = card_customer().await;
-    give_password(&customer.client, CLERK).await;
-    let _card = rig.insert_blank("c1");
-    let Rig { reader, .. } = rig;
-    let services = clerk_services(&customer, reader, ReceiptOutput::default());
-    let mut app = clerk_on_the_table(&customer);
-    let sent = update(&mut app, Msg::Reader(card_in(READER_0))).requests;
-    settle(&mut app, &services, sent).await;
-    // Opened (F6, F2); Go to recharge (F2), 20, F2: the confirmation.
-    press(&mut app, &services, KeyCode::F(6)).await;
-    press(&mut app, &services, KeyCode::F(2)).await;
-    press(&mut app, &services, KeyCode::F(2)).await;
-    for c in "20".chars() {
-        press(&mut app, &services, KeyCode::Char(c)).await;
-    }
-    press(&mut app, &services, KeyCode::F(2)).await;
+    let mut desk = confirming_a_recharge_of_20_on_a_blank_card(rig).await;
 
     // F2 sends the write; F3 three times, Esc, F3 three times more come while it runs.
     let key = |code| Msg::Key(crossterm::event::KeyEvent::from(code));
-    let write = update(&mut app, key(KeyCode::F(2))).requests;
+    let write = update(&mut desk.app, key(KeyCode::F(2))).requests;
     for code in [KeyCode::F(3); 3]
         .into_iter()
         .chain([KeyCode::Esc])
         .chain([KeyCode::F(3); 3])
     {
-        let sent = update(&mut app, key(code)).requests;
+        let sent = update(&mut desk.app, key(code)).requests;
         assert!(sent.is_empty(), "{code:?} during the write sent {sent:?}");
     }
-    settle(&mut app, &services, write).await;
+    settle(&mut desk.app, &desk.services, write).await;
 
-    let Some(screen) = app.screen.module::<CardScreen>() else {
-        panic!("the card screen was left: {}", message(&app))
+    let Some(screen) = desk.app.screen.module::<CardScreen>() else {
+        panic!("the card screen was left: {}", message(&desk.app))
     };
     assert!(
         matches!(screen.pane, CardPane::Receipt { .. }),
         "the receipt is on screen: {}",
-        message(&app)
+        message(&desk.app)
     );
     assert_eq!(
-        message(&app),
+        message(&desk.app),
         "Recharged; receipt #1. 3 keys typed during the write were dropped."
     );
-    assert!(app.type_ahead.is_empty());
-    let books = books(&customer.client, customer.customer_id).await;
+    assert!(desk.app.type_ahead.is_empty());
+    let books = books(&desk.customer.client, desk.customer.customer_id).await;
     assert_eq!((books.paid_in, books.pending), (Decimal::new(2_000, 2), 0));
 }
 
@@ -1509,21 +1532,7 @@ async fn the_database_lost_while_a_recharge_is_settled_says_to_leave_the_card_on
     let Some(rig) = Rig::start("card_app_settle_lost") else {
         return;
     };
-    let customer = card_customer().await;
-    give_password(&customer.client, CLERK).await;
-    let _card = rig.insert_blank("c1");
-    let Rig { reader, .. } = rig;
-    let services = clerk_services(&customer, reader, ReceiptOutput::default());
-    let mut app = clerk_on_the_table(&customer);
-    let sent = update(&mut app, Msg::Reader(card_in(READER_0))).requests;
-    settle(&mut app, &services, sent).await;
-    press(&mut app, &services, KeyCode::F(6)).await;
-    press(&mut app, &services, KeyCode::F(2)).await;
-    press(&mut app, &services, KeyCode::F(2)).await;
-    for c in "20".chars() {
-        press(&mut app, &services, KeyCode::Char(c)).await;
-    }
-    press(&mut app, &services, KeyCode::F(2)).await;
+    let mut desk = confirming_a_recharge_of_20_on_a_blank_card(rig).await;
 
     // Every settle's connection is lost (the recharge's, then the read's after it).
     let lose = "CREATE FUNCTION test_loses_the_settle() RETURNS trigger LANGUAGE plpgsql
@@ -1532,19 +1541,19 @@ async fn the_database_lost_while_a_recharge_is_settled_says_to_leave_the_card_on
                 CREATE TRIGGER test_loses_the_settle BEFORE UPDATE ON card_operation
                     FOR EACH ROW WHEN (OLD.state = 'pending' AND NEW.state <> 'pending')
                     EXECUTE FUNCTION test_loses_the_settle();";
-    customer.db.execute_as_superuser(lose).await;
-    press(&mut app, &services, KeyCode::F(2)).await;
-    let told = message(&app);
+    desk.customer.db.execute_as_superuser(lose).await;
+    press(&mut desk.app, &desk.services, KeyCode::F(2)).await;
+    let told = message(&desk.app);
     assert!(
         told.starts_with("Operation #2 is pending: the card took it")
             && told.contains("Leave the card on the reader")
             && !told.contains("put the same card back"),
         "{told}\n{:?}",
-        app.said
+        desk.app.said
     );
-    assert_eq!(app.parked.len(), 1, "the read after the write waits");
+    assert_eq!(desk.app.parked.len(), 1, "the read after the write waits");
 
-    customer
+    desk.customer
         .db
         .execute_as_superuser(
             "DROP TRIGGER test_loses_the_settle ON card_operation;
@@ -1552,17 +1561,17 @@ async fn the_database_lost_while_a_recharge_is_settled_says_to_leave_the_card_on
         )
         .await;
     let sent = update(
-        &mut app,
+        &mut desk.app,
         Msg::Database(meterdesk::app::state::DbStatus::Connected),
     )
     .requests;
-    settle(&mut app, &services, sent).await;
-    let told = message(&app);
+    settle(&mut desk.app, &desk.services, sent).await;
+    let told = message(&desk.app);
     assert!(
         told.starts_with("Pending recharge #2 finished: the card shows it was written"),
         "{told}\n{:?}",
-        app.said
+        desk.app.said
     );
-    let books = books(&customer.client, customer.customer_id).await;
+    let books = books(&desk.customer.client, desk.customer.customer_id).await;
     assert_eq!((books.paid_in, books.pending), (Decimal::new(2_000, 2), 0));
 }
