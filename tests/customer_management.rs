@@ -1838,6 +1838,21 @@ fn holder(name: &str, id: Option<&str>) -> BasicInfo {
     })
 }
 
+/// The clerk's modify of `read` to `info`, answered.
+async fn modify(desk: &mut Object, read: &CustomerBasics, info: &BasicInfo) -> ModifyOutcome {
+    customer_changes::modify_basic_info(desk, CLERK, &key(), read, info)
+        .await
+        .unwrap()
+}
+
+/// The customer's basic information as stored now.
+async fn stored(desk: &Object, customer_id: i64) -> CustomerBasics {
+    customer_changes::customer_basics(&***desk, customer_id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 /// s43-f's "Found, not fixed": a modify changed the holder's name and identity number at once,
 /// a transfer without its owner history, its waits for bills, a debt or a card operation. The
 /// database refuses it as a modify (sql/V230); the one-field correction, the number filled in
@@ -1851,24 +1866,13 @@ async fn a_new_name_with_a_new_identity_number_is_refused_as_a_modify_and_made_b
         ..
     } = with_fixture().await;
     let read = opened_customer(&mut supervisor, &mut clerk, BusinessModel::SystemPrepaid).await;
-    let modify = async |clerk: &mut Object, read: &CustomerBasics, info: &BasicInfo| {
-        customer_changes::modify_basic_info(clerk, CLERK, &key(), read, info)
-            .await
-            .unwrap()
-    };
-    let stored = async |clerk: &Object| {
-        customer_changes::customer_basics(&***clerk, read.customer_id)
-            .await
-            .unwrap()
-            .unwrap()
-    };
     // The number filled in where there was none, with a corrected name: a correction.
     let filled = holder("张玮", Some("110101199003078515"));
     assert_eq!(
         modify(&mut clerk, &read, &filled).await,
         ModifyOutcome::Saved { version: 2 }
     );
-    let read = stored(&clerk).await;
+    let read = stored(&clerk, read.customer_id).await;
     let modified = count(
         &owner,
         "SELECT count(*) FROM audit_log WHERE action = 'customer.modify'",
@@ -1892,7 +1896,11 @@ async fn a_new_name_with_a_new_identity_number_is_refused_as_a_modify_and_made_b
             in_steps: false,
         }
     );
-    assert_eq!(stored(&clerk).await, read, "nothing written");
+    assert_eq!(
+        stored(&clerk, read.customer_id).await,
+        read,
+        "nothing written"
+    );
     assert_eq!(
         count(
             &owner,
@@ -1911,14 +1919,14 @@ async fn a_new_name_with_a_new_identity_number_is_refused_as_a_modify_and_made_b
         panic!("transferred");
     };
     assert_eq!(version, 3);
-    assert_eq!(stored(&clerk).await.info, other);
+    assert_eq!(stored(&clerk, read.customer_id).await.info, other);
     assert_eq!(
         count(&owner, "SELECT count(*) FROM customer_owner_history").await,
         1
     );
 
     // One field at a time is a correction.
-    let read = stored(&clerk).await;
+    let read = stored(&clerk, read.customer_id).await;
     let renamed = holder("李娜娜", Some("110101198001010053"));
     assert_eq!(
         modify(&mut clerk, &read, &renamed).await,
@@ -1940,17 +1948,6 @@ async fn a_name_and_a_number_changed_by_two_modifies_of_a_day_are_a_change_of_ow
         ..
     } = with_fixture().await;
     let read = opened_customer(&mut supervisor, &mut clerk, BusinessModel::SystemPrepaid).await;
-    let modify = async |desk: &mut Object, read: &CustomerBasics, info: &BasicInfo| {
-        customer_changes::modify_basic_info(desk, CLERK, &key(), read, info)
-            .await
-            .unwrap()
-    };
-    let stored = async |clerk: &Object| {
-        customer_changes::customer_basics(&***clerk, read.customer_id)
-            .await
-            .unwrap()
-            .unwrap()
-    };
     let in_steps = ModifyOutcome::ChangeOfOwner {
         nature: Nature::Personal,
         in_steps: true,
@@ -1962,14 +1959,14 @@ async fn a_name_and_a_number_changed_by_two_modifies_of_a_day_are_a_change_of_ow
         modify(&mut clerk, &read, &filled).await,
         ModifyOutcome::Saved { .. }
     ));
-    let read = stored(&clerk).await;
+    let read = stored(&clerk, read.customer_id).await;
     let renamed = holder("张玮", Some("110101199003078515"));
     assert!(matches!(
         modify(&mut clerk, &read, &renamed).await,
         ModifyOutcome::Saved { .. }
     ));
     // The name changed today (by the supervisor too): the number now is the second step.
-    let read = stored(&clerk).await;
+    let read = stored(&clerk, read.customer_id).await;
     let before = count(&owner, modifies).await;
     let renumbered = holder("张玮", Some("110101198001010053"));
     for desk in [&mut clerk, &mut supervisor] {
@@ -1980,7 +1977,11 @@ async fn a_name_and_a_number_changed_by_two_modifies_of_a_day_are_a_change_of_ow
         modify(&mut clerk, &read, &holder("张玮", None)).await,
         in_steps
     );
-    assert_eq!(stored(&clerk).await, read, "nothing written");
+    assert_eq!(
+        stored(&clerk, read.customer_id).await,
+        read,
+        "nothing written"
+    );
     assert_eq!(count(&owner, modifies).await, before);
     let BasicInfo::Personal(mut info) = renamed.clone() else {
         unreachable!()
@@ -2000,14 +2001,14 @@ async fn a_name_and_a_number_changed_by_two_modifies_of_a_day_are_a_change_of_ow
         )
         .await
         .unwrap();
-    let read = stored(&clerk).await;
+    let read = stored(&clerk, read.customer_id).await;
     let renumbered = holder("张玮", Some("110101198001010053"));
     assert!(matches!(
         modify(&mut clerk, &read, &renumbered).await,
         ModifyOutcome::Saved { .. }
     ));
     // The other way round: the number changed today, the name now.
-    let read = stored(&clerk).await;
+    let read = stored(&clerk, read.customer_id).await;
     assert_eq!(
         modify(
             &mut clerk,
@@ -2026,7 +2027,7 @@ async fn a_name_and_a_number_changed_by_two_modifies_of_a_day_are_a_change_of_ow
     else {
         panic!("transferred");
     };
-    let read = stored(&clerk).await;
+    let read = stored(&clerk, read.customer_id).await;
     assert!(matches!(
         modify(
             &mut clerk,
