@@ -982,6 +982,13 @@ async fn a_row_changed_after_its_list_was_read_is_not_deleted() {
     .await;
 }
 
+/// The database's today (the desk's time zone, as every session's).
+async fn database_today(db: &TestDb) -> NaiveDate {
+    let client = db.pool.get().await.unwrap();
+    let row = client.query_one("SELECT current_date", &[]).await.unwrap();
+    row.get("current_date")
+}
+
 /// s45-a (s44-g's found, not fixed): a new-prices form checks its tiers against the billing
 /// mode and VAT rate it was opened with; another desk's VAT change made meanwhile was not told,
 /// and the prices were saved over a rate their typist never saw. Now they are refused, nothing
@@ -989,11 +996,7 @@ async fn a_row_changed_after_its_list_was_read_is_not_deleted() {
 #[tokio::test]
 async fn new_prices_typed_before_another_desk_changed_the_schemes_vat_are_refused() {
     let db = with_fixture().await;
-    let today: NaiveDate = {
-        let client = db.pool.get().await.unwrap();
-        let row = client.query_one("SELECT current_date", &[]).await.unwrap();
-        row.get("current_date")
-    };
+    let today = database_today(&db).await;
     let read = listed_scheme(&db, PREPAID_SCHEME).await;
     let prices = |read: &SchemeFields| SchemeRequest::ChangePrices {
         idempotency_key: key(),
@@ -1037,11 +1040,7 @@ async fn new_prices_typed_before_another_desk_changed_the_schemes_vat_are_refuse
 #[tokio::test]
 async fn prices_not_yet_in_force_are_corrected_on_their_date_and_those_in_force_never() {
     let db = with_fixture().await;
-    let today: NaiveDate = {
-        let client = db.pool.get().await.unwrap();
-        let row = client.query_one("SELECT current_date", &[]).await.unwrap();
-        row.get("current_date")
-    };
+    let today = database_today(&db).await;
     let read = listed_scheme(&db, PREPAID_SCHEME).await;
     let prices = |effective_from, first: &str| SchemeRequest::ChangePrices {
         idempotency_key: key(),
@@ -1325,14 +1324,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         SchemeReply::Saved(SchemeOutcome::Saved { id })
     );
     // Price changes: today or later, one per date (corrected on it while not in force).
-    let today: NaiveDate = {
-        let client = db.pool.get().await.unwrap();
-        client
-            .query_one("SELECT current_date", &[])
-            .await
-            .unwrap()
-            .get("current_date")
-    };
+    let today = database_today(&db).await;
     let yesterday = today - Days::new(1);
     let next_month = today + Days::new(30);
     let dearer = vec![tier(Some("50"), "1.5"), tier(None, "4")];
@@ -1492,11 +1484,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     );
 
     // A new price version from a date: added once, not "a version starts then" the second time.
-    let today: NaiveDate = {
-        let client = db.pool.get().await.unwrap();
-        let row = client.query_one("SELECT current_date", &[]).await.unwrap();
-        row.get("current_date")
-    };
+    let today = database_today(&db).await;
     let change = SchemeRequest::ChangePrices {
         idempotency_key: key(),
         read: listed_scheme(&db, PREPAID_SCHEME).await,
@@ -1618,11 +1606,7 @@ async fn a_change_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_
     assert_eq!((report.imported, report.errors.len()), (2, 0));
     assert_eq!(db.count("SELECT count(*) FROM meter").await, 2);
 
-    let today: NaiveDate = {
-        let client = db.pool.get().await.unwrap();
-        let row = client.query_one("SELECT current_date", &[]).await.unwrap();
-        row.get("current_date")
-    };
+    let today = database_today(&db).await;
     let change = SchemeRequest::ChangePrices {
         idempotency_key: key(),
         read: listed_scheme(&db, PREPAID_SCHEME).await,

@@ -2355,6 +2355,23 @@ fn f2_f2_while_the_id_look_up_waits_for_the_database(
     sent
 }
 
+/// F2 on the Modify form sends the modify, and the database's answer is a change of owner
+/// (`in_steps`: of two modifies of a day): the form stays; the screen drawn.
+fn refused_as_a_change_of_owner(app: &mut App, in_steps: bool) -> String {
+    let sent = press(app, KeyCode::F(2));
+    assert!(only(&sent).of::<Modify>().is_some(), "{sent:?}");
+    answer(
+        app,
+        &sent,
+        Reply::screen(ModifyOutcome::ChangeOfOwner {
+            nature: Nature::Personal,
+            in_steps,
+        }),
+    );
+    assert!(app.screen.is::<ModifyView>());
+    render(app)
+}
+
 /// s43-f's "Found, not fixed": Modify took a new name with a new identity number, a change of
 /// owner without the transfer's history and waits. F2 says it is a transfer's, sends nothing
 /// and keeps what was typed; the database's refusal (sql/V230), should it come, is said alike.
@@ -2408,18 +2425,7 @@ fn a_new_name_with_a_new_id_number_is_sent_to_transfer_and_keeps_what_was_typed(
             press(&mut app, KeyCode::Backspace);
         }
         type_text(&mut app, "110101199003078515");
-        let sent = press(&mut app, KeyCode::F(2));
-        assert!(only(&sent).of::<Modify>().is_some(), "{sent:?}");
-        answer(
-            &mut app,
-            &sent,
-            Reply::screen(ModifyOutcome::ChangeOfOwner {
-                nature: Nature::Personal,
-                in_steps: false,
-            }),
-        );
-        assert!(app.screen.is::<ModifyView>());
-        let screen = render(&app);
+        let screen = refused_as_a_change_of_owner(&mut app, false);
         assert!(message(&app).contains(said), "{screen}");
 
         // What it says is the way: Esc twice, then t, and the transfer of this customer asks
@@ -2505,18 +2511,7 @@ fn a_change_of_owner_in_two_modifies_of_a_day_is_said_with_the_way_to_a_transfer
         ),
     ] {
         let mut app = modifying_the_household_size(lang);
-        let sent = press(&mut app, KeyCode::F(2));
-        assert!(only(&sent).of::<Modify>().is_some(), "{sent:?}");
-        answer(
-            &mut app,
-            &sent,
-            Reply::screen(ModifyOutcome::ChangeOfOwner {
-                nature: Nature::Personal,
-                in_steps: true,
-            }),
-        );
-        assert!(app.screen.is::<ModifyView>());
-        let screen = render(&app);
+        let screen = refused_as_a_change_of_owner(&mut app, true);
         assert_eq!(message(&app), said, "{screen}");
         // Whole at 80 columns: its start and its end on the screen (the Chinese render has a
         // hidden cell after each wide character; `ui::chrome`'s test measures every message).
