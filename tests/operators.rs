@@ -561,6 +561,17 @@ async fn the_database_refuses_what_an_administrator_may_not_do_even_to_themselve
             .await
             .contains(&"card.refund".to_owned())
     );
+    // Taking one away from a role of their own stays theirs (the kept ones are written again).
+    let mut fewer = permissions_of(&db, "administrator").await;
+    fewer.retain(|p| p != "audit.view");
+    meterdesk::db::roles::set_permissions(
+        &mut db.pool_of("boss").get().await.unwrap(),
+        "administrator",
+        &fewer,
+    )
+    .await
+    .expect("an administrator takes a permission from a role they hold");
+    assert_eq!(permissions_of(&db, "administrator").await, fewer);
     let before = permissions_of(&db, "supervisor").await;
     let mut more = before.clone();
     more.push("operator.maintain".to_owned());
