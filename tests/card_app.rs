@@ -29,7 +29,7 @@ use rust_decimal::Decimal;
 use support::card_desk::{CLERK, CardCustomer, SUPERVISOR, books, card_customer, key};
 use support::card_rig::*;
 use support::pg::give_password;
-use support::{press_and_settle as press, settle};
+use support::{press_and_settle as press, read_the_question, settle};
 
 fn message(app: &App) -> String {
     app.message
@@ -743,6 +743,8 @@ async fn confirm_recharge_of_10_m3(app: &mut App, services: &Services) -> String
         press(app, services, KeyCode::Char(c)).await;
     }
     press(app, services, KeyCode::F(2)).await;
+    // Read as drawn: an F2 after it answers a debt it names.
+    read_the_question(app);
     drawn(app)
 }
 

@@ -27,6 +27,7 @@ use meterdesk::tools::demo;
 use rust_decimal::Decimal;
 use support::desk::Desk;
 use support::pg::{TestDb, fresh_db, give_password};
+use support::read_the_question;
 
 /// Demo data, and the clerk signed in through the keys.
 async fn signed_in() -> (TestDb, Object, Desk) {
@@ -277,15 +278,9 @@ async fn a_transfer_is_refused_on_screen_while_bills_are_unpaid() {
     desk.key(KeyCode::F(2)).await;
     // Read before it is answered: an F2 within a second of a sum the desk worked out (the
     // bills' question, a deposit paying them) pays nothing.
-    let read = |desk: &mut Desk| {
-        desk.app.asked_at = desk
-            .app
-            .asked_at
-            .map(|at| at - chrono::TimeDelta::seconds(2));
-    };
     if desk.app.screen.is::<AccountScreen>() {
         desk.key(KeyCode::F(2)).await;
-        read(&mut desk);
+        read_the_question(&mut desk.app);
         desk.key(KeyCode::F(2)).await;
         assert!(
             desk.message().contains("Done; receipt #"),
@@ -296,7 +291,7 @@ async fn a_transfer_is_refused_on_screen_while_bills_are_unpaid() {
         desk.key(KeyCode::F(3)).await;
         desk.key(KeyCode::F(3)).await;
     } else {
-        read(&mut desk);
+        read_the_question(&mut desk.app);
         desk.key(KeyCode::F(2)).await;
         assert!(desk.message().contains("Paid"), "{}", desk.screen());
     }
@@ -591,11 +586,6 @@ async fn home_from_a_price_scheme_is_one_key_and_asks_over_unsaved_typing() {
     assert!(desk.app.screen.is::<CustomerTable>(), "{}", desk.screen());
     assert!(desk.app.below.is_empty());
     assert_eq!(stored_owner(&client, customer).await, before);
-}
-
-/// The clerk read the question on the message line: the next key answers it.
-fn read_the_question(app: &mut meterdesk::app::App) {
-    app.asked_at = app.asked_at.map(|at| at - chrono::TimeDelta::seconds(2));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -925,6 +925,7 @@ fn a_customer_owing_water_loaded_unpaid_is_not_transferred_and_the_clerk_is_told
             assert!(screen.contains(part), "{lang:?}: {part} {screen}");
         }
         insta::assert_snapshot!(format!("transfer_pay_owed_{lang:?}"), screen);
+        read_the_question(&mut app);
         let sent = press(&mut app, KeyCode::F(2));
         let pay = only(&sent).of::<PayOwed>().expect("the payment").clone();
         assert_eq!(

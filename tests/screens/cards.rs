@@ -4946,6 +4946,7 @@ fn a_recharge_confirmation_says_the_debt_it_takes_first_whole_at_80x24() {
         for said in [first, total] {
             assert!(flat(&screen).contains(&flat(said)), "{lang:?}: {screen}");
         }
+        read_the_question(&mut app);
         let sent = press(&mut app, KeyCode::F(2));
         let WriteCard { owed, .. } = only(&sent);
         assert_eq!(owed, &[2107], "{lang:?}");
@@ -4958,6 +4959,7 @@ fn a_recharge_confirmation_says_the_debt_it_takes_first_whole_at_80x24() {
 #[test]
 fn a_recharge_refused_after_its_debt_was_paid_is_confirmed_again_without_it() {
     let mut app = a_recharge_of_120_quoted_with_a_debt(Lang::En);
+    read_the_question(&mut app);
     let sent = press(&mut app, KeyCode::F(2));
     let WriteCard { owed, .. } = only(&sent);
     assert_eq!(owed, &[2107]);
@@ -5028,6 +5030,14 @@ fn a_recharge_confirmation_adding_a_debt_is_not_answered_by_keys_typed_before_it
                 _ => "以上内容显示前键入的 1 个键已丢弃：请先看清。",
             };
             assert!(screen.contains(&flat(dropped)), "{lang:?}: {screen}");
+            // The second F2 of a tired clerk's double press, just after the question was
+            // drawn, writes nothing either: the debt is a sum the clerk never typed.
+            let early = press(&mut app, KeyCode::F(2));
+            assert!(
+                early.is_empty(),
+                "{lang:?}: an F2 before it could be read: {early:?}"
+            );
+            read_the_question(&mut app);
             let sent = press(&mut app, KeyCode::F(2));
             let WriteCard { owed, .. } = only(&sent);
             assert_eq!(owed, &[2107], "{lang:?}: F2 once seen writes it");

@@ -173,6 +173,7 @@ fn f2_on_water_owed_pays_it_with_a_method_once() {
         let asked = render(&app);
         insta::assert_snapshot!(format!("close_account_pay_owed_{lang:?}"), asked);
 
+        read_the_question(&mut app);
         let sent = press(&mut app, KeyCode::F(2));
         let pay = only::<PayOwed>(&sent).clone();
         assert_eq!(
@@ -251,6 +252,13 @@ fn an_f2_typed_before_the_debt_is_shown_does_not_pay_it() {
             assert!(asked.contains("（1 笔购水）"), "one row: {asked}");
         }
         insta::assert_snapshot!(format!("close_account_debt_keys_dropped_{lang:?}"), asked);
+        // Nor does an F2 just after the question was drawn (a double press): read it first.
+        let early = press(&mut app, KeyCode::F(2));
+        assert!(
+            early.is_empty(),
+            "{lang:?}: an F2 before it could be read: {early:?}"
+        );
+        read_the_question(&mut app);
         let sent = press(&mut app, KeyCode::F(2));
         assert_eq!(only::<PayOwed>(&sent).operations, vec![77], "{lang:?}");
     }
@@ -265,6 +273,7 @@ fn pay_the_debt(app: &mut App, then: Closing) {
         methods: vec![method("cash", "Cash")],
     };
     answer(app, &sent, Reply::screen(to_pay));
+    read_the_question(app);
     let sent = press(app, KeyCode::F(2));
     only::<PayOwed>(&sent);
     let after = answer(

@@ -519,6 +519,7 @@ fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid_and_p_pays_it() 
         }
         insta::assert_snapshot!(format!("details_pay_owed_{}", lang.code()), screen);
 
+        read_the_question(&mut app);
         let sent = press(&mut app, KeyCode::F(2));
         let [(_, pay)] = sent.as_slice() else {
             panic!("{lang:?}: {sent:?}")

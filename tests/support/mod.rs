@@ -71,6 +71,12 @@ pub async fn settle(app: &mut App, services: &Services, mut queue: Vec<(RequestI
     }
 }
 
+/// The clerk read the question on screen: the next key answers it (an F2 within
+/// `hub::READ_TIME` of a sum the desk worked out is dropped, s44-d, s45-d).
+pub fn read_the_question(app: &mut App) {
+    app.asked_at = app.asked_at.map(|at| at - meterdesk::app::hub::READ_TIME);
+}
+
 /// A key pressed, and everything it asks for run to its end.
 pub async fn press_and_settle(app: &mut App, services: &Services, code: KeyCode) {
     let sent = update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))).requests;

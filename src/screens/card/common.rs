@@ -40,6 +40,9 @@ pub struct CardScreen {
     /// Something was written here (a card, a loss, a settlement): the screen below reads its
     /// rows again when this one is left, so the card column shows the card as it is now.
     pub changed: bool,
+    /// The F2s dropped because they came before the confirmation on screen could be read
+    /// (`Hub::asked_unread`); any change of pane forgets them.
+    unread: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -81,12 +84,27 @@ impl CardScreen {
             pane: CardPane::Card,
             write_key: None,
             changed: false,
+            unread: 0,
         }
     }
 
     pub(super) fn set_pane(&mut self, pane: CardPane) {
         self.pane = pane;
         self.write_key = None;
+        self.unread = 0;
+    }
+
+    /// An F2 on a confirmation naming a debt, typed before it could be read (the second F2 of
+    /// a burst; s45-d's rule for the account's sums): dropped and counted, nothing written.
+    pub(super) fn drops_unread_f2(&mut self, hub: &mut Hub) -> bool {
+        let names_a_debt = matches!(&self.pane, CardPane::Confirm(Confirm::Recharge { owed, .. }) if !owed.is_empty());
+        if !(names_a_debt && self.write_key.is_none() && hub.asked_unread()) {
+            return false;
+        }
+        self.unread += 1;
+        hub.app.message = None;
+        hub.drop_unread_key("", self.unread);
+        true
     }
 }
 

@@ -357,14 +357,20 @@ impl CardScreen {
         let Some(operator_id) = hub.app.session.as_ref().map(|s| s.operator_id) else {
             return;
         };
-        let CardPane::Confirm(confirm) = &self.pane else {
+        if !matches!(self.pane, CardPane::Confirm(_)) {
             return;
-        };
+        }
         // What was sent is what will be written: a write parked for the database waits.
         if hub.saving() {
             hub.say(MessageKind::Info, hub.app.lang.t("db.write_parked"));
             return;
         }
+        if self.drops_unread_f2(hub) {
+            return;
+        }
+        let CardPane::Confirm(confirm) = &self.pane else {
+            return;
+        };
         let Some((customer_id, operation)) = confirm.operation() else {
             if let Confirm::WithoutCard { operation } = confirm {
                 let operation_id = operation.operation_id;

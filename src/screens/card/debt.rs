@@ -145,6 +145,8 @@ struct Asked {
     chosen: usize,
     /// Made on the first F2 and kept: F2 again, or the request sent again, pays once.
     key: Option<String>,
+    /// The F2s dropped because they came before the question could be read.
+    unread: usize,
 }
 
 /// What a reply was to the payment.
@@ -218,6 +220,13 @@ impl DebtPayment {
         let Some(method) = asked.methods.get(asked.chosen) else {
             return;
         };
+        // The debts are sums the desk found: an F2 typed before the question could be read
+        // (the second of a burst) pays nothing (s45-d's rule for the account's sums).
+        if asked.key.is_none() && hub.asked_unread() {
+            asked.unread += 1;
+            hub.app.message = None;
+            return hub.drop_unread_key("", asked.unread);
+        }
         let key = asked.key.get_or_insert_with(|| hub.app.write_key()).clone();
         hub.send(PayOwed {
             idempotency_key: key,
@@ -247,7 +256,9 @@ impl DebtPayment {
                     methods: to_pay.methods.clone(),
                     chosen: 0,
                     key: None,
+                    unread: 0,
                 });
+                hub.ask_on_screen_to_be_read();
             }
             Heard::Asked
         } else if let Some(paid) = reply.of::<OwedPaidHere>() {

@@ -313,6 +313,11 @@ impl CardScreen {
                     facts: quoted.facts.clone(),
                     owed: quoted.owed.clone(),
                 }));
+                // A debt the desk found is on it, a sum the clerk never typed: read before
+                // an F2 writes it (`CardScreen::drops_unread_f2`).
+                if !quoted.owed.is_empty() {
+                    hub.ask_on_screen_to_be_read();
+                }
             }
             Err(refusal) => {
                 let text = refusal_text(hub.app, refusal);
