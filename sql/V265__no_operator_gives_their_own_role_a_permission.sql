@@ -4,7 +4,7 @@
 -- from another operator only (or, for the administrator role every administrator holds, from
 -- a migration); taking one away stays theirs. The owner (migrations, the installer) is not
 -- an operator and is not asked.
-CREATE FUNCTION role_permission_not_by_its_holder() RETURNS trigger
+CREATE OR REPLACE FUNCTION role_permission_not_by_its_holder() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
     IF EXISTS (SELECT FROM operator_role
@@ -16,6 +16,7 @@ BEGIN
 END $$;
 REVOKE EXECUTE ON FUNCTION role_permission_not_by_its_holder() FROM PUBLIC;
 
+DROP TRIGGER IF EXISTS not_by_its_holder ON role_permission;
 CREATE TRIGGER not_by_its_holder BEFORE INSERT OR UPDATE ON role_permission
     FOR EACH ROW
     WHEN (NOT pg_has_role(current_user, md_role_name('owner'), 'MEMBER'))

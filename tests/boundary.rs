@@ -932,6 +932,42 @@ async fn a_clerk_with_psql_changes_no_owner_by_a_modify() {
         outcome.said
     );
     assert_eq!(stored(), "张伟 110101199003078515 3", "nothing written");
+
+    // The next day, both steps in one transaction (sql/V267): the first's entry is this
+    // transaction's own; and with the name's entry written after both, at commit.
+    owner
+        .batch_execute(
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_is_append_only;
+             UPDATE audit_log SET at = at - interval '1 day' WHERE action = 'customer.modify';
+             ALTER TABLE audit_log ENABLE TRIGGER audit_log_is_append_only;",
+        )
+        .await
+        .unwrap();
+    let name_entry_last = format!(
+        "UPDATE customer SET name = '王芳', version = version + 1 WHERE id = {customer};
+         {};
+         INSERT INTO audit_log (action, entity, entity_id, detail)
+         VALUES ('customer.modify', 'customer', {customer},
+                 jsonb_build_object('version', 4, 'before', jsonb_build_object('name', '张伟'),
+                                    'after', jsonb_build_object('name', '王芳')))",
+        modified(customer, "id_document_no = '110101198001010053'")
+    );
+    for steps in [
+        format!(
+            "{}; {}",
+            modified(customer, "name = '王芳'"),
+            modified(customer, "id_document_no = '110101198001010053'")
+        ),
+        name_entry_last,
+    ] {
+        let outcome = psql(&db, "clerk", &format!("BEGIN; {steps}; COMMIT;"));
+        assert!(
+            outcome.said.contains("gets another holder in two steps"),
+            "two steps in one transaction: {}",
+            outcome.said
+        );
+        assert_eq!(stored(), "张伟 110101199003078515 3", "nothing written");
+    }
 }
 
 /// sql/V121, s36-i's first "found, not fixed": `ledger_post` asked the kind's permission, not
