@@ -504,7 +504,8 @@ fn with_present(csv: &MeterCsv, is_present: &dyn Fn(&MeterRow) -> bool) -> Vec<L
 
 /// Imports the good rows of a meter file in one transaction (INSERTs of [`IMPORT_CHUNK`] rows
 /// sent as arrays, each skipping numbers already present, so a meter added meanwhile is
-/// reported, not an error, and each with its `meter.import` entry). With [`ImportChoice::AllOrNothing`], any problem leaves the database untouched.
+/// reported, not an error, and each with its `meter.import` entry). With
+/// [`ImportChoice::AllOrNothing`], any problem leaves the database untouched.
 /// A key already applied imports nothing and answers the first import's report, rebuilt from
 /// the file and the lines it skipped.
 pub async fn import_meters(

@@ -37,8 +37,8 @@ async fn migrate(client: &mut tokio_postgres::Client) -> Result<(), refinery::Er
 }
 
 /// What the migrations set on the database itself, which a copy of it does not keep (CREATE
-/// DATABASE … TEMPLATE, pg_dump without `--create`): who may create temporary tables (only
-/// who may import meters, sql/V159). As the owner.
+/// DATABASE … TEMPLATE, pg_dump without `--create`): who may create temporary tables (no
+/// operator, sql/V256). As the owner.
 pub async fn database_privileges(
     client: &tokio_postgres::Client,
 ) -> Result<(), tokio_postgres::Error> {

@@ -73,7 +73,7 @@ pub enum FieldError {
     DigitsOnly,
     #[error("from {min} to {max}")]
     OutOfRange { min: u32, max: u32 },
-    /// With the field's example, true to its decimals and its maximum ([`number_example`]).
+    /// With the field's example, true to its type ([`number_example`]; a rate's, [`percent`]).
     #[error("not a number, e.g. {}", with_thousands(*example))]
     NotANumber { example: Decimal },
     #[error("commas separate thousands: {}", with_thousands(*example))]
@@ -82,7 +82,7 @@ pub enum FieldError {
     Negative,
     #[error("at most {max} decimals")]
     TooManyDecimals { max: u32 },
-    /// `max` at the field's decimals, written as [`number_example`] writes a number.
+    /// `max` at the field's decimals, with thousands separators as the examples are written.
     #[error("at most {}", with_thousands(*max))]
     AboveMaximum { max: Decimal },
 }

@@ -17,7 +17,7 @@ use crate::db::DbError;
 use crate::db::overview::{self, Overview};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
-use crate::ui::text::width;
+use crate::ui::text::{widest, width};
 use crate::ui::theme::Theme;
 
 /// The reference screens it offers and lists, the way to them.
@@ -120,11 +120,7 @@ impl Screen for OverviewScreen {
                 .filter(|(_, _, of_customers)| overview.today.is_some() || !of_customers)
                 .map(|(key, value, _)| (key, value))
                 .collect();
-                let label_width = figures
-                    .iter()
-                    .map(|(key, _)| width(lang.t(key)))
-                    .max()
-                    .unwrap_or(0);
+                let label_width = widest(figures.iter().map(|(key, _)| lang.t(key)));
                 for (key, value) in figures {
                     let label = lang.t(key);
                     let pad = label_width - width(label);
