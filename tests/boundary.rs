@@ -2021,6 +2021,62 @@ async fn a_recharge_over_a_purchase_not_written_here_is_asked_its_permission() {
     assert_eq!(written(&db), before, "a refused write changed something");
 }
 
+/// sql/V268: the audit check at commit no longer asks `card.<kind>` of an entry whose operation
+/// its own transaction journaled (still pending: its rules asked it as they inserted it), but
+/// still asks it of one the transaction only settled. A clerk who may settle cards but no longer
+/// recharge them, settling a recharge journaled elsewhere, cannot tell it as their
+/// `card.recharge`; with the permission, the same statements commit.
+#[tokio::test]
+async fn a_card_entry_for_an_operation_only_settled_here_is_asked_its_permission() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let pending = |seq: u32| {
+        format!(
+            "SELECT ledger_post({account}, 'card_purchase', -2.00, 2.000, NULL, NULL, NULL,
+                                'card-op:told-{seq}:purchase');
+             INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, volume_litres,
+                                         purchase_record_before, purchase_record_after, plan,
+                                         idempotency_key, operator_id, transaction_id)
+                 SELECT {customer}, k.id, 'recharge', {seq}, 2000, decode(repeat('00', 32), 'hex'),
+                        decode(repeat('00', 32), 'hex'), '{{}}', 'told-{seq}', {CLERK}, t.id
+                 FROM card k, ledger_transaction t
+                 WHERE t.idempotency_key = 'card-op:told-{seq}:purchase';"
+        )
+    };
+    let owner = db.pool.get().await.unwrap();
+    owner.batch_execute(&pending(9)).await.unwrap();
+    let settled_and_told = |seq: u32| {
+        format!(
+            "BEGIN;
+             UPDATE card_operation SET state = 'done' WHERE idempotency_key = 'told-{seq}';
+             INSERT INTO audit_log (action, entity, entity_id, detail)
+                 SELECT 'card.recharge', 'card_operation', o.id,
+                        jsonb_build_object('customer_id', o.customer_id, 'card_no', k.card_no)
+                 FROM card_operation o JOIN card k ON k.id = o.card_id
+                 WHERE o.idempotency_key = 'told-{seq}';
+             COMMIT;"
+        )
+    };
+    allowed(&db, "clerk", &settled_and_told(9));
+    owner
+        .batch_execute(&format!(
+            "{}
+             DELETE FROM role_permission
+             WHERE role_code = 'clerk' AND permission_code = 'card.recharge';",
+            pending(10)
+        ))
+        .await
+        .unwrap();
+    let before = written(&db);
+    refused_with(
+        &db,
+        "clerk",
+        &settled_and_told(10),
+        "(card.recharge) tells no write of this transaction",
+    );
+    assert_eq!(written(&db), before, "a refused write changed something");
+}
+
 /// sql/V82's md_require, one statement where it was a loop of md_permitted: permitted when any
 /// permission it names is the session user's, whichever; refused in the loop's words when none
 /// is, when it names none and when its list is NULL.
