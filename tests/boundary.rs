@@ -1966,6 +1966,39 @@ async fn a_clerks_recharge_asks_each_permission_once_and_no_role_name_it_knows()
     );
 }
 
+/// sql/V268, V269: a clerk's recharge journaled here is not asked its permission again by its
+/// audit entry's check at commit (its rules asked it; "md_permitted 1" without V268), and a
+/// settle given a meter write-back the card's row already shows calls no `card_meter_noted`
+/// ("card_meter_noted 1" without V269), while one given news still notes it.
+#[tokio::test]
+async fn a_recharge_journaled_here_is_asked_once_and_its_settle_notes_only_news() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute("UPDATE card SET meter_generation = 1")
+        .await
+        .unwrap();
+    let journal = recharge_in_one_call(customer, account, "counted-9", 9, "2.00", 2_000, "1.00");
+    let counted = ["card_meter_noted", "md_permitted"];
+    assert_eq!(clerk_calls(&db, &journal, &counted), "none");
+    let settled = |loaded: u32| {
+        format!(
+            "{journal};
+             SELECT state FROM card_operation_settle(
+                 (SELECT id FROM card_operation WHERE idempotency_key = 'counted-9'), '[]',
+                 NULL, NULL, (SELECT card_no FROM card), {loaded}, 1::smallint)"
+        )
+    };
+    assert_eq!(clerk_calls(&db, &settled(7), &counted), "none");
+    assert_eq!(
+        clerk_calls(&db, &settled(8), &counted),
+        "card_meter_noted 1"
+    );
+}
+
 /// sql/V258's one ask of a recharge is not forgeable: the card operation's rules skip
 /// `card.recharge` only for a purchase this very transaction wrote (its xmin, which no client
 /// sets), and only ledger_post writes one for an operator, asking `card.recharge` first. An
