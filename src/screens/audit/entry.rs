@@ -117,9 +117,12 @@ pub fn lines(
 /// What was done; a card operation that has not ended done says how it stands, since its entry
 /// was written before the card was touched.
 pub fn action_text(row: &AuditRow, lang: Lang) -> String {
-    // A system-prepaid account's deposit is named as its account screen names it.
+    // A system-prepaid account's deposit is named as its account screen names it; prices not
+    // yet in force corrected on their date (sql/V250: the entry tells what it replaces) as a
+    // correction.
     let code = match (row.action.as_str(), row.business_model.as_deref()) {
         ("account.deposit", Some("system_prepaid")) => "account.recharge",
+        ("price_version.add", _) if row.detail.get("replaces").is_some() => "price_version.correct",
         (code, _) => code,
     };
     let action = inert(&lang.audit_action(code)).into_owned();
@@ -263,6 +266,11 @@ fn field_name(path: &str, lang: Lang) -> String {
         .join(" · ")
 }
 
+/// What `audit_detail` (sql/V255) answers for a customer's personal value to a reader who
+/// serves no customer, and for one a change changed.
+const MASKED: &str = "***";
+const MASKED_CHANGED: &str = "*** (changed)";
+
 /// Detail keys whose values are amounts of money, stored as JSON numbers ("25.5").
 const MONEY_KEYS: [&str; 5] = ["amount", "balance", "credited_amount", "deducted", "vat"];
 
@@ -316,6 +324,12 @@ impl<'a> From<&'a AuditRow> for Named<'a> {
 fn value_shown<'a>(path: &str, value: &str, lang: Lang, named: impl Into<Named<'a>>) -> String {
     let named = named.into();
     let key = path.rsplit('.').next().unwrap_or(path);
+    // A customer's personal value the database masked for this reader (sql/V255).
+    match value {
+        MASKED => return lang.t("audit_log.hidden").to_owned(),
+        MASKED_CHANGED => return lang.t("audit_log.hidden_changed").to_owned(),
+        _ => {}
+    }
     if let Some(name) = code_named(key, value, lang) {
         return name;
     }
