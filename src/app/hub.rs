@@ -1125,6 +1125,21 @@ impl Hub<'_> {
         say(self.app, kind, text);
     }
 
+    /// Says `text`, which tells all that `earlier` (said before, if it was) told and more: kept
+    /// once for `:messages`, `earlier`'s entry gone (s45-e: a finished recharge was listed as
+    /// "…written." and then "…written; receipt #35.").
+    pub fn say_in_place_of(&mut self, earlier: &str, kind: MessageKind, text: impl Into<String>) {
+        if let Some(at) = self
+            .app
+            .said
+            .iter()
+            .rposition(|said| said.message.text == earlier)
+        {
+            self.app.said.remove(at);
+        }
+        say(self.app, kind, text);
+    }
+
     /// Drops the keys typed ahead of a question just asked, to be read before it is answered,
     /// and says how many after it (see [`Screen::drops_type_ahead`], which does it for a
     /// screen on top).
