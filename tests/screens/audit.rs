@@ -705,10 +705,14 @@ fn a_price_correction_is_named_so_and_masked_values_are_said_in_the_readers_lang
                            "after": {"mobile": "*** (changed)", "name": "***"}}),
             ..row(1, 9, Some("clerk"), "customer.modify")
         };
+        // A reader whose roles serve no customer: the database masks for them.
         let mut app = supervisor(lang);
+        if let Some(session) = app.session.as_mut() {
+            session.serves_customers = false;
+        }
         let sent = open_audit(&mut app);
         let page = Page {
-            rows: vec![prices(3, true), prices(2, false), masked],
+            rows: vec![prices(3, true), prices(2, false), masked.clone()],
             more_before: false,
             more_after: false,
         };
@@ -740,5 +744,17 @@ fn a_price_correction_is_named_so_and_masked_values_are_said_in_the_readers_lang
         for words in unsaid {
             assert!(!shown.contains(words), "{lang:?} {words}:\n{shown}");
         }
+        // To a reader the database masks nothing for, "***" is what is stored.
+        let mut app = supervisor(lang);
+        let sent = open_audit(&mut app);
+        let page = Page {
+            rows: vec![masked.clone()],
+            more_before: false,
+            more_after: false,
+        };
+        answer(&mut app, &sent, Reply::screen(AuditReply::Page(page)));
+        press(&mut app, KeyCode::Enter);
+        let stored = render(&app);
+        assert!(stored.contains("*** → *** (changed)"), "{stored}");
     }
 }

@@ -20,14 +20,20 @@ use crate::ui::inert::inert;
 use crate::ui::text::{chunks, coded, widest, width};
 use crate::ui::theme::Theme;
 
-/// The entry's lines, each at most `room` cells wide.
+/// The entry's lines, each at most `room` cells wide; `masks`: the reader serves no customer,
+/// so the database masked the customers' personal values in the detail (sql/V255).
 pub fn lines(
     row: &AuditRow,
     lang: Lang,
     zone: FixedOffset,
     room: usize,
     theme: &Theme,
+    masks: bool,
 ) -> Vec<Line<'static>> {
+    let named = Named {
+        masks,
+        ..Named::from(row)
+    };
     let facts = [
         (
             "audit_log.at",
@@ -72,8 +78,8 @@ pub fn lines(
             }
             for (field, before, after) in &change.changed {
                 let (before, after) = (
-                    value_shown(field, before, lang, row),
-                    value_shown(field, after, lang, row),
+                    value_shown(field, before, lang, named),
+                    value_shown(field, after, lang, named),
                 );
                 let field = field_name(field, lang);
                 push_wrapped(
@@ -93,7 +99,7 @@ pub fn lines(
                     theme.title(),
                 ));
             }
-            push_pairs(&mut lines, &change.other, row, lang, room);
+            push_pairs(&mut lines, &change.other, named, lang, room);
         }
         None => {
             lines.push(Line::styled(
@@ -108,7 +114,7 @@ pub fn lines(
                     theme.dim(),
                 ));
             }
-            push_pairs(&mut lines, &pairs, row, lang, room);
+            push_pairs(&mut lines, &pairs, named, lang, room);
         }
     }
     lines
@@ -300,11 +306,13 @@ fn code_named(key: &str, code: &str, lang: Lang) -> Option<String> {
     })
 }
 
-/// What an entry's detail names by id, read with it: departments by name, bills by cycle.
-#[derive(Default)]
+/// What an entry's detail names by id, read with it: departments by name, bills by cycle; and
+/// whether its customers' personal values are masked for this reader.
+#[derive(Default, Clone, Copy)]
 struct Named<'a> {
     departments: Option<&'a BTreeMap<i64, String>>,
     bills: Option<&'a BTreeMap<i64, NaiveDate>>,
+    masks: bool,
 }
 
 impl<'a> From<&'a AuditRow> for Named<'a> {
@@ -312,6 +320,7 @@ impl<'a> From<&'a AuditRow> for Named<'a> {
         Named {
             departments: Some(&row.department_names),
             bills: Some(&row.bill_cycles),
+            masks: false,
         }
     }
 }
@@ -324,10 +333,11 @@ impl<'a> From<&'a AuditRow> for Named<'a> {
 fn value_shown<'a>(path: &str, value: &str, lang: Lang, named: impl Into<Named<'a>>) -> String {
     let named = named.into();
     let key = path.rsplit('.').next().unwrap_or(path);
-    // A customer's personal value the database masked for this reader (sql/V255).
-    match value {
-        MASKED => return lang.t("audit_log.hidden").to_owned(),
-        MASKED_CHANGED => return lang.t("audit_log.hidden_changed").to_owned(),
+    // A customer's personal value the database masked for this reader (sql/V255); to a
+    // reader it masks nothing, a value "***" is the value stored.
+    match (named.masks, value) {
+        (true, MASKED) => return lang.t("audit_log.hidden").to_owned(),
+        (true, MASKED_CHANGED) => return lang.t("audit_log.hidden_changed").to_owned(),
         _ => {}
     }
     if let Some(name) = code_named(key, value, lang) {
@@ -374,12 +384,12 @@ fn value_shown<'a>(path: &str, value: &str, lang: Lang, named: impl Into<Named<'
 fn push_pairs(
     lines: &mut Vec<Line<'static>>,
     pairs: &[(String, String)],
-    row: &AuditRow,
+    named: Named,
     lang: Lang,
     room: usize,
 ) {
     for (key, value) in pairs {
-        let value = value_shown(key, value, lang, row);
+        let value = value_shown(key, value, lang, named);
         let key = field_name(key, lang);
         push_wrapped(lines, &lang.labelled(&key, &value), room);
     }
@@ -463,8 +473,8 @@ mod tests {
         let day = |text: &str| text.parse::<NaiveDate>().unwrap();
         let bills = BTreeMap::from([(6, day("2026-05-01")), (7, day("2026-07-01"))]);
         let named = || Named {
-            departments: None,
             bills: Some(&bills),
+            ..Named::default()
         };
         assert_eq!(
             value_shown("after.bills", "[6]", Lang::Zh, named()),
@@ -507,7 +517,7 @@ mod tests {
                 Lang::Zh,
                 Named {
                     departments: Some(&departments),
-                    bills: None,
+                    ..Named::default()
                 }
             ),
             "营业厅"
