@@ -799,10 +799,15 @@ async fn an_administrators_change_whose_reply_is_lost_after_its_commit_is_done_o
         password: Secret::generate(),
     };
     assert_eq!(lost_then_again(&services, &cutter, boss, reset).await, done);
+    let listed = operators::list(&**db.pool.get().await.unwrap())
+        .await
+        .unwrap();
+    let read = listed.iter().find(|row| row.id == clerk).unwrap().placed();
     let roles = OperatorRequest::SetRoles {
         idempotency_key: key(5),
         id: clerk,
         login: "clerk1".into(),
+        read,
         roles: vec!["clerk".into(), "supervisor".into()],
         department_id: hall,
     };
@@ -960,4 +965,119 @@ async fn a_department_or_a_roles_permissions_saved_from_a_form_read_before_anoth
     let mut now = permissions_of(&db, "clerk").await;
     now.sort();
     assert_eq!(now, b_sets);
+}
+
+/// s46-c (s45-a's way, for operators): an operator's roles and department were saved by id, so
+/// a save from a form read before another desk's (or psql's) change landed over it unseen.
+/// Desk B's form, opened before desk A moved the clerk, is refused and writes nothing, said on
+/// the message line, the form kept as typed and the list under it read again; a psql change of
+/// the clerk's roles is another desk's too; opened again from the list read, B's save lands.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operators_roles_saved_from_a_list_read_before_another_change_are_refused() {
+    let db = fresh_db().await;
+    db.create_operator("boss", &["administrator"]).await;
+    db.create_operator("boss2", &["administrator"]).await;
+    db.create_operator("clerk", &["clerk"]).await;
+    let mut a = Desk::sign_in(&db, "boss", TEST_PASSWORD).await;
+    a.command("departments").await;
+    a.key(KeyCode::Char('a')).await;
+    a.text("Back Office").await;
+    a.key(KeyCode::F(2)).await;
+    a.key(KeyCode::F(3)).await;
+    let mut b = Desk::sign_in(&db, "boss2", TEST_PASSWORD).await;
+    for desk in [&mut a, &mut b] {
+        desk.command("operators").await;
+        desk.select("clerk").await;
+    }
+    // B opens the clerk's roles and ticks the supervisor's.
+    b.key(KeyCode::Char('m')).await;
+    b.key(KeyCode::F(4)).await;
+    b.text("Supervisor").await;
+    b.key(KeyCode::Enter).await;
+    // A moves the clerk meanwhile.
+    a.key(KeyCode::Char('m')).await;
+    a.key(KeyCode::Tab).await;
+    a.text("Back").await;
+    a.key(KeyCode::Tab).await;
+    a.key(KeyCode::F(2)).await;
+    let department = async || {
+        db.pool
+            .get()
+            .await
+            .unwrap()
+            .query_one(
+                "SELECT d.name FROM operator o JOIN department d ON d.id = o.department_id
+                 WHERE o.login = 'clerk'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, String>("name")
+    };
+    assert_eq!(department().await, "Back Office", "{}", a.screen());
+    let audited = async || db.count("SELECT count(*) FROM audit_log").await;
+    let before = audited().await;
+    b.key(KeyCode::F(2)).await;
+    let (kind, text) = b.message();
+    assert_eq!(kind, MessageKind::Error, "{text}");
+    assert!(
+        text.starts_with("Not saved: another desk saved this operator meanwhile."),
+        "{text}"
+    );
+    assert_eq!(audited().await, before, "nothing written");
+    assert_eq!(
+        operator_state(&db, "clerk").await.2,
+        vec!["clerk".to_owned()]
+    );
+    assert_eq!(department().await, "Back Office", "A's move stands");
+    assert!(
+        b.screen().contains("Supervisor"),
+        "the form kept as typed:\n{}",
+        b.screen()
+    );
+    // The list under the form was read again: left (its changes discarded), it shows A's move.
+    b.key(KeyCode::F(3)).await;
+    b.key(KeyCode::F(3)).await;
+    assert!(
+        b.screen().contains("Back Offi"),
+        "the list read again:\n{}",
+        b.screen()
+    );
+
+    // A psql change of the clerk's roles is another desk's too.
+    b.key(KeyCode::Char('m')).await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "SELECT operator_set_roles(id, ARRAY['clerk', 'supervisor']) FROM operator
+             WHERE login = 'clerk'",
+            &[],
+        )
+        .await
+        .unwrap();
+    b.key(KeyCode::F(4)).await;
+    b.text("Administrator").await;
+    b.key(KeyCode::Enter).await;
+    b.key(KeyCode::F(2)).await;
+    assert!(b.message().1.starts_with("Not saved"), "{:?}", b.message());
+    let read_again = vec!["clerk".to_owned(), "supervisor".to_owned()];
+    assert_eq!(operator_state(&db, "clerk").await.2, read_again);
+    b.key(KeyCode::F(3)).await;
+    b.key(KeyCode::F(3)).await;
+    b.key(KeyCode::Char('m')).await;
+    b.key(KeyCode::F(4)).await;
+    b.text("Administrator").await;
+    b.key(KeyCode::Enter).await;
+    b.key(KeyCode::F(2)).await;
+    let mut saved = read_again;
+    saved.insert(0, "administrator".into());
+    assert_eq!(
+        operator_state(&db, "clerk").await.2,
+        saved,
+        "{:?}\n{}",
+        b.message(),
+        b.screen()
+    );
 }

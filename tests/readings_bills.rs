@@ -2264,6 +2264,7 @@ async fn the_audit_entry_of_bills_paid_names_them_by_their_cycles() {
             chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
             80,
             &meterdesk::ui::theme::Theme::new(meterdesk::app::state::Look::default()),
+            false,
         );
         let text: String = shown
             .iter()

@@ -1066,7 +1066,8 @@ async fn prices_not_yet_in_force_are_corrected_on_their_date_and_those_in_force_
         row.get("tiers")
     };
     assert_eq!(ask(&db, prices(tomorrow, "0")).await, saved);
-    assert_eq!(ask(&db, prices(tomorrow, "1.2")).await, saved, "corrected");
+    let corrected = SchemeReply::Saved(SchemeOutcome::Corrected { id: PREPAID_SCHEME });
+    assert_eq!(ask(&db, prices(tomorrow, "1.2")).await, corrected);
     assert_eq!(stored(tomorrow).await, "50.000 1.2000; 3.5000");
     assert_eq!(db.count("SELECT count(*) FROM price_version").await, 2);
     let told = db
@@ -1356,20 +1357,23 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         .await,
         SchemeReply::Saved(SchemeOutcome::Saved { id })
     );
+    let correction = SchemeRequest::ChangePrices {
+        idempotency_key: key(),
+        read: listed_scheme(&db, id).await,
+        id,
+        effective_from: next_month,
+        tiers: dearer,
+    };
     assert_eq!(
-        ask(
-            &db,
-            SchemeRequest::ChangePrices {
-                idempotency_key: key(),
-                read: listed_scheme(&db, id).await,
-                id,
-                effective_from: next_month,
-                tiers: dearer
-            }
-        )
-        .await,
-        SchemeReply::Saved(SchemeOutcome::Saved { id }),
-        "next month's prices, not yet in force, are corrected on their date (sql/V250)"
+        ask(&db, correction.clone()).await,
+        SchemeReply::Saved(SchemeOutcome::Corrected { id }),
+        "next month's prices, not yet in force, are corrected on their date (sql/V250), \
+         and told as corrected (s46-c)"
+    );
+    assert_eq!(
+        ask(&db, correction).await,
+        SchemeReply::Saved(SchemeOutcome::Corrected { id }),
+        "sent again under its key: the correction recorded, told as one again"
     );
     let SchemeReply::Detail(Some(detail)) = ask(&db, SchemeRequest::Detail { id }).await else {
         panic!("the scheme")

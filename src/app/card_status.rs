@@ -17,6 +17,7 @@ use crate::cardflow::{self, FlowError, Touched, WritesStopped};
 use crate::db::card_ops::{self, OperationKind, OperationState, Settled};
 use crate::db::cards;
 use crate::domain::card_records::CardContent;
+use crate::i18n::Lang;
 
 /// Why a card is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,12 +190,21 @@ fn resolved_text(app: &App, settled: &Settled) -> String {
         );
     }
     let key = match settled.state {
-        OperationState::Done => "ic.resolved_done",
+        OperationState::Done => return done_text(app.lang, settled.kind, settled.operation_id),
         OperationState::Failed => "ic.resolved_failed",
         OperationState::Pending => "ic.resolved_pending",
     };
     app.lang
         .tf(key, &[("id", &settled.operation_id), ("kind", &kind)])
+}
+
+/// What a card read says of pending operation `id` of `kind` it found written: a recharge's
+/// receipt, read back after it, is told in its place (`screens::card::receipt`).
+pub fn done_text(lang: Lang, kind: OperationKind, id: i64) -> String {
+    lang.tf(
+        "ic.resolved_done",
+        &[("id", &id), ("kind", &lang.t(kind_key(kind)))],
+    )
 }
 
 /// A read that failed (the database refused or erred; a lost connection parks it instead): the

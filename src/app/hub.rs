@@ -1125,6 +1125,21 @@ impl Hub<'_> {
         say(self.app, kind, text);
     }
 
+    /// Says `text`, which tells all that `earlier` (said before, if it was) told and more: kept
+    /// once for `:messages`, `earlier`'s entry gone (s45-e: a finished recharge was listed as
+    /// "…written." and then "…written; receipt #35.").
+    pub fn say_in_place_of(&mut self, earlier: &str, kind: MessageKind, text: impl Into<String>) {
+        if let Some(at) = self
+            .app
+            .said
+            .iter()
+            .rposition(|said| said.message.text == earlier)
+        {
+            self.app.said.remove(at);
+        }
+        say(self.app, kind, text);
+    }
+
     /// Drops the keys typed ahead of a question just asked, to be read before it is answered,
     /// and says how many after it (see [`Screen::drops_type_ahead`], which does it for a
     /// screen on top).
@@ -1299,6 +1314,27 @@ impl Hub<'_> {
         notify(self.app, notice, self.out);
     }
 
+    /// Tells the screen the one being called covers (the list a form was opened from) that
+    /// what it shows changed, the form staying on top: a save refused as another desk's came
+    /// first.
+    pub fn notify_beneath(&mut self, notice: Notice) {
+        let Some(id) = self.app.calling else {
+            return;
+        };
+        let stack: Vec<&Slot> = self.app.below.iter().chain([&self.app.screen]).collect();
+        let beneath = stack
+            .iter()
+            .position(|slot| matches!(slot, Slot::Vacant(at) if *at == id))
+            .and_then(|at| at.checked_sub(1))
+            .and_then(|under| match stack[under] {
+                Slot::Module(under, _) => Some(*under),
+                _ => None,
+            });
+        if let Some(beneath) = beneath {
+            notify_at(self.app, Place::Id(beneath), notice, self.out);
+        }
+    }
+
     /// Puts `screen` on top (F3 comes back) and lets it ask for what it shows.
     pub fn open(&mut self, screen: Box<dyn Screen>) {
         let id = self.app.screen_id();
@@ -1453,8 +1489,15 @@ pub(super) fn calling_slot(app: &mut App) -> Option<&mut Slot> {
 
 /// Tells the screen on top that another changed what it shows.
 pub(super) fn notify(app: &mut App, notice: Notice, out: &mut Vec<Outgoing>) {
+    notify_at(app, Place::Top, notice, out);
+}
+
+/// Tells the screen at `place` that another changed what it shows.
+fn notify_at(app: &mut App, place: Place, notice: Notice, out: &mut Vec<Outgoing>) {
     let first = app.next_request;
-    call_top(app, out, |screen, hub| screen.on_notice(&notice, hub));
+    call(app, out, place, |screen, hub| {
+        screen.on_notice(&notice, hub)
+    });
     reloads_since(app, first);
 }
 

@@ -4,14 +4,15 @@
 
 use crate::db::Transaction;
 use deadpool_postgres::ClientWrapper as Client;
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::applied_write::{outcome_done, write_once};
 use super::operators::{
-    NewOperator, create_unless_taken, reset_password, save_department, set_department, set_enabled,
-    set_roles,
+    NewOperator, Placed, create_unless_taken, reset_password, save_department, set_department,
+    set_enabled, set_roles,
 };
 use super::roles::set_permissions_in;
 use super::rows::{accepted, as_read, read_opt};
@@ -28,9 +29,12 @@ pub enum AdminChange<'a> {
         id: i64,
         password: &'a str,
     },
-    /// The operator's roles and department (sql/V102), the same again writing nothing.
+    /// The operator's roles and department (sql/V102), the same again writing nothing; its
+    /// form filled from `read` (as the list showed them): changed by another desk since, it is
+    /// `Changed`.
     SetRoles {
         id: i64,
+        read: &'a Placed,
         role_codes: &'a [&'a str],
         department_id: i64,
     },
@@ -121,9 +125,17 @@ pub async fn change_once(
             }
             AdminChange::SetRoles {
                 id,
+                read,
                 role_codes,
                 department_id,
             } => {
+                // Locked by the database (sql/V276): an administrator may not lock the row.
+                let locked = "SELECT department_id, roles FROM operator_placed_for_save($1)";
+                if let Err(changed) =
+                    still(transaction, locked, &id, read, Placed::from_row).await?
+                {
+                    return Ok(changed);
+                }
                 // The department first: it refuses nothing an administrator's own roles are
                 // refused.
                 set_department(transaction, id, department_id).await?;
@@ -132,7 +144,10 @@ pub async fn change_once(
             AdminChange::Department { renaming, name } => {
                 if let Some((id, read)) = renaming {
                     let locked = "SELECT name AS now FROM department WHERE id = $1 FOR UPDATE";
-                    if let Err(changed) = still(transaction, locked, &id, &read.to_owned()).await? {
+                    let now = |row: &Row| row.get("now");
+                    if let Err(changed) =
+                        still(transaction, locked, &id, &read.to_owned(), now).await?
+                    {
                         return Ok(changed);
                     }
                 }
@@ -149,7 +164,9 @@ pub async fn change_once(
                 let locked = "SELECT ARRAY(SELECT permission_code FROM role_permission
                                            WHERE role_code = r.code ORDER BY 1) AS now
                               FROM role r WHERE r.code = $1 FOR UPDATE";
-                if let Err(changed) = still(transaction, locked, &code, &read.to_vec()).await? {
+                let now = |row: &Row| row.get("now");
+                if let Err(changed) = still(transaction, locked, &code, &read.to_vec(), now).await?
+                {
                     return Ok(changed);
                 }
                 Ok(done_unless(
@@ -162,20 +179,21 @@ pub async fn change_once(
     .await
 }
 
-/// Whether the row `locked` reads (its column `now`, by the key `$1`, locking the row until the
-/// change commits) is still `read`, what the administrator's list or form showed
-/// (`db::rows::as_read`); else `Changed`.
+/// Whether the row `locked` reads (by the key `$1`, locking the row until the change commits),
+/// as `now` takes it from its columns, is still `read`, what the administrator's list or form
+/// showed (`db::rows::as_read`); else `Changed`.
 async fn still<K, T>(
     transaction: &Transaction<'_>,
     locked: &str,
     key: &K,
     read: &T,
+    now: impl FnOnce(&Row) -> T,
 ) -> Result<Result<(), AdminOutcome>, DbError>
 where
     K: ToSql + Sync,
-    T: PartialEq + for<'a> FromSql<'a>,
+    T: PartialEq,
 {
     let key = [key as &(dyn ToSql + Sync)];
-    let now = read_opt(transaction, locked, &key, |row| Ok(row.get::<_, T>("now")));
+    let now = read_opt(transaction, locked, &key, |row| Ok(now(row)));
     as_read(now, read, AdminOutcome::Changed).await
 }

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use crate::db::CachingClient;
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
@@ -87,6 +88,31 @@ pub struct OperatorRow {
     pub roles: Vec<String>,
     pub enabled: bool,
     pub must_change_password: bool,
+}
+
+/// An operator's roles (sorted) and department, as a list showed them: what their roles'
+/// form is filled from, and what a save from it expects to find (`admin::AdminChange::SetRoles`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub roles: Vec<String>,
+    pub department_id: i64,
+}
+
+impl Placed {
+    /// Its columns `roles` and `department_id`.
+    pub(super) fn from_row(row: &Row) -> Placed {
+        from_columns!(row => Placed { roles, department_id })
+    }
+}
+
+impl OperatorRow {
+    /// Its roles and department.
+    pub fn placed(&self) -> Placed {
+        Placed {
+            roles: self.roles.clone(),
+            department_id: self.department_id,
+        }
+    }
 }
 
 /// Every operator, by login.

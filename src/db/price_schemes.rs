@@ -14,7 +14,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 use super::DbError;
-use super::applied_write::{outcome_saved_id, write_once};
+use super::applied_write::{Outcome, write_once};
 use super::rows::{accepted, as_read, from_columns, read_all, read_opt, word};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::pricing::{
@@ -114,6 +114,11 @@ impl SchemeFields {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SchemeOutcome {
     Saved {
+        id: i64,
+    },
+    /// Prices not yet in force corrected in place on their date (sql/V250): told as a
+    /// correction, not as new prices.
+    Corrected {
         id: i64,
     },
     NotFound,
@@ -273,8 +278,30 @@ const ADD: &str = "price_scheme.add";
 const MODIFY: &str = "price_scheme.modify";
 const NEW_PRICES: &str = "price_version.add";
 
-// Every change is recorded with the scheme it saved.
-outcome_saved_id!(SchemeOutcome::Saved);
+/// Every change is recorded with the scheme it saved (`{"id": …}`), a correction of prices
+/// not yet in force with `"corrected": true`: sent again, it is told as what it was.
+impl Outcome for SchemeOutcome {
+    const FIELDS: &str = "(outcome->>'id')::bigint AS id, outcome ? 'corrected' AS corrected";
+
+    fn read_back(row: &Row) -> Result<Self, DbError> {
+        let id = row.get("id");
+        Ok(if row.get("corrected") {
+            SchemeOutcome::Corrected { id }
+        } else {
+            SchemeOutcome::Saved { id }
+        })
+    }
+
+    fn to_record(&self) -> Option<serde_json::Value> {
+        match self {
+            SchemeOutcome::Saved { id } => Some(serde_json::json!({ "id": id })),
+            SchemeOutcome::Corrected { id } => {
+                Some(serde_json::json!({ "id": id, "corrected": true }))
+            }
+            _ => None,
+        }
+    }
+}
 
 /// Adds a scheme with its first prices, in force from the scheme's start date.
 pub async fn add_scheme(
@@ -427,7 +454,10 @@ pub async fn change_prices(
             tiers,
         };
         write_version(transaction, operator_id, &saved, replacing).await?;
-        Ok(SchemeOutcome::Saved { id })
+        Ok(match replacing {
+            Some(_) => SchemeOutcome::Corrected { id },
+            None => SchemeOutcome::Saved { id },
+        })
     };
     change_scheme(client, key, NEW_PRICES, operator_id, id, change).await
 }

@@ -655,3 +655,106 @@ fn a_date_with_a_letter_is_kept_and_said() {
     let sent = press(&mut app, KeyCode::F(2));
     assert!(sent.is_empty(), "{sent:?}");
 }
+
+/// s46-c: a correction of prices not yet in force (sql/V250, a `price_version.add` entry with
+/// what it `replaces`) is named a correction on the list and in full, not "New prices"; the
+/// personal values the database masks for a reader who serves no customer (sql/V255: `***`,
+/// `*** (changed)`) are said in the reader's language; nothing of either is left in English
+/// on the Chinese screen (80×24).
+#[test]
+fn a_price_correction_is_named_so_and_masked_values_are_said_in_the_readers_language() {
+    for (lang, said, unsaid) in [
+        (
+            Lang::En,
+            [
+                "Prices corrected",
+                "New prices",
+                "Mobile: (hidden) → (hidden, changed)",
+                "Replaced · Unit prices",
+            ],
+            vec!["***"],
+        ),
+        (
+            Lang::Zh,
+            [
+                "价格更正",
+                "新价格",
+                "手机：（已隐藏） → （已隐藏，已更改）",
+                "原价格 · 单价",
+            ],
+            vec!["***", "changed", "replaces"],
+        ),
+    ] {
+        let prices = |id: i64, replaces: bool| {
+            let mut detail = json!({"effective_from": "2026-12-08", "upper_bounds": [null],
+                                    "unit_prices": [3.6]});
+            if replaces {
+                detail["replaces"] = json!({"upper_bounds": [null], "unit_prices": [0]});
+            }
+            AuditRow {
+                action: "price_version.add".into(),
+                entity: Some("price_scheme".into()),
+                entity_id: Some(1),
+                entity_key: None,
+                detail,
+                ..row(id, 10, Some("super"), "login.failed")
+            }
+        };
+        let masked = AuditRow {
+            detail: json!({"before": {"mobile": "***", "name": "***"},
+                           "after": {"mobile": "*** (changed)", "name": "***"}}),
+            ..row(1, 9, Some("clerk"), "customer.modify")
+        };
+        // A reader whose roles serve no customer: the database masks for them.
+        let mut app = supervisor(lang);
+        if let Some(session) = app.session.as_mut() {
+            session.serves_customers = false;
+        }
+        let sent = open_audit(&mut app);
+        let page = Page {
+            rows: vec![prices(3, true), prices(2, false), masked.clone()],
+            more_before: false,
+            more_after: false,
+        };
+        answer(&mut app, &sent, Reply::screen(AuditReply::Page(page)));
+        let mut shown = render(&app);
+        press(&mut app, KeyCode::Enter);
+        let correction = render(&app);
+        insta::assert_snapshot!(
+            format!("audit_price_correction_{lang:?}").to_lowercase(),
+            correction
+        );
+        shown.push_str(&correction);
+        press(&mut app, KeyCode::Esc);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Enter);
+        let hidden = render(&app);
+        insta::assert_snapshot!(
+            format!("audit_masked_values_{lang:?}").to_lowercase(),
+            hidden
+        );
+        shown.push_str(&hidden);
+        for words in said {
+            assert!(
+                flat(&shown).contains(&flat(words)),
+                "{lang:?} {words}:\n{shown}"
+            );
+        }
+        for words in unsaid {
+            assert!(!shown.contains(words), "{lang:?} {words}:\n{shown}");
+        }
+        // To a reader the database masks nothing for, "***" is what is stored.
+        let mut app = supervisor(lang);
+        let sent = open_audit(&mut app);
+        let page = Page {
+            rows: vec![masked.clone()],
+            more_before: false,
+            more_after: false,
+        };
+        answer(&mut app, &sent, Reply::screen(AuditReply::Page(page)));
+        press(&mut app, KeyCode::Enter);
+        let stored = render(&app);
+        assert!(stored.contains("*** → *** (changed)"), "{stored}");
+    }
+}

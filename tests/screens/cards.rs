@@ -999,6 +999,16 @@ fn later_receipt(kind: ReceiptKind) -> Receipt {
     }
 }
 
+/// s46-c (s45-e's walk): `:messages` told a finished recharge twice, the read's "…finished: the
+/// card shows it was written." and its receipt's "…written; receipt #…": kept once, the latter.
+fn told_once_in_messages(app: &App, words: &str) {
+    let told: Vec<&str> = (app.said.iter())
+        .map(|said| said.message.text.as_str())
+        .filter(|text| text.contains(words))
+        .collect();
+    assert_eq!(told.len(), 1, "{told:#?}");
+}
+
 /// A recharge the card read finishes (it was written, then the card was pulled or the desk
 /// crashed): its receipt is read back and kept at this desk, wherever the clerk is.
 #[test]
@@ -1041,6 +1051,7 @@ fn a_recharge_a_card_read_finishes_gets_its_receipt_kept() {
         app.message.clone().unwrap().text,
         "Pending recharge #77 finished: the card shows it was written; receipt #1017."
     );
+    told_once_in_messages(&app, "#77 finished");
 }
 
 /// #11: a pending recharge the next write's begin finished on the way (`Flow::resolved`) gets
@@ -1095,6 +1106,7 @@ fn a_recharge_the_next_write_finishes_gets_its_receipt_kept() {
         app.message.clone().unwrap().text,
         "Pending recharge #77 finished: the card shows it was written; receipt #1017."
     );
+    told_once_in_messages(&app, "#77 finished");
 }
 
 #[test]

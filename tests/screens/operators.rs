@@ -1144,3 +1144,50 @@ fn a_department_or_a_roles_permissions_changed_meanwhile_is_said_and_the_form_ke
         said(&app, role);
     }
 }
+
+/// s46-c: an operator's roles saved from a list read before another desk's change are refused
+/// in words, whole at 80×24 (en, zh), the form kept as typed, and the list under it read
+/// again at once; the request carries the roles and department the list showed.
+#[test]
+fn an_operators_roles_changed_meanwhile_are_said_the_form_kept_and_the_list_read_again() {
+    for (lang, words) in [
+        (
+            Lang::En,
+            "Not saved: another desk saved this operator meanwhile. The list is read again",
+        ),
+        (Lang::Zh, "未保存：另一台终端已修改此操作员。列表已重新读取"),
+    ] {
+        let mut app = operators_screen(lang);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char('m'));
+        press(&mut app, KeyCode::F(4));
+        type_text(&mut app, if lang == Lang::En { "Super" } else { "主管" });
+        press(&mut app, KeyCode::Enter);
+        let (id, request) = operator_request(&press(&mut app, KeyCode::F(2)));
+        let OperatorRequest::SetRoles { id: who, read, .. } = request else {
+            panic!("roles: {request:?}\n{}", render(&app))
+        };
+        assert_eq!(who, 3);
+        assert_eq!(read, listing().operators[2].placed(), "{lang:?}");
+        let again = reply(&mut app, id, OperatorReply::Changed);
+        let (_, request) = operator_request(&again);
+        assert_eq!(request, OperatorRequest::List, "the list read again");
+        let message = app.message.clone().unwrap();
+        assert_eq!(message.kind, MessageKind::Error);
+        assert!(
+            message.text.starts_with(words),
+            "{lang:?}: {}",
+            message.text
+        );
+        let screen = render(&app);
+        assert!(
+            screen.contains("what it holds now.") || screen.contains("查看其当前内容。"),
+            "whole:\n{screen}"
+        );
+        insta::assert_snapshot!(
+            format!("operators_roles_changed_meanwhile_{lang:?}").to_lowercase(),
+            screen
+        );
+    }
+}

@@ -2404,3 +2404,64 @@ fn new_prices_over_a_scheme_changed_meanwhile_are_said_and_the_form_kept() {
         insta::assert_snapshot!(format!("prices_changed_meanwhile_{lang:?}"), screen);
     }
 }
+
+/// s46-c (s45-a's walk): a scheme's details whose read failed (the statement timed out, the
+/// database refused it) said "It no longer exists (someone else deleted it)" on Prices and
+/// showed "Loading…" for ever. It says the read failed and F5 reads it again (en, zh, 80×24);
+/// F5 does, and Prices then opens.
+#[test]
+fn a_schemes_details_whose_read_failed_say_so_and_f5_reads_them_again() {
+    use meterdesk::app::state::{Failure, Msg, Problem};
+    use meterdesk::app::update;
+    for (lang, words) in [
+        (Lang::En, "The price scheme could not be read"),
+        (Lang::Zh, "价格方案未能读取"),
+    ] {
+        let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+        app.lang = lang;
+        reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
+        let sent = press(&mut app, KeyCode::Enter);
+        let [(id, SchemeRequest::Detail { id: 7 })] = ref_requests::<SchemeRequest>(&sent)[..]
+        else {
+            panic!("{sent:?}")
+        };
+        update(
+            &mut app,
+            Msg::Reply {
+                id,
+                outcome: Err(Failure::Error(Problem::new(
+                    "failure.database_unknown",
+                    "canceling statement due to statement timeout",
+                ))),
+            },
+        );
+        let sent = press(&mut app, KeyCode::Char('n'));
+        assert!(sent.is_empty(), "{sent:?}");
+        let screen = render(&app);
+        assert!(!app.screen.is::<RefForm>(), "no form:\n{screen}");
+        let said = app.message.clone().unwrap();
+        assert_eq!(said.kind, MessageKind::Error);
+        assert!(said.text.starts_with(words), "{lang:?}: {}", said.text);
+        assert!(
+            !screen.contains("Loading") && !screen.contains("加载"),
+            "{screen}"
+        );
+        assert!(screen.contains("F5"), "the way to try again:\n{screen}");
+        insta::assert_snapshot!(format!("scheme_detail_not_read_{lang:?}"), screen);
+        let sent = press(&mut app, KeyCode::F(5));
+        let [(id, SchemeRequest::Detail { id: 7 })] = ref_requests::<SchemeRequest>(&sent)[..]
+        else {
+            panic!("F5 reads it again: {sent:?}")
+        };
+        let detail = SchemeDetail {
+            row: scheme_row(),
+            versions: vec![SchemeVersion {
+                effective_from: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+                tiers: vec![tier(None, 300)],
+            }],
+        };
+        reply(&mut app, id, SchemeReply::Detail(Some(Box::new(detail))));
+        press(&mut app, KeyCode::Char('n'));
+        assert!(app.screen.is::<RefForm>(), "{}", render(&app));
+    }
+}

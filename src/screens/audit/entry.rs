@@ -20,14 +20,20 @@ use crate::ui::inert::inert;
 use crate::ui::text::{chunks, coded, widest, width};
 use crate::ui::theme::Theme;
 
-/// The entry's lines, each at most `room` cells wide.
+/// The entry's lines, each at most `room` cells wide; `masks`: the reader serves no customer,
+/// so the database masked the customers' personal values in the detail (sql/V255).
 pub fn lines(
     row: &AuditRow,
     lang: Lang,
     zone: FixedOffset,
     room: usize,
     theme: &Theme,
+    masks: bool,
 ) -> Vec<Line<'static>> {
+    let named = Named {
+        masks,
+        ..Named::from(row)
+    };
     let facts = [
         (
             "audit_log.at",
@@ -72,8 +78,8 @@ pub fn lines(
             }
             for (field, before, after) in &change.changed {
                 let (before, after) = (
-                    value_shown(field, before, lang, row),
-                    value_shown(field, after, lang, row),
+                    value_shown(field, before, lang, named),
+                    value_shown(field, after, lang, named),
                 );
                 let field = field_name(field, lang);
                 push_wrapped(
@@ -93,7 +99,7 @@ pub fn lines(
                     theme.title(),
                 ));
             }
-            push_pairs(&mut lines, &change.other, row, lang, room);
+            push_pairs(&mut lines, &change.other, named, lang, room);
         }
         None => {
             lines.push(Line::styled(
@@ -108,7 +114,7 @@ pub fn lines(
                     theme.dim(),
                 ));
             }
-            push_pairs(&mut lines, &pairs, row, lang, room);
+            push_pairs(&mut lines, &pairs, named, lang, room);
         }
     }
     lines
@@ -117,9 +123,12 @@ pub fn lines(
 /// What was done; a card operation that has not ended done says how it stands, since its entry
 /// was written before the card was touched.
 pub fn action_text(row: &AuditRow, lang: Lang) -> String {
-    // A system-prepaid account's deposit is named as its account screen names it.
+    // A system-prepaid account's deposit is named as its account screen names it; prices not
+    // yet in force corrected on their date (sql/V250: the entry tells what it replaces) as a
+    // correction.
     let code = match (row.action.as_str(), row.business_model.as_deref()) {
         ("account.deposit", Some("system_prepaid")) => "account.recharge",
+        ("price_version.add", _) if row.detail.get("replaces").is_some() => "price_version.correct",
         (code, _) => code,
     };
     let action = inert(&lang.audit_action(code)).into_owned();
@@ -263,6 +272,11 @@ fn field_name(path: &str, lang: Lang) -> String {
         .join(" · ")
 }
 
+/// What `audit_detail` (sql/V255) answers for a customer's personal value to a reader who
+/// serves no customer, and for one a change changed.
+const MASKED: &str = "***";
+const MASKED_CHANGED: &str = "*** (changed)";
+
 /// Detail keys whose values are amounts of money, stored as JSON numbers ("25.5").
 const MONEY_KEYS: [&str; 5] = ["amount", "balance", "credited_amount", "deducted", "vat"];
 
@@ -292,11 +306,13 @@ fn code_named(key: &str, code: &str, lang: Lang) -> Option<String> {
     })
 }
 
-/// What an entry's detail names by id, read with it: departments by name, bills by cycle.
-#[derive(Default)]
+/// What an entry's detail names by id, read with it: departments by name, bills by cycle; and
+/// whether its customers' personal values are masked for this reader.
+#[derive(Default, Clone, Copy)]
 struct Named<'a> {
     departments: Option<&'a BTreeMap<i64, String>>,
     bills: Option<&'a BTreeMap<i64, NaiveDate>>,
+    masks: bool,
 }
 
 impl<'a> From<&'a AuditRow> for Named<'a> {
@@ -304,6 +320,7 @@ impl<'a> From<&'a AuditRow> for Named<'a> {
         Named {
             departments: Some(&row.department_names),
             bills: Some(&row.bill_cycles),
+            masks: false,
         }
     }
 }
@@ -316,6 +333,13 @@ impl<'a> From<&'a AuditRow> for Named<'a> {
 fn value_shown<'a>(path: &str, value: &str, lang: Lang, named: impl Into<Named<'a>>) -> String {
     let named = named.into();
     let key = path.rsplit('.').next().unwrap_or(path);
+    // A customer's personal value the database masked for this reader (sql/V255); to a
+    // reader it masks nothing, a value "***" is the value stored.
+    match (named.masks, value) {
+        (true, MASKED) => return lang.t("audit_log.hidden").to_owned(),
+        (true, MASKED_CHANGED) => return lang.t("audit_log.hidden_changed").to_owned(),
+        _ => {}
+    }
     if let Some(name) = code_named(key, value, lang) {
         return name;
     }
@@ -360,12 +384,12 @@ fn value_shown<'a>(path: &str, value: &str, lang: Lang, named: impl Into<Named<'
 fn push_pairs(
     lines: &mut Vec<Line<'static>>,
     pairs: &[(String, String)],
-    row: &AuditRow,
+    named: Named,
     lang: Lang,
     room: usize,
 ) {
     for (key, value) in pairs {
-        let value = value_shown(key, value, lang, row);
+        let value = value_shown(key, value, lang, named);
         let key = field_name(key, lang);
         push_wrapped(lines, &lang.labelled(&key, &value), room);
     }
@@ -449,8 +473,8 @@ mod tests {
         let day = |text: &str| text.parse::<NaiveDate>().unwrap();
         let bills = BTreeMap::from([(6, day("2026-05-01")), (7, day("2026-07-01"))]);
         let named = || Named {
-            departments: None,
             bills: Some(&bills),
+            ..Named::default()
         };
         assert_eq!(
             value_shown("after.bills", "[6]", Lang::Zh, named()),
@@ -493,7 +517,7 @@ mod tests {
                 Lang::Zh,
                 Named {
                     departments: Some(&departments),
-                    bills: None,
+                    ..Named::default()
                 }
             ),
             "营业厅"

@@ -326,10 +326,19 @@ fn body_height(app: &App) -> usize {
     usize::from(app.viewport.1.saturating_sub(3)).max(1)
 }
 
+/// Whether the database masks the customers' personal values for the operator signed in
+/// (their roles serve no customer, sql/V254/V255).
+fn masks(app: &App) -> bool {
+    app.session
+        .as_ref()
+        .is_some_and(|session| !session.serves_customers)
+}
+
 /// How far an entry scrolls: until its last line is at the bottom.
 fn last_scroll(row: &AuditRow, app: &App) -> usize {
     let room = usize::from(app.viewport.0);
-    let lines = entry::lines(row, app.lang, app.zone, room, &Theme::new(app.look));
+    let theme = Theme::new(app.look);
+    let lines = entry::lines(row, app.lang, app.zone, room, &theme, masks(app));
     lines.len().saturating_sub(body_height(app))
 }
 
@@ -394,7 +403,7 @@ fn draw(frame: &mut Frame, area: Rect, view: &AuditScreen, app: &App, theme: &Th
             crate::ui::form::draw(frame, below_a_line(rest), form, lang, theme);
         }
         Pane::Entry(row, scroll) => {
-            let lines = entry::lines(row, lang, app.zone, room, theme);
+            let lines = entry::lines(row, lang, app.zone, room, theme, masks(app));
             let shown: Vec<Line> = lines.into_iter().skip(*scroll).collect();
             frame.render_widget(Paragraph::new(shown), area);
         }

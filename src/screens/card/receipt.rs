@@ -9,6 +9,7 @@ use ratatui::text::Line;
 
 use super::common::{heading, tier_line};
 use crate::app::Hub;
+use crate::app::card_status::done_text;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
@@ -232,7 +233,9 @@ impl ScreenRequest for ReceiptOfFinished {
                 "ic.finished_receipt",
                 &[("id", &self.operation_id), ("receipt", &receipt.receipt_no)],
             );
-            hub.say(MessageKind::Info, text);
+            // The read that finished it said so without the receipt: told once.
+            let earlier = done_text(lang, OperationKind::Recharge, self.operation_id);
+            hub.say_in_place_of(&earlier, MessageKind::Info, text);
         }
     }
 }

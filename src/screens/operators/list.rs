@@ -7,7 +7,7 @@
 use super::requests::{OperatorReply, OperatorRequest};
 use crate::app::form::{Choice, Field, FieldKind, Form};
 use crate::app::{App, Command};
-use crate::db::operators::{Department, OperatorRow};
+use crate::db::operators::{Department, OperatorRow, Placed};
 use crate::db::roles::RoleRow;
 use crate::domain::password::Secret;
 use crate::domain::validation::halfwidth_text;
@@ -150,6 +150,7 @@ impl OperatorList {
         let target = FormTarget::OperatorRoles {
             id: row.id,
             login: row.login.clone(),
+            read: row.placed(),
             yours,
         };
         RefForm::new(form, target, &SAVES)
@@ -253,7 +254,7 @@ fn build_new(
 /// one that maintains operators (the database refuses both too, sql/V264).
 fn build_roles(
     f: &Form,
-    (id, login, yours): (i64, &str, Option<&YourRoles>),
+    (id, login, read, yours): (i64, &str, &Placed, Option<&YourRoles>),
     errors: &mut Errors,
     lang: Lang,
     idempotency_key: String,
@@ -276,6 +277,7 @@ fn build_roles(
         idempotency_key,
         id,
         login: login.to_owned(),
+        read: read.clone(),
         roles: roles?,
         department_id: department_id?,
     })
@@ -284,8 +286,11 @@ fn build_roles(
 /// What the operator forms are saved with.
 static SAVES: Saves<OperatorRequest> = Saves(|target, f, errors, lang, key| match target {
     FormTarget::Operator => build_new(f, errors, lang, key),
-    FormTarget::OperatorRoles { id, login, yours } => {
-        build_roles(f, (*id, login, yours.as_ref()), errors, lang, key)
-    }
+    FormTarget::OperatorRoles {
+        id,
+        login,
+        read,
+        yours,
+    } => build_roles(f, (*id, login, read, yours.as_ref()), errors, lang, key),
     _ => None,
 });

@@ -6,7 +6,7 @@ use super::shown_once::PasswordShown;
 use crate::app::Screen;
 use crate::app::state::Failure;
 use crate::db::admin::{self, AdminChange, AdminOutcome};
-use crate::db::operators::{self, Department, NewOperator, OperatorRow};
+use crate::db::operators::{self, Department, NewOperator, OperatorRow, Placed};
 use crate::db::roles::{self, RoleRow};
 use crate::domain::password::Secret;
 use crate::i18n::Lang;
@@ -38,11 +38,13 @@ pub enum OperatorRequest {
         login: String,
         password: Secret,
     },
-    /// The roles and the department (sql/V102) of the operator `id`.
+    /// The roles and the department (sql/V102) of the operator `id`, its form filled from
+    /// `read` (as the list showed them): changed by another desk since, it is refused.
     SetRoles {
         idempotency_key: String,
         id: i64,
         login: String,
+        read: Placed,
         roles: Vec<String>,
         department_id: i64,
     },
@@ -63,6 +65,9 @@ pub enum OperatorReply {
     LoginTaken,
     /// The database refused what an administrator may not do to themselves (sql/V15).
     NotToYourself,
+    /// The operator's roles or department were changed by another desk since the list was
+    /// read: nothing saved.
+    Changed,
 }
 
 impl RefWork for OperatorRequest {
@@ -128,6 +133,7 @@ impl RefWork for OperatorRequest {
             OperatorRequest::SetRoles {
                 idempotency_key,
                 id,
+                read,
                 roles: codes,
                 department_id,
                 ..
@@ -136,6 +142,7 @@ impl RefWork for OperatorRequest {
                 key = idempotency_key;
                 change = AdminChange::SetRoles {
                     id: *id,
+                    read,
                     role_codes: &roles,
                     department_id: *department_id,
                 };
@@ -147,10 +154,11 @@ impl RefWork for OperatorRequest {
             match admin::change_once(db.client, db.operator_id, key, change).await? {
                 AdminOutcome::Done => OperatorReply::Done,
                 AdminOutcome::Taken => OperatorReply::LoginTaken,
-                // A role's and a department's refusals: never an operator's change.
-                AdminOutcome::NotToYourself
-                | AdminOutcome::KeepsAdministration
-                | AdminOutcome::Changed => OperatorReply::NotToYourself,
+                AdminOutcome::Changed => OperatorReply::Changed,
+                // A role's refusal: never an operator's change.
+                AdminOutcome::NotToYourself | AdminOutcome::KeepsAdministration => {
+                    OperatorReply::NotToYourself
+                }
             },
         )
     }
@@ -164,6 +172,7 @@ impl RefWork for OperatorRequest {
                 says.on("operators.f_login", lang.t("operators.login_taken").into())
             }
             (_, OperatorReply::NotToYourself) => says.said(lang.t("operators.not_yourself").into()),
+            (_, OperatorReply::Changed) => says.changed("audit_log.entity_operator"),
             (OperatorRequest::Create { login, .. }, OperatorReply::Done) => {
                 done("operators.created", login)
             }

@@ -13,7 +13,7 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
 use super::common::{fail, note, say_problems};
-use super::requests::{ChangeAnswer, RefAnswer, RefWork, answer, send, told};
+use super::requests::{CHANGED_MEANWHILE, ChangeAnswer, RefAnswer, RefWork, answer, send, told};
 use super::texts::{kind_key, mode_key};
 use crate::app::form::{Choice, FieldKind, Form, field_error_text};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
@@ -65,10 +65,12 @@ pub enum FormTarget {
     },
     /// A new operator (`:operators`).
     Operator,
-    /// The roles of the operator `login`; `yours`: they are the administrator's own.
+    /// The roles of the operator `login`, `read` as the list showed them; `yours`: they are
+    /// the administrator's own.
     OperatorRoles {
         id: i64,
         login: String,
+        read: crate::db::operators::Placed,
         yours: Option<YourRoles>,
     },
     /// `stored` None: a new department; else a department renamed, its id and name as the
@@ -343,6 +345,14 @@ impl Screen for RefForm {
                 }
             }
             Some(Err(problems)) => {
+                // Saved by another desk since: the list under the form shows what it holds
+                // now, the form stays as typed.
+                if problems
+                    .iter()
+                    .any(|(label, _)| *label == Some(CHANGED_MEANWHILE))
+                {
+                    hub.notify_beneath(Notice::Reload);
+                }
                 // The screen being called sits in the vacant slot: on top, it is this form.
                 let on_top = matches!(hub.app.screen, Slot::Vacant(_));
                 let errors: Vec<(usize, String)> = problems

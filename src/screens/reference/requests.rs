@@ -28,6 +28,11 @@ use crate::ui::inert::inert;
 /// form field it concerns, if any).
 pub type ChangeAnswer = Result<String, Vec<(Option<&'static str>, String)>>;
 
+/// The "field" of a save refused as another desk saved the row since its form was read
+/// ([`Says::changed`]): no field's, said on the message line, and the list under the form is
+/// read again.
+pub(crate) const CHANGED_MEANWHILE: &str = "ref.changed_meanwhile";
+
 /// One reference screen's requests.
 pub trait RefWork: Debug + Clone + PartialEq + Send + Sync + 'static {
     type Reply: Debug + Clone + PartialEq + Send + Sync + 'static;
@@ -299,12 +304,13 @@ impl Says {
     }
 
     /// A modify refused as saved by another desk since its form was read
-    /// (`db::rows::as_read`); `what` as for [`Says::saved`].
+    /// (`db::rows::as_read`); `what` as for [`Says::saved`]. Marked [`CHANGED_MEANWHILE`]: the
+    /// form reads its list again.
     pub fn changed(&self, what: &str) -> ChangeAnswer {
-        self.said(
-            self.lang
-                .tf("ref.changed_meanwhile", &[("what", &self.lang.t(what))]),
-        )
+        let text = self
+            .lang
+            .tf("ref.changed_meanwhile", &[("what", &self.lang.t(what))]);
+        Err(vec![(Some(CHANGED_MEANWHILE), text)])
     }
 
     /// A delete refused as the row was changed by another desk since its list was read

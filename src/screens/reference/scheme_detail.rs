@@ -44,6 +44,9 @@ pub struct SchemeView {
     pub on_accumulated: bool,
     /// The price of `volume` at the prices in force after `accumulated`; `Err` says why not.
     pub preview: Option<Result<Charge, String>>,
+    /// Its read failed (the database unreachable past its deadline, the statement timed out):
+    /// said as such, F5 reads it again — not "deleted".
+    pub not_read: bool,
 }
 
 impl SchemeView {
@@ -57,6 +60,7 @@ impl SchemeView {
             accumulated: Input::default(),
             on_accumulated: false,
             preview: None,
+            not_read: false,
         }
     }
 
@@ -105,7 +109,12 @@ impl Screen for SchemeView {
             theme.title(),
         )];
         let Some(detail) = &self.detail else {
-            lines.push(super::common::note(lang.t("ref.loading"), theme));
+            lines.push(if self.not_read {
+                let text = app.t("ref.scheme_not_read");
+                Line::styled(format!(" ! {text}"), theme.error())
+            } else {
+                super::common::note(lang.t("ref.loading"), theme)
+            });
             frame.render_widget(Paragraph::new(lines), area);
             return;
         };
@@ -218,6 +227,7 @@ impl Screen for SchemeView {
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
+        self.not_read = false;
         send(hub, self.read());
     }
 
@@ -275,10 +285,14 @@ impl Screen for SchemeView {
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
         match command {
-            // Not read (its read waits, `key_waits`, or found it gone): nothing to fill it from.
+            // Not read (its read waits, `key_waits`, or failed): nothing to fill it from.
             Command::Prices => match self.prices_form(hub.app.zone) {
                 Some(form) => hub.open(Box::new(form)),
-                None => hub.say(MessageKind::Error, hub.app.lang.t("ref.gone")),
+                None if self.not_read => {
+                    let text = hub.app.t("ref.scheme_not_read");
+                    hub.say(MessageKind::Error, text);
+                }
+                None => hub.say(MessageKind::Info, hub.app.lang.t("ref.loading")),
             },
             _ => return false,
         }
@@ -291,12 +305,23 @@ impl Screen for SchemeView {
         else {
             return;
         };
+        // Gone (by the owner: schemes have no delete): the list is shown again, as said.
         if detail.is_none() {
+            hub.leave();
+            hub.notify(Notice::Reload);
             hub.say(MessageKind::Error, hub.app.lang.t("ref.gone"));
             return;
         }
+        self.not_read = false;
         self.detail = detail.clone();
         price_preview(self, hub.app.lang);
+    }
+
+    /// Its read failed (the hub says why): F5 reads it again.
+    fn on_failure(&mut self, request: &dyn ScreenRequest, _hub: &mut Hub) {
+        if super::requests::is::<SchemeRequest>(request, |work| *work == self.read()) {
+            self.not_read = true;
+        }
     }
 
     fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {

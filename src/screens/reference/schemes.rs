@@ -118,7 +118,7 @@ impl RefWork for SchemeRequest {
             return None;
         };
         Some(match outcome {
-            SchemeOutcome::Saved { .. } => match self {
+            SchemeOutcome::Saved { .. } | SchemeOutcome::Corrected { .. } => match self {
                 SchemeRequest::Add { fields, .. } | SchemeRequest::Modify { fields, .. } => {
                     says.saved("audit_log.entity_price_scheme", &fields.name)
                 }
@@ -127,7 +127,10 @@ impl RefWork for SchemeRequest {
                     read,
                     ..
                 } => Ok(lang.tf(
-                    "ref.saved_prices",
+                    match outcome {
+                        SchemeOutcome::Corrected { .. } => "ref.corrected_prices",
+                        _ => "ref.saved_prices",
+                    },
                     &[
                         ("date", &effective_from.format("%Y-%m-%d")),
                         ("name", &inert(&read.name)),
