@@ -1,5 +1,5 @@
 -- The ledger's statement trigger asks each of a row's refusals once (issue 14, s46-b;
--- docs/decisions.md, "The ledger's statement trigger…").
+-- docs/decisions.md, "The money path profiled…").
 -- ledger_posted (V163's body whole, every refusal, its words, its SQLSTATE and its order kept)
 -- runs at every statement writing ledger rows: a deposit's, each bill payment's, a reading's
 -- deduction, a recharge's purchase and its payment. Its one statement wrote each refusal twice,
