@@ -1,5 +1,5 @@
 -- A price version's bills are found by an index (issue 14, s46-b; docs/decisions.md, "The
--- ledger's statement trigger…").
+-- money path profiled…").
 -- price_version_is_ahead (V250) asks whether any bill was priced at a version before a version
 -- not yet in force is corrected or its tiers deleted: with no index on bill.price_version_id
 -- that question read every bill (a sequential scan: 8 367 bills of a 10 000-customer demo
