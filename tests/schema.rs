@@ -1760,6 +1760,26 @@ async fn the_phone_search_and_the_unpaid_bills_seek_an_index_without_the_two_no_
     }
 }
 
+/// sql/V272: whether any bill was priced at a price version (`price_version_is_ahead`, sql/V250,
+/// asked before a version not yet in force is corrected or its tiers deleted) is one probe of
+/// an index, not a read of every bill. Without the index the plan is a sequential scan of `bill`
+/// even with sequential scans discouraged.
+#[tokio::test]
+async fn a_price_versions_bills_are_found_by_an_index() {
+    let client = with_fixture().await;
+    client
+        .batch_execute("SET enable_seqscan = off")
+        .await
+        .unwrap();
+    let plan = texts(
+        &client,
+        "EXPLAIN (COSTS OFF) SELECT NOT EXISTS (SELECT FROM bill b WHERE b.price_version_id = 1)",
+    )
+    .await
+    .join("\n");
+    assert!(plan.contains("using bill_price_version on bill"), "{plan}");
+}
+
 /// `customer_owner_seen` (sql/V110), which every deposit's, refund's and system-prepaid
 /// recharge's check calls (`money_move_for`) and every read of the account and of the reading
 /// form, plans its statement once a session (sql/V117): as V110's SQL function (not inlined:
