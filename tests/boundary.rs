@@ -2537,6 +2537,46 @@ async fn a_recharge_without_a_price_in_force_is_refused_in_md_prices_words() {
     assert_eq!(written(&db), before, "a refused write changed something");
 }
 
+/// s46-e: a card recharge's price in force is the utility's day's (sql/V280 pins
+/// `card_operation_rules`): a clerk whose session is a week east does not buy at a scheme's
+/// first price from the utility's tomorrow; refused in md_price's words, nothing written. Before,
+/// the session's day a week ahead put that price in force and the recharge was written.
+#[tokio::test]
+async fn a_session_a_week_east_buys_no_water_at_tomorrows_first_price() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, accumulation_cycle_months,
+                                       start_date)
+                 VALUES ('From tomorrow', 'prepaid', 'stepped', 0, 12, md_today() + 1);
+             INSERT INTO price_version (price_scheme_id, effective_from)
+                 SELECT id, start_date FROM price_scheme WHERE name = 'From tomorrow';
+             INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+                 SELECT v.id, 1, NULL, 1.00 FROM price_version v
+                 JOIN price_scheme s ON s.id = v.price_scheme_id WHERE s.name = 'From tomorrow';
+             UPDATE customer_type
+                 SET price_scheme_id = (SELECT id FROM price_scheme WHERE name = 'From tomorrow')
+                 WHERE id = (SELECT customer_type_id FROM customer WHERE id = {customer});"
+        ))
+        .await
+        .unwrap();
+    let before = written(&db);
+    let recharge = recharge_in_one_call(customer, account, "recharge-9", 9, "2.00", 2000, "1.00");
+    let outcome = psql(&db, "clerk", &format!("{A_WEEK_EAST}; {recharge}"));
+    assert!(
+        !outcome.ok
+            && outcome.said.contains("permission denied: price scheme")
+            && outcome.said.contains("has no price on"),
+        "a recharge at tomorrow's price: {}",
+        outcome.said
+    );
+    assert_eq!(written(&db), before, "a refused write changed something");
+}
+
 /// sql/V125: at a price of one unbounded tier, the recharge's price check prices every m³ at
 /// it and reads no cycle (md_cycle, then the cycle's water); a stepped price still reads them.
 /// Every forged price is refused as before, in sql/V33's one call and as V81's decided one, nothing
