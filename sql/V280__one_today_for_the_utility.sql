@@ -29,7 +29,7 @@ ALTER TABLE installation ALTER COLUMN utility_zone DROP DEFAULT;
 -- The utility's date now. Read by every operator (the installation is reference data).
 CREATE OR REPLACE FUNCTION md_today() RETURNS date
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT (now() AT TIME ZONE i.utility_zone)::date FROM public.installation i
+    SELECT (pg_catalog.now() AT TIME ZONE i.utility_zone)::date FROM public.installation i
 $$;
 
 -- The functions whose rule decides a write by a day: V250's price versions (a version
