@@ -384,6 +384,306 @@ async fn prices_are_history() {
     );
 }
 
+/// A session's `TimeZone` a week east or west of Greenwich (POSIX offsets run to 167 hours),
+/// as a clerk with psql may set it: its `current_date` is a week from the utility's.
+const A_WEEK_EAST: &str = "SET TimeZone = '<+167>-167'";
+const A_WEEK_WEST: &str = "SET TimeZone = '<-167>+167'";
+
+/// s46-e: the rules of a day read the utility's (sql/V280), not the session's: a supervisor
+/// whose session is a week west (its "today" a week ago) neither back-dates a price version to
+/// the utility's yesterday nor corrects in place, as "not yet in force", the version in force
+/// since the utility's today (sql/V250); both were taken before.
+#[tokio::test]
+async fn a_session_a_week_west_back_dates_no_price_nor_corrects_one_in_force() {
+    let (db, _account) = desk().await;
+    let back_dated = format!(
+        "{A_WEEK_WEST};
+         BEGIN;
+         WITH version AS (INSERT INTO price_version (price_scheme_id, effective_from)
+                          VALUES (1, md_today() - 1) RETURNING id),
+              tiers AS (INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3,
+                                                unit_price)
+                        SELECT id, 1, NULL, 0.01 FROM version)
+         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+         SELECT current_operator_id(), 'price_version.add', 'price_scheme', 1,
+                jsonb_build_object('effective_from', md_today() - 1,
+                                   'upper_bounds', ARRAY[NULL]::numeric[],
+                                   'unit_prices', ARRAY[0.01]) FROM version;
+         COMMIT;"
+    );
+    refused(&db, "super", &back_dated);
+    // In force from the utility's today, as the desk adds it.
+    allowed(
+        &db,
+        "super",
+        "WITH version AS (INSERT INTO price_version (price_scheme_id, effective_from)
+                          VALUES (1, md_today()) RETURNING id),
+              tiers AS (INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3,
+                                                unit_price)
+                        SELECT id, 1, NULL, 2.5 FROM version)
+         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+         SELECT current_operator_id(), 'price_version.add', 'price_scheme', 1,
+                jsonb_build_object('effective_from', md_today(),
+                                   'upper_bounds', ARRAY[NULL]::numeric[],
+                                   'unit_prices', ARRAY[2.5]) FROM version",
+    );
+    let version = allowed(&db, "super", "SELECT max(id) FROM price_version");
+    // Corrected in place as db::price_schemes::write_version does a version not yet in force.
+    let corrected = format!(
+        "{A_WEEK_WEST};
+         BEGIN;
+         UPDATE price_version SET created_at = now() WHERE id = {version};
+         DELETE FROM price_tier WHERE price_version_id = {version};
+         WITH tiers AS (INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3,
+                                                unit_price)
+                        VALUES ({version}, 1, NULL, 0.01))
+         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+         VALUES (current_operator_id(), 'price_version.add', 'price_scheme', 1,
+                 jsonb_build_object('effective_from', md_today(),
+                                    'upper_bounds', ARRAY[NULL]::numeric[],
+                                    'unit_prices', ARRAY[0.01],
+                                    'replaces', jsonb_build_object(
+                                        'upper_bounds', ARRAY[NULL]::numeric[],
+                                        'unit_prices', ARRAY[2.5])));
+         COMMIT;"
+    );
+    refused(&db, "super", &corrected);
+    assert_eq!(
+        allowed(
+            &db,
+            "super",
+            "SELECT string_agg(concat_ws(' ', v.effective_from - md_today(), t.unit_price), '; '
+                               ORDER BY v.id)
+             FROM price_version v JOIN price_tier t ON t.price_version_id = v.id
+             WHERE v.effective_from >= md_today() - 1"
+        ),
+        "0 2.5000",
+        "nothing back-dated, nothing corrected"
+    );
+}
+
+/// s46-e: a clerk whose session is a week east (its "today" a week ahead) dates no reading
+/// after the utility's today: refused as the desk's form refuses it (`after_today`, with the
+/// utility's today), nothing recorded; and a session a week west has a reading dated the
+/// utility's today taken. Before sql/V280 the first was recorded and billed.
+#[tokio::test]
+async fn a_session_a_week_east_dates_no_reading_after_the_utilitys_today() {
+    let (db, _) = desk().await;
+    counter_account(&db).await;
+    let enter = |zone: &str, key: &str, day: &str, electronic: &str| {
+        allowed(
+            &db,
+            "clerk",
+            &format!(
+                "{zone};
+                 SELECT concat_ws(' ', e.outcome, e.today - md_today())
+                 FROM meter m, reading_enter('{key}', 'counter', m.id, {day}, {electronic},
+                                             NULL, false, false) e
+                 WHERE m.meter_no = 'PM-0001'"
+            ),
+        )
+    };
+    assert_eq!(
+        enter(A_WEEK_EAST, "east", "md_today() + 1", "10"),
+        "after_today 0"
+    );
+    assert_eq!(
+        enter(A_WEEK_EAST, "east-week", "current_date", "10"),
+        "after_today 0"
+    );
+    assert_eq!(enter(A_WEEK_WEST, "west", "md_today()", "10"), "recorded 0");
+    assert_eq!(
+        allowed(
+            &db,
+            "clerk",
+            "SELECT string_agg((read_on - md_today())::text, ' ') FROM meter_reading r
+             JOIN meter m ON m.id = r.meter_id WHERE m.meter_no = 'PM-0001'"
+        ),
+        "0"
+    );
+}
+
+/// s46-e: a change of owner in two modifies of one day (sql/V263) is of the utility's day: a
+/// clerk whose session's day began a second ago (a zone chosen so) does not make the name's
+/// change of a moment before "yesterday's", and the number's change is refused as the second
+/// step.
+#[tokio::test]
+async fn a_session_whose_day_just_began_changes_no_owner_in_two_modifies() {
+    let (db, account) = desk().await;
+    let customer = customer_of(&db, account).await;
+    allowed(
+        &db,
+        "clerk",
+        &modified(
+            customer,
+            "name = '张玮', id_document_no = '110101199003078515'",
+        ),
+    );
+    let owner = db.pool.get().await.unwrap();
+    // Not in the utility's first minutes, so that the entries moved back stay of its today.
+    let into_the_day: f64 = owner
+        .query_one(
+            "SELECT extract(epoch FROM (now() AT TIME ZONE utility_zone)::time)::float8
+             FROM installation",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    if into_the_day < 300.0 {
+        tokio::time::sleep(std::time::Duration::from_secs_f64(300.0 - into_the_day)).await;
+    }
+    allowed(&db, "clerk", &modified(customer, "name = '张伟'"));
+    // The modifies 150 s ago; the session's day began less than two minutes ago (whole minutes
+    // east: PostgreSQL takes no seconds in a POSIX zone).
+    owner
+        .batch_execute(
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_is_append_only;
+             UPDATE audit_log SET at = at - interval '150 seconds'
+             WHERE action = 'customer.modify';
+             ALTER TABLE audit_log ENABLE TRIGGER audit_log_is_append_only;",
+        )
+        .await
+        .unwrap();
+    use chrono::Timelike;
+    let since_midnight = chrono::Utc::now().num_seconds_from_midnight() as i32;
+    let east = (86_400 - since_midnight / 60 * 60) % 86_400;
+    let zone = meterdesk::db::zone::time_zone_option(
+        chrono::FixedOffset::east_opt(east).expect("within a day"),
+    );
+    let zone = zone.trim_start_matches("-c TimeZone=");
+    let outcome = psql(
+        &db,
+        "clerk",
+        &format!(
+            "SET TimeZone = '{zone}'; {}",
+            modified(customer, "id_document_no = '110101198001010053'")
+        ),
+    );
+    assert!(
+        !outcome.ok
+            && outcome.said.contains(
+                "gets another holder in two steps: its name was changed by a modify today"
+            ),
+        "the number changed the same utility's day as the name, in {zone}: {}",
+        outcome.said
+    );
+}
+
+/// s46-e: the utility's zone is the installation's, changed only by an operator with
+/// settings.maintain (the administrator), told in the audit log, refused for a zone of no
+/// place; every rule of a day is pinned to it (`md_day_rules`, sql/V280), and every function
+/// whose body names a day of the session's is either one of them or a read the desk shows.
+#[tokio::test]
+async fn the_utilitys_zone_is_the_administrators_and_every_day_rule_keeps_it() {
+    let (db, _) = desk().await;
+    let owner = db.pool.get().await.unwrap();
+    // Reads: the day they name is shown, never decides a write (the card's facts for the
+    // desk's quote and begin; the water within a card operation's rules, which are pinned).
+    const READS: [&str; 3] = ["card_holder_facts", "card_sale_facts", "md_card_water"];
+    let pinned_to = |zone: String| {
+        let owner = &owner;
+        async move {
+            owner
+                .query(
+                    "SELECT p.proname::text AS name,
+                            coalesce(p.proconfig @> ARRAY['TimeZone=' || $1], false) AS pinned,
+                            p.oid IN (SELECT md_day_rules()) AS rule
+                     FROM pg_proc p
+                     WHERE p.pronamespace = 'public'::regnamespace
+                       AND (p.prosrc ~* '(current_date|localtimestamp|localtime|current_time|now\\(\\)::date|_at::date)'
+                            OR p.oid IN (SELECT md_day_rules()))
+                     ORDER BY 1",
+                    &[&zone],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .filter(|row| {
+                    let name: String = row.get("name");
+                    !(row.get::<_, bool>("pinned") && row.get::<_, bool>("rule")
+                        || !row.get::<_, bool>("rule") && READS.contains(&name.as_str()))
+                })
+                .map(|row| row.get::<_, String>("name"))
+                .collect::<Vec<_>>()
+        }
+    };
+    let zone = allowed(&db, "clerk", "SELECT utility_zone FROM installation");
+    assert_eq!(
+        pinned_to(zone).await,
+        Vec::<String>::new(),
+        "neither pinned nor a read"
+    );
+
+    refused(
+        &db,
+        "clerk",
+        "SELECT md_utility_zone_set('Pacific/Kiritimati')",
+    );
+    refused(
+        &db,
+        "super",
+        "SELECT md_utility_zone_set('Pacific/Kiritimati')",
+    );
+    refused(
+        &db,
+        "clerk",
+        "UPDATE installation SET utility_zone = 'Pacific/Kiritimati'",
+    );
+    for nowhere in ["<+167>-167", "Mars/Olympus_Mons"] {
+        let outcome = psql(
+            &db,
+            "admin",
+            &format!("SELECT md_utility_zone_set('{nowhere}')"),
+        );
+        assert!(
+            !outcome.ok && outcome.said.contains("not a time zone of a place"),
+            "{nowhere}: {}",
+            outcome.said
+        );
+    }
+    allowed(
+        &db,
+        "admin",
+        "SELECT md_utility_zone_set('Pacific/Kiritimati')",
+    );
+    assert_eq!(
+        allowed(
+            &db,
+            "admin",
+            "SELECT concat_ws(' ', i.utility_zone,
+                              md_today() - (now() AT TIME ZONE 'Pacific/Kiritimati')::date,
+                              a.detail ->> 'utility_zone', a.operator_id = current_operator_id())
+             FROM installation i, audit_log a WHERE a.action = 'installation.zone'"
+        ),
+        "Pacific/Kiritimati 0 Pacific/Kiritimati t"
+    );
+    assert_eq!(
+        pinned_to("Pacific/Kiritimati".to_owned()).await,
+        Vec::<String>::new(),
+        "pinned to the new zone"
+    );
+
+    // A migration that replaces a day rule drops its pin: `meterdesk migrate` pins it again.
+    owner
+        .batch_execute("ALTER FUNCTION price_version_is_ahead(bigint) RESET TimeZone")
+        .await
+        .unwrap();
+    assert_eq!(
+        pinned_to("Pacific/Kiritimati".to_owned()).await,
+        vec!["price_version_is_ahead".to_owned()]
+    );
+    let (mut migrating, connection) = tokio_postgres::connect(&db.conn_str, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    meterdesk::db::migrate::run(&mut migrating).await.unwrap();
+    assert_eq!(
+        pinned_to("Pacific/Kiritimati".to_owned()).await,
+        Vec::<String>::new()
+    );
+}
+
 /// `change` of `role`'s permissions in one transaction with its entry, as db::roles writes it.
 fn with_role_entry(role: &str, change: &str) -> String {
     format!(
@@ -2321,6 +2621,46 @@ async fn a_recharge_without_a_price_in_force_is_refused_in_md_prices_words() {
         outcome.said.contains("permission denied: price scheme")
             && outcome.said.contains("has no price on"),
         "refused for another reason: {}",
+        outcome.said
+    );
+    assert_eq!(written(&db), before, "a refused write changed something");
+}
+
+/// s46-e: a card recharge's price in force is the utility's day's (sql/V280 pins
+/// `card_operation_rules`): a clerk whose session is a week east does not buy at a scheme's
+/// first price from the utility's tomorrow; refused in md_price's words, nothing written. Before,
+/// the session's day a week ahead put that price in force and the recharge was written.
+#[tokio::test]
+async fn a_session_a_week_east_buys_no_water_at_tomorrows_first_price() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, accumulation_cycle_months,
+                                       start_date)
+                 VALUES ('From tomorrow', 'prepaid', 'stepped', 0, 12, md_today() + 1);
+             INSERT INTO price_version (price_scheme_id, effective_from)
+                 SELECT id, start_date FROM price_scheme WHERE name = 'From tomorrow';
+             INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+                 SELECT v.id, 1, NULL, 1.00 FROM price_version v
+                 JOIN price_scheme s ON s.id = v.price_scheme_id WHERE s.name = 'From tomorrow';
+             UPDATE customer_type
+                 SET price_scheme_id = (SELECT id FROM price_scheme WHERE name = 'From tomorrow')
+                 WHERE id = (SELECT customer_type_id FROM customer WHERE id = {customer});"
+        ))
+        .await
+        .unwrap();
+    let before = written(&db);
+    let recharge = recharge_in_one_call(customer, account, "recharge-9", 9, "2.00", 2000, "1.00");
+    let outcome = psql(&db, "clerk", &format!("{A_WEEK_EAST}; {recharge}"));
+    assert!(
+        !outcome.ok
+            && outcome.said.contains("permission denied: price scheme")
+            && outcome.said.contains("has no price on"),
+        "a recharge at tomorrow's price: {}",
         outcome.said
     );
     assert_eq!(written(&db), before, "a refused write changed something");

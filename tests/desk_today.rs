@@ -1,7 +1,9 @@
-//! The desk's "today" is its database sessions' "today" (db::zone): on a database whose
-//! `TimeZone` is UTC, a desk hours east or west of it, at a moment when their dates differ, has
-//! a counter reading and a reading import dated its own today taken and recorded with that
-//! date, and one dated its tomorrow refused as after its today.
+//! The desk's "today" is its database sessions' "today" (db::zone) and the utility's, the
+//! installation's zone its installer's desk's (sql/V280: the test template is migrated in the
+//! desk's zone, as `meterdesk migrate` is): on a database whose `TimeZone` is UTC, a desk hours
+//! east or west of it, at a moment when their dates differ, has a counter reading and a reading
+//! import dated its own today taken and recorded with that date, and one dated its tomorrow
+//! refused as after its today.
 //!
 //! The machine's clock cannot be moved, so the desk's zone is chosen from the hour now: eight
 //! hours east (Beijing's) when that is already tomorrow in UTC's terms, else fourteen hours

@@ -13,8 +13,10 @@ refinery::embed_migrations!("sql");
 const MIGRATING: &str = "x'6d645f6d69677261'::bigint";
 
 /// Applies every migration the database has not seen yet, each in its own transaction, then
-/// gives the database its own privileges again ([`database_privileges`]); one installer at a
-/// time ([`MIGRATING`]).
+/// pins the day rules to the utility's zone again (`md_pin_today`, sql/V280: a function a
+/// migration replaced lost its pin) and gives the database its own privileges again
+/// ([`database_privileges`]); one installer at a time ([`MIGRATING`]). A database's first
+/// run takes the utility's zone from `client`'s session (the installer's desk's, db::zone).
 pub async fn run(client: &mut tokio_postgres::Client) -> Result<(), refinery::Error> {
     client
         .batch_execute(&format!("SELECT pg_advisory_lock({MIGRATING})"))
@@ -30,6 +32,14 @@ pub async fn run(client: &mut tokio_postgres::Client) -> Result<(), refinery::Er
 
 async fn migrate(client: &mut tokio_postgres::Client) -> Result<(), refinery::Error> {
     migrations::runner().run_async(client).await?;
+    // A day rule replaced by a migration lost its pin to the utility's zone (sql/V280).
+    client
+        .batch_execute("SELECT md_pin_today()")
+        .await
+        .migration_err(
+            "pinning the day rules to the utility's zone (md_pin_today)",
+            None,
+        )?;
     database_privileges(client).await.migration_err(
         "giving the database its privileges (md_grant_temporary)",
         None,

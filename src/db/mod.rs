@@ -454,8 +454,8 @@ fn connection_config(
     // 30 s instead of at TCP keepalive (hours): until then it holds its write's idempotency key
     // (db::applied_write), and the re-sent write waits on it. The app never idles inside a
     // transaction: card I/O happens between them.
-    // The session's "today" is the desk's (db::zone): the SQL's `current_date` and the desk's
-    // screens and reports name the same day, whatever zone the server runs in.
+    // The session's zone is the desk's (db::zone): the times the SQL formats are the desk's,
+    // whatever zone the server runs in; the days the rules hang on are the utility's (sql/V280).
     let options = [
         config.get_options().map(str::to_owned),
         Some(format!(

@@ -161,7 +161,7 @@ pub fn billing_mode_word(mode: BillingMode) -> &'static str {
 const ROW_COLUMNS: &str = "s.id, s.name, s.kind, s.billing_mode, s.vat_rate * 100 AS vat_percent,
     s.accumulation_cycle_months, s.settlement_cycle_months, s.start_date,
     (SELECT max(effective_from) FROM price_version v
-     WHERE v.price_scheme_id = s.id AND v.effective_from <= current_date) AS current_from,
+     WHERE v.price_scheme_id = s.id AND v.effective_from <= md_today()) AS current_from,
     (SELECT count(*) FROM price_version v WHERE v.price_scheme_id = s.id) AS versions,
     (SELECT count(*) FROM customer_type t WHERE t.price_scheme_id = s.id) AS used_by";
 
@@ -437,7 +437,7 @@ pub async fn change_prices(
         // A version on that date: corrected while it is not in force (sql/V250), else taken.
         let same_date = read_opt(
             transaction,
-            "SELECT id, effective_from > current_date AS ahead FROM price_version
+            "SELECT id, effective_from > md_today() AS ahead FROM price_version
              WHERE price_scheme_id = $1 AND effective_from = $2",
             &[&id, &effective_from],
             |row| Ok((row.get::<_, i64>("id"), row.get::<_, bool>("ahead"))),
@@ -504,7 +504,7 @@ async fn locked_scheme(
     read_opt(
         transaction,
         "SELECT kind, billing_mode, start_date, vat_rate * 100 AS vat_percent,
-                current_date AS today
+                md_today() AS today
          FROM price_scheme WHERE id = $1 FOR UPDATE",
         &[&id],
         |row| {

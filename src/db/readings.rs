@@ -310,7 +310,7 @@ pub async fn reading_context(
                          WHERE a.customer_id = c.id AND b.status <> 'void'
                          ORDER BY b.period_end DESC, b.id DESC LIMIT 1)
                     END AS billed_until,
-                    p.previous AS previous_electronic, current_date AS today
+                    p.previous AS previous_electronic, md_today() AS today
              FROM customer c JOIN meter m ON m.id = c.meter_id
              LEFT JOIN LATERAL reading_latest(m.id) l ON true
              LEFT JOIN operator o ON o.id = l.operator_id

@@ -1,13 +1,16 @@
-//! The desk's time zone, and the database sessions' with it: one "today" for the desk and its
-//! SQL.
+//! The desk's time zone, and the database sessions' with it.
 //!
-//! The desk shows and reports dates in its own zone (`App::zone`, the machine's offset fixed at
-//! start; the reports pass it as `p_offset_secs`). The SQL's `current_date` and `now()::date`
-//! (a reading "later than today", the reading import, prices "from today", a card meter's
-//! cycle …) use the session's `TimeZone`, which would otherwise be the server's default: a
-//! cluster in UTC and a desk in Beijing disagree on the date until 08:00. So every session the
-//! desk opens (its pool's, the health watcher's, the replica's; the tools' too) is set to the
-//! same fixed offset ([`time_zone_option`], in `db::connection_config`).
+//! The desk shows and reports times in its own zone (`App::zone`, the machine's offset fixed at
+//! start; the reports pass it as `p_offset_secs`), and every session the desk opens (its
+//! pool's, the health watcher's, the replica's; the tools' too) is set to the same fixed offset
+//! ([`time_zone_option`], in `db::connection_config`), so the timestamps the SQL formats are the
+//! desk's. A session's zone decides no rule: any session may change it (`SET TimeZone`, up to
+//! a week either way), so every day a rule hangs on — a reading "later than today", prices
+//! "from today", a change of owner in two modifies of a day, a card meter's cycle — is the
+//! utility's, the installation's zone (sql/V280: `md_today()` for the day the desk's forms
+//! name, the day rules pinned to it). A database's first migration takes that zone from the
+//! migrating session, the installer's desk's, so desks in the installer's zone see the
+//! utility's day as their own; a desk elsewhere shows its own times and the utility's days.
 
 use std::sync::OnceLock;
 

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use meterdesk::db::embedded::{APP_DATABASE, BinSearch, Cluster, ClusterSpec, OWNER_ROLE};
 use meterdesk::db::operators::{self, NewOperator};
 use meterdesk::db::session::role_name;
-use meterdesk::db::{Pool, migrate, pool_from_conn_str};
+use meterdesk::db::{Pool, migrate, pool_from_conn_str, zone};
 use tokio::sync::OnceCell;
 
 /// The cluster's own application database, migrated once per cluster; each test's database is
@@ -191,10 +191,15 @@ pub fn scratch_spec() -> ClusterSpec {
 }
 
 /// Migrates the cluster's application database (made by the cluster, owned by the owner) as
-/// the owner, as `meterdesk migrate` does.
+/// the owner, as `meterdesk migrate` does: in the desk's zone, which becomes the utility's
+/// (sql/V280), as the installer's desk's does.
 async fn create_template(cluster: &Cluster) {
     let (mut client, connection) = tokio_postgres::connect(
-        &cluster.connection_string(TEMPLATE_DB),
+        &format!(
+            "{} options='{}'",
+            cluster.connection_string(TEMPLATE_DB),
+            zone::time_zone_option(zone::desk_zone())
+        ),
         tokio_postgres::NoTls,
     )
     .await

@@ -21,7 +21,7 @@ pub async fn quote_recharge(
 ) -> Result<Result<Quote, Refusal>, DbError> {
     let Some(row) = client
         .query_opt(
-            "SELECT current_date AS today, sale.*
+            "SELECT md_today() AS today, sale.*
              FROM customer c JOIN account a ON a.customer_id = c.id
              CROSS JOIN LATERAL card_sale_facts(c.customer_type_id, a.id, NULL) sale
              WHERE c.id = $1",

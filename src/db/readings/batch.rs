@@ -188,7 +188,7 @@ impl Batch {
                 "SELECT m.id AS meter_id, m.meter_no, c.id AS customer_id, c.business_model,
                         t.charges, t.price_scheme_id, a.id AS account_id, l.id AS latest_id,
                         l.read_on AS latest_on, l.electronic AS latest_electronic,
-                        o.full_name AS latest_by, p.previous, current_date AS today
+                        o.full_name AS latest_by, p.previous, md_today() AS today
                  FROM meter m
                  JOIN customer c ON c.meter_id = m.id AND c.status = 'active'
                  JOIN customer_type t ON t.id = c.customer_type_id
