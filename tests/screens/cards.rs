@@ -1367,8 +1367,11 @@ fn report_lost_from_the_replace_confirmation_voids_the_card_at_once() {
     }
 }
 
+/// The card pulled while it is read back after a write: the read is forgotten, the keys it
+/// held do not wait on; they were typed for the card as written, which no longer shows, so
+/// they are dropped and said (review of session 45), and the next key acts at once.
 #[test]
-fn keys_waiting_for_the_read_after_a_write_go_on_when_the_card_is_pulled() {
+fn keys_waiting_for_the_read_after_a_write_are_dropped_when_the_card_is_pulled() {
     let mut app = signed_in(Lang::En);
     insert(&mut app, CardSeen::Blank);
     card_customer_row(&mut app, Some("active"), "active");
@@ -1399,18 +1402,79 @@ fn keys_waiting_for_the_read_after_a_write_go_on_when_the_card_is_pulled() {
     press(&mut app, KeyCode::F(1));
     assert_eq!(app.type_ahead.len(), 1);
     update(&mut app, no_card());
-    assert!(app.type_ahead.is_empty(), "the waiting key went on");
+    assert!(app.type_ahead.is_empty(), "the waiting key no longer waits");
+    assert!(!render(&app).contains("Help — keys on this screen"));
+    let message = app.message.clone().unwrap().text;
     assert!(
-        render(&app).contains("Help — keys on this screen"),
-        "{}",
-        render(&app)
+        message.ends_with("1 key typed during the write was dropped."),
+        "{message}"
     );
     // Later keys act at once again.
-    press(&mut app, KeyCode::Esc);
-    assert!(!render(&app).contains("Help — keys on this screen"));
     press(&mut app, KeyCode::F(1));
     assert!(app.type_ahead.is_empty());
     assert!(render(&app).contains("Help — keys on this screen"));
+}
+
+/// The integrator's review of session 45: the keys a tired clerk types while the card is read
+/// back after a write (`ReadFor::AfterWrite`, which holds the keyboard) were replayed on what
+/// the read brought: F3s left the card screen, Enter and F2 acted on the next pane. They are
+/// dropped when the read answers, and said, as those typed during the write are.
+#[test]
+fn keys_typed_while_the_card_is_read_back_after_a_write_are_dropped_and_said() {
+    for (lang, said) in [
+        (Lang::En, "4 keys typed during the write were dropped."),
+        (Lang::Zh, "写卡时键入的 4 个键已丢弃。"),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, CardSeen::Blank);
+        card_customer_row(&mut app, Some("active"), "active");
+        supervisor(&mut app);
+        press(&mut app, KeyCode::F(7));
+        let sent = press(&mut app, KeyCode::F(2));
+        // The outcome without the card as written (pending): the card is read again.
+        let next = answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Pending {
+                operation_id: 91,
+                card_took_it: false,
+                cause: Problem::new("failure.card_none", "no card"),
+            })),
+        );
+        let read: Vec<_> = next
+            .into_iter()
+            .filter(|(_, r)| {
+                r.of::<ReadCard>()
+                    .is_some_and(|read| read.after == ReadFor::AfterWrite)
+            })
+            .collect();
+        assert_eq!(read.len(), 1, "{lang:?}: the card is read after the write");
+        for key in [KeyCode::F(3), KeyCode::F(3), KeyCode::Enter, KeyCode::F(2)] {
+            assert!(
+                press(&mut app, key).is_empty(),
+                "{lang:?}: held by the read"
+            );
+        }
+        answer(
+            &mut app,
+            &read,
+            Reply::screen(CardRead {
+                seen: seen_user(user_card(5)),
+                settled: Vec::new(),
+                discrepancies: Vec::new(),
+            }),
+        );
+        assert!(app.type_ahead.is_empty(), "{lang:?}: nothing replayed");
+        assert!(
+            app.screen.is::<CardScreen>(),
+            "{lang:?}: the card screen stays"
+        );
+        let message = app.message.clone().unwrap().text;
+        assert!(message.ends_with(said), "{lang:?}: {message}");
+        // The next key acts at once.
+        press(&mut app, KeyCode::F(1));
+        assert!(app.type_ahead.is_empty(), "{lang:?}");
+    }
 }
 
 /// Session 32 by hand (zh): the refund's confirmation named its payout "（Cash）", the name
