@@ -180,6 +180,11 @@ pub enum PendingCause {
     /// The card was written and read back, but the database did not take the result.
     #[error(transparent)]
     Database(DbError),
+    /// The card refused the write (its issuer PIN, a command: nothing written on it, read
+    /// again as it is), and the database did not take the refusal: the operation fails when
+    /// the card is read again with the database back.
+    #[error(transparent)]
+    RefusalUnrecorded(DbError),
     /// The card read back is neither as before nor as planned (another card, changed since).
     #[error("the card read back is not the card of the operation")]
     NotTheCard,
@@ -865,7 +870,10 @@ async fn write_and_settle_on(
     match settled {
         Err(error) => Flow::Pending {
             begun,
-            cause: PendingCause::Database(error),
+            cause: match refused {
+                None => PendingCause::Database(error),
+                Some(_) => PendingCause::RefusalUnrecorded(error),
+            },
             resolved,
         },
         Ok(settled) => match settled.state {

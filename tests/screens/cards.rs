@@ -20,9 +20,9 @@ use meterdesk::domain::card_records::{
 use meterdesk::domain::money::{Money, Volume};
 use meterdesk::domain::pricing::{BillingMode, PriceVersion, Tier};
 use meterdesk::screens::card::{
-    CardPane, CardScreen, FinishedReceipt, KeepReceipt, LoadPending, LoadUsage, PriceRefund,
-    QuoteRecharge, Quoted, Receipt, ReceiptKind, ReceiptOfFinished, ReceiptOfFound, RefundPriced,
-    SettleWithoutCard, SettledWithoutCard, WriteCard, WriteOutcome, Written,
+    CardDid, CardPane, CardScreen, FinishedReceipt, KeepReceipt, LoadPending, LoadUsage,
+    PriceRefund, QuoteRecharge, Quoted, Receipt, ReceiptKind, ReceiptOfFinished, ReceiptOfFound,
+    RefundPriced, SettleWithoutCard, SettledWithoutCard, WriteCard, WriteOutcome, Written,
 };
 use meterdesk::screens::card::{ReportLost, ReportedLost};
 
@@ -1437,7 +1437,7 @@ fn keys_typed_while_the_card_is_read_back_after_a_write_are_dropped_and_said() {
             &sent,
             Reply::screen(WriteOutcome::from(Written::Pending {
                 operation_id: 91,
-                card_took_it: false,
+                card: CardDid::NotKnown,
                 cause: Problem::new("failure.card_none", "no card"),
             })),
         );
@@ -1616,7 +1616,7 @@ fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
         &sent,
         Reply::screen(WriteOutcome::from(Written::Pending {
             operation_id: 91,
-            card_took_it: false,
+            card: CardDid::NotKnown,
             cause: Problem::new("failure.card_none", "no card"),
         })),
     );
@@ -2060,7 +2060,7 @@ fn a_card_pulled_mid_write_says_first_to_put_it_back_in_the_desks_language() {
             &sent,
             Reply::screen(WriteOutcome::from(Written::Pending {
                 operation_id: 2099,
-                card_took_it: false,
+                card: CardDid::NotKnown,
                 cause,
             })),
         );
@@ -3206,6 +3206,86 @@ fn refund_confirmed(lang: Lang) -> (App, Vec<(u64, Request)>) {
     ask_refund(&mut app);
     let sent = press(&mut app, KeyCode::F(2));
     (app, sent)
+}
+
+/// The review of session 45: a write the card refused, whose refusal the database did not
+/// record, was told "the card took it, the database did not". Each pending outcome's words
+/// say what the card did: not known (put the same card back), took it, refused it, or got
+/// nothing (this desk's writes stopped) — whole on the message line at 80×24, en and zh.
+#[test]
+fn a_pending_writes_words_say_what_the_card_did() {
+    let lost = Problem::new("failure.database_lost", "");
+    let stopped = Problem::new("failure.card_pin_refused_before", "");
+    for (lang, card, cause, said) in [
+        (
+            Lang::En,
+            CardDid::Refused,
+            &lost,
+            "Operation #91 is pending: the card refused it, nothing is written on it; the \
+             database did not record that. Leave the card on the reader till the database is \
+             back.",
+        ),
+        (
+            Lang::Zh,
+            CardDid::Refused,
+            &lost,
+            "操作 #91 未完成：卡拒绝写入，卡上未写任何内容；数据库未记录。请勿取卡：数据库恢复后即结清。",
+        ),
+        (
+            Lang::En,
+            CardDid::Took,
+            &lost,
+            "Operation #91 is pending: the card took it, the database did not.",
+        ),
+        (
+            Lang::En,
+            CardDid::NothingSent,
+            &stopped,
+            "Operation #91 is pending: nothing was written to the card. Card writes stopped",
+        ),
+        (
+            Lang::Zh,
+            CardDid::NothingSent,
+            &stopped,
+            "操作 #91 未完成：未向卡写入任何内容。",
+        ),
+        (
+            Lang::En,
+            CardDid::NotKnown,
+            &lost,
+            "Operation #91 is pending: put the same card back to finish it.",
+        ),
+    ] {
+        let (mut app, sent) = refund_confirmed(lang);
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Pending {
+                operation_id: 91,
+                card,
+                cause: cause.clone(),
+            })),
+        );
+        let message = app.message.clone().unwrap().text;
+        assert!(message.starts_with(said), "{lang:?} {card:?}: {message}");
+        let took = ["the card took it", "卡已写入"];
+        assert_eq!(
+            took.iter().any(|took| message.contains(took)),
+            card == CardDid::Took,
+            "{lang:?} {card:?}: {message}"
+        );
+        // Whole at 80×24: its last words are on screen.
+        let screen = render(&app);
+        let end: String = message
+            .chars()
+            .rev()
+            .take(10)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        assert!(screen.contains(&end), "{lang:?} {card:?}: cut\n{screen}");
+    }
 }
 
 /// Walked on the rig with pcscd stopped (s34-e): the card screen said the card service was not
@@ -4699,7 +4779,7 @@ fn a_card_pulled_mid_write_is_told_whole_at_80x24_whatever_the_reader_said() {
                 &sent,
                 Reply::screen(WriteOutcome::from(Written::Pending {
                     operation_id: 1_234_567_890,
-                    card_took_it: false,
+                    card: CardDid::NotKnown,
                     cause,
                 })),
             );
