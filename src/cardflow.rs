@@ -20,7 +20,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::card::apdu::CardCause;
 use crate::card::reader::{CardError, ReaderHandle, Reply, SessionWrite};
-use crate::card::water_card::{CardRead, IssuerPin, Record};
+use crate::card::water_card::{CardRead, IssuerPin, PinTries, Record};
 use crate::db::DbError;
 use crate::db::card_ops::{
     self, Begin, BeginOutcome, Begun, ClearedCredit, Discrepancy, FailureReason, Journaled,
@@ -238,6 +238,9 @@ pub struct Touched {
     pub records: Option<[Record; 3]>,
     pub settled: Vec<Settled>,
     pub discrepancies: Vec<Discrepancy>,
+    /// The issuer PIN's tries, when the read's SELECT answer gave them (`None` after a write:
+    /// its read-back does not SELECT again).
+    pub pin_tries: Option<PinTries>,
 }
 
 impl Touched {
@@ -255,15 +258,17 @@ impl Touched {
 pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched, FlowError> {
     let key = desk.access.key()?;
     let _flow = exclusive().await;
-    let CardRead::Application(records) = desk.reader.read_card().recv().await? else {
+    let Some((records, pin_tries)) = desk.reader.read_card_and_fci_tries().recv().await? else {
         return Ok(Touched {
             content: None,
             records: None,
             settled: Vec::new(),
             discrepancies: Vec::new(),
+            pin_tries: None,
         });
     };
     let mut touched = touched(desk, customer_id, records, key).await?;
+    touched.pin_tries = pin_tries;
     refund_written_on_read(desk, &mut touched, key).await?;
     unpaid_purchase_replaced_on_read(desk, &mut touched, key).await?;
     Ok(touched)
@@ -416,6 +421,7 @@ async fn touched(
         records: Some(records),
         settled,
         discrepancies,
+        pin_tries: None,
     })
 }
 

@@ -145,6 +145,7 @@ async fn seen(
                 owner,
                 active,
                 newer: NewerWriteBack::found_in(&touched.discrepancies),
+                pin_tries: touched.pin_tries,
             }
         }
     };

@@ -279,6 +279,12 @@ impl ReaderHandle {
         self.operate("read card", water_card::read_card)
     }
 
+    /// SELECT and the three records, with the PIN's tries SELECT's answer gave (see
+    /// [`water_card::read_card_and_fci_tries`]): what a read for the screens takes.
+    pub fn read_card_and_fci_tries(&self) -> Reply<Option<([Record; 3], Option<PinTries>)>> {
+        self.operate("read card", water_card::read_card_and_fci_tries)
+    }
+
     /// SELECT, the PIN's tries, the three records (see
     /// [`water_card::read_card_and_pin_tries`]): what a write reads first.
     pub fn read_card_and_pin_tries(&self) -> Reply<RecordsAndPinTries> {

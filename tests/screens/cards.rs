@@ -7,6 +7,7 @@ use meterdesk::app::card_status::{CardRead, CardSeen, NewerWriteBack, ReadCard, 
 use meterdesk::app::state::{MessageKind, Problem};
 use meterdesk::card::apdu::{ApduError, CardCause};
 use meterdesk::card::reader::CardError;
+use meterdesk::card::water_card::PinTries;
 use meterdesk::cardflow::FlowError;
 use meterdesk::db::card_ops::{
     Discrepancy, LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity,
@@ -122,6 +123,7 @@ fn seen_user(card: UserCard) -> CardSeen {
         owner: Some(owner("active")),
         active,
         newer: None,
+        pin_tries: None,
     }
 }
 
@@ -249,6 +251,7 @@ fn status_line_follows_the_card_as_it_comes_and_goes() {
             owner: Some(owner("void")),
             active: None,
             newer: None,
+            pin_tries: None,
         },
     );
     lines.push(top_line(&app));
@@ -308,6 +311,93 @@ fn ic_card_screen_with_a_user_card() {
     insert(&mut app, seen_user(user_card(4)));
     open_card_screen(&mut app);
     insta::assert_snapshot!(render(&app));
+}
+
+/// s45-e's walk: a card with 1 issuer PIN try left was read, the recharge typed, quoted and
+/// confirmed, and refused only at F2; the pane did not show the tries (card.md). The pane shows
+/// them as the read's SELECT gave them: how many are left, and a card no desk writes (fewer
+/// than a desk presents its PIN to, or blocked) in words that say what to do; none after a
+/// write (its read-back does not SELECT). Whole at 80×24, en and zh.
+#[test]
+fn the_card_pane_shows_the_pin_tries_left() {
+    for (lang, tries, said, name) in [
+        (Lang::En, PinTries::Left(3), "PIN tries   3 left", None),
+        (
+            Lang::En,
+            PinTries::Left(1),
+            "PIN tries   only 1 left: no desk writes this card",
+            Some("card_pane_one_pin_try_en"),
+        ),
+        (
+            Lang::Zh,
+            PinTries::Left(1),
+            "PIN 次数  仅剩 1 次：柜台不再写此卡",
+            Some("card_pane_one_pin_try_zh"),
+        ),
+        (
+            Lang::En,
+            PinTries::Blocked,
+            "PIN tries   blocked: no desk writes",
+            None,
+        ),
+        (
+            Lang::Zh,
+            PinTries::Blocked,
+            "PIN 次数  已锁定：柜台不能写此卡",
+            None,
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        let CardSeen::User {
+            card,
+            owner,
+            active,
+            newer,
+            ..
+        } = seen_user(user_card(4))
+        else {
+            unreachable!()
+        };
+        let seen = CardSeen::User {
+            card,
+            owner,
+            active,
+            newer,
+            pin_tries: Some(tries),
+        };
+        insert(&mut app, seen);
+        open_card_screen(&mut app);
+        let screen = render(&app);
+        assert!(screen.contains(said), "{lang:?} {tries:?}\n{screen}");
+        if let Some(name) = name {
+            insta::assert_snapshot!(name, screen);
+        }
+        // A card no desk writes: recharge, refund and recycle are refused when asked, in the
+        // words F2 would have said, nothing typed for nothing and nothing sent.
+        supervisor(&mut app);
+        for key in [KeyCode::F(8), KeyCode::F(9), KeyCode::Char('y')] {
+            let sent = press(&mut app, key);
+            let message = app.message.clone().map(|m| m.text).unwrap_or_default();
+            let refused = ["Nothing written, charged or paid out", "未写卡"]
+                .iter()
+                .any(|words| message.starts_with(words));
+            if tries == PinTries::Left(3) {
+                assert!(!refused, "{lang:?} {key:?}: {message}");
+                break;
+            }
+            assert!(sent.is_empty(), "{lang:?} {key:?}: {sent:?}");
+            assert!(refused, "{lang:?} {tries:?} {key:?}: {message}");
+            assert!(
+                render(&app).contains(said),
+                "{lang:?} {key:?}: the card pane stays"
+            );
+        }
+    }
+    // Not known (after a write): no line.
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(4)));
+    open_card_screen(&mut app);
+    assert!(!render(&app).contains("PIN tries"));
 }
 
 /// s36-d on the rig, found: at 80×24 in English a supervisor's card pane dropped "p Pending"
@@ -1694,6 +1784,7 @@ fn a_refund_from_a_card_image_the_read_called_older_is_refused_at_f9() {
                     owner: Some(owner("active")),
                     active,
                     newer: Some(NewerWriteBack { loaded: 5, seen_at }),
+                    pin_tries: None,
                 },
                 settled: Vec::new(),
                 discrepancies: vec![Discrepancy::OlderImage { seen_at, loaded: 5 }],
@@ -1744,6 +1835,7 @@ fn a_void_card_is_told_when_read_and_offered_no_refund() {
                     owner: Some(owner("void")),
                     active: Some(newer),
                     newer: None,
+                    pin_tries: None,
                 },
                 settled: Vec::new(),
                 discrepancies: vec![Discrepancy::VoidCard {
@@ -3190,6 +3282,7 @@ fn own_card_read(customer: i64) -> Reply {
             owner: Some(owner),
             active,
             newer: None,
+            pin_tries: None,
         },
         settled: Vec::new(),
         discrepancies: Vec::new(),
@@ -3221,9 +3314,8 @@ fn a_pending_writes_words_say_what_the_card_did() {
             Lang::En,
             CardDid::Refused,
             &lost,
-            "Operation #91 is pending: the card refused it, nothing is written on it; the \
-             database did not record that. Leave the card on the reader till the database is \
-             back.",
+            "Operation #91 is pending: the card refused it; the database was not told. Leave \
+             the card on the reader till the database is back.",
         ),
         (
             Lang::Zh,
@@ -4130,6 +4222,7 @@ fn a_void_cards_state_is_read_whole_at_80_columns() {
                     owner: Some(owner),
                     active: None,
                     newer: None,
+                    pin_tries: None,
                 },
             );
             open_card_screen(&mut app);
@@ -4183,6 +4276,7 @@ fn read_own_card_as_sent(
                 owner: Some(owner("active")),
                 active: Some(active),
                 newer: None,
+                pin_tries: None,
             },
             settled,
             discrepancies,
@@ -5294,6 +5388,7 @@ fn card_opened_as_written() -> WriteOutcome {
                 owner: Some(owner("active")),
                 active,
                 newer: None,
+                pin_tries: None,
             },
             settled: Vec::new(),
             discrepancies: Vec::new(),

@@ -255,6 +255,25 @@ impl From<FlowError> for Failure {
     }
 }
 
+/// Why no write of the card on the reader can begin, when its read says no desk presents its
+/// issuer PIN to it (fewer tries than `TRIES_TO_PRESENT_THE_PIN`, or blocked): said when
+/// the recharge, the refund or the recycle is asked, before anything is typed, in the words
+/// its F2 would be refused in (s45-e's walk: a card with 1 try left was refused only at F2).
+pub(super) fn pin_stops_writes(app: &App) -> Option<String> {
+    let Some(CardSeen::User {
+        pin_tries: Some(tries),
+        ..
+    }) = &app.card
+    else {
+        return None;
+    };
+    let error = tries.may_present().err()?;
+    match Failure::from(FlowError::Card(error)) {
+        Failure::Error(problem) => Some(problem.text(app.lang)),
+        _ => None,
+    }
+}
+
 /// Why a recharge was not begun after the debts it paid first (`Written::NotBegun`): the
 /// database's or the card's words, none of which says that nothing was paid.
 fn not_begun(error: FlowError) -> Problem {
