@@ -196,14 +196,16 @@ pub fn read_card(card: &mut dyn Exchange) -> Result<CardRead, CardError> {
 /// APDU more than [`read_card`]; `None` from a card whose FCI does not): what the card pane
 /// shows, so a clerk sees a card one wrong PIN from locked before typing a recharge. `None`
 /// for a card without the application (foreign).
-pub fn read_card_and_fci_tries(
-    card: &mut dyn Exchange,
-) -> Result<Option<([Record; 3], Option<PinTries>)>, CardError> {
+pub fn read_card_and_fci_tries(card: &mut dyn Exchange) -> Result<RecordsAndFciTries, CardError> {
     let Some(selected) = select(card)? else {
         return Ok(None);
     };
     Ok(Some((read_records(card)?, selected.pin_tries)))
 }
+
+/// The records of a card and the PIN's tries its SELECT answer gave, if any; `None` for one
+/// without the application.
+pub type RecordsAndFciTries = Option<([Record; 3], Option<PinTries>)>;
 
 /// The records and the PIN's tries of a card; `None` for one without the application.
 pub type RecordsAndPinTries = Option<([Record; 3], PinTries)>;

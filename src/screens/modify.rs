@@ -226,7 +226,7 @@ impl ModifyView {
     /// F2 again on the form refused as a change of owner: the transfer of this customer in its
     /// place, its new owner's form filled with the owner's name and number and every other
     /// field the clerk changed here (review of session 45: they were typed twice).
-    fn to_transfer(&mut self, info: &BasicInfo, said: &str, hub: &mut Hub) {
+    fn open_transfer(&mut self, info: &BasicInfo, said: &str, hub: &mut Hub) {
         if hub.asked_unread() {
             self.unread += 1;
             return hub.drop_unread_key(said, self.unread);
@@ -281,7 +281,7 @@ impl ModifyView {
         if let Some((refused, said)) = self.owner_change.clone()
             && refused == info
         {
-            return self.to_transfer(&info, &said, hub);
+            return self.open_transfer(&info, &said, hub);
         }
         // Another holder is a transfer's (sql/V230 refuses it too): said, the form kept.
         if read.info.changes_owner(&info) {
