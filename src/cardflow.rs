@@ -20,7 +20,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::card::apdu::CardCause;
 use crate::card::reader::{CardError, ReaderHandle, Reply, SessionWrite};
-use crate::card::water_card::{CardRead, IssuerPin, Record};
+use crate::card::water_card::{CardRead, IssuerPin, PinTries, Record};
 use crate::db::DbError;
 use crate::db::card_ops::{
     self, Begin, BeginOutcome, Begun, ClearedCredit, Discrepancy, FailureReason, Journaled,
@@ -180,6 +180,11 @@ pub enum PendingCause {
     /// The card was written and read back, but the database did not take the result.
     #[error(transparent)]
     Database(DbError),
+    /// The card refused the write (its issuer PIN, a command: nothing written on it, read
+    /// again as it is), and the database did not take the refusal: the operation fails when
+    /// the card is read again with the database back.
+    #[error(transparent)]
+    RefusalUnrecorded(DbError),
     /// The card read back is neither as before nor as planned (another card, changed since).
     #[error("the card read back is not the card of the operation")]
     NotTheCard,
@@ -233,6 +238,9 @@ pub struct Touched {
     pub records: Option<[Record; 3]>,
     pub settled: Vec<Settled>,
     pub discrepancies: Vec<Discrepancy>,
+    /// The issuer PIN's tries, when the read's SELECT answer gave them (`None` after a write:
+    /// its read-back does not SELECT again).
+    pub pin_tries: Option<PinTries>,
 }
 
 impl Touched {
@@ -250,15 +258,17 @@ impl Touched {
 pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched, FlowError> {
     let key = desk.access.key()?;
     let _flow = exclusive().await;
-    let CardRead::Application(records) = desk.reader.read_card().recv().await? else {
+    let Some((records, pin_tries)) = desk.reader.read_card_and_fci_tries().recv().await? else {
         return Ok(Touched {
             content: None,
             records: None,
             settled: Vec::new(),
             discrepancies: Vec::new(),
+            pin_tries: None,
         });
     };
     let mut touched = touched(desk, customer_id, records, key).await?;
+    touched.pin_tries = pin_tries;
     refund_written_on_read(desk, &mut touched, key).await?;
     unpaid_purchase_replaced_on_read(desk, &mut touched, key).await?;
     Ok(touched)
@@ -411,6 +421,7 @@ async fn touched(
         records: Some(records),
         settled,
         discrepancies,
+        pin_tries: None,
     })
 }
 
@@ -865,7 +876,10 @@ async fn write_and_settle_on(
     match settled {
         Err(error) => Flow::Pending {
             begun,
-            cause: PendingCause::Database(error),
+            cause: match refused {
+                None => PendingCause::Database(error),
+                Some(_) => PendingCause::RefusalUnrecorded(error),
+            },
             resolved,
         },
         Ok(settled) => match settled.state {

@@ -1555,6 +1555,27 @@ async fn a_write_the_card_refuses_keeps_the_cards_reason() {
     else {
         panic!("not failed on the PIN: {flow:?}");
     };
+
+    // The review of session 45: the card refuses the write and the database is gone at the
+    // settle. Pending for the refusal, not as a write the card took (its words said "the card
+    // took it"); read with the database back, the card settles it failed.
+    station.access = CardAccess::new(key(), station.pin.clone());
+    let begun = station.begin(&recharge("5")).await.expect("begun");
+    station.access = CardAccess::new(key(), "13579".parse().unwrap());
+    let dead = station.desk_on(&station.dead_pool, CLERK);
+    let flow = cardflow::write_and_settle(&dead, begun, None).await;
+    assert!(
+        matches!(
+            flow,
+            Flow::Pending {
+                cause: PendingCause::RefusalUnrecorded(_),
+                ..
+            }
+        ),
+        "{flow:?}"
+    );
+    station.access = CardAccess::new(key(), station.pin.clone());
+    assert_eq!(station.touch().await, [OperationState::Failed]);
     station.rig.pull(card);
 
     station.access = CardAccess::new(key(), station.pin.clone());
@@ -1590,6 +1611,9 @@ async fn a_write_the_card_refuses_keeps_the_cards_reason() {
         reasons,
         [
             (OperationState::Failed, Some("pin_blocked")),
+            // The refusal the database did not record, settled by the read: the card's reason
+            // went with the lost settle (decisions, s46-d, "Found, not fixed").
+            (OperationState::Failed, Some("not_on_card")),
             (OperationState::Failed, Some("pin_refused")),
             (OperationState::Done, None),
         ]

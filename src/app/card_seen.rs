@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::card::apdu::CardCause;
+use crate::card::water_card::PinTries;
 use crate::cardflow::SystemCardSeen;
 use crate::db::card_ops::{Discrepancy, Settled};
 use crate::db::cards::CardOwner;
@@ -29,6 +30,8 @@ pub enum CardSeen {
         owner: Option<CardOwner>,
         active: Option<IssueRecord>,
         newer: Option<NewerWriteBack>,
+        /// The issuer PIN's tries, when the read's SELECT gave them (not after a write).
+        pin_tries: Option<PinTries>,
     },
     /// A meter's tool card (setting, check, clear) of this system, with what the database
     /// knows of it.

@@ -7,7 +7,7 @@
 pub use super::card_seen::{CardRead, CardSeen, NewerWriteBack};
 use super::hub::{
     Answer, App, Failure, Hub, MessageKind, Outgoing, Problem, Request, ScreenReply, ScreenRequest,
-    say, send,
+    drop_type_ahead_written, say, send,
 };
 use super::services::{Progress, Services};
 use crate::card::apdu::CardCause;
@@ -56,10 +56,17 @@ impl ScreenRequest for ReadCard {
         Box::pin(async move { Ok(Box::new(read(services, self.operator_id).await?) as _) })
     }
 
+    /// The read after a write: the keys typed while it held the keyboard are dropped, and
+    /// said, once what it brought is on screen (review of session 45: a tired clerk's F3s,
+    /// Enter and F2 typed while the card was read back were replayed on the receipt or the
+    /// pane that followed).
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(read) = reply.of::<CardRead>() {
             on_read(hub.app, read);
             (hub.app.registry.after_a_read)(hub, read);
+        }
+        if self.after == ReadFor::AfterWrite {
+            drop_type_ahead_written(hub.app);
         }
     }
 }
@@ -139,6 +146,7 @@ async fn seen(
                 owner,
                 active,
                 newer: NewerWriteBack::found_in(&touched.discrepancies),
+                pin_tries: touched.pin_tries,
             }
         }
     };
@@ -152,7 +160,7 @@ async fn seen(
 /// The card as a write left it, read with the write's answer: taken as a read's answer is, and
 /// any read still on its way is forgotten (it would answer for the card before the write).
 pub fn written_card_seen(hub: &mut Hub, read: &CardRead) {
-    hub.app.in_flight.retain(|f| !is_read(&f.request));
+    forget_reads(hub.app);
     on_read(hub.app, read);
     (hub.app.registry.after_a_read)(hub, read);
 }
@@ -216,6 +224,24 @@ pub(super) fn on_read_failed(app: &mut App, why: String) {
     }
 }
 
+/// Whether `request` is the read of the card after a write: the keys typed while it held the
+/// keyboard are dropped however it ends ([`ReadCard::answered_after_close`]).
+pub(super) fn is_read_back(request: &Request) -> bool {
+    request
+        .of::<ReadCard>()
+        .is_some_and(|read| read.after == ReadFor::AfterWrite)
+}
+
+/// Forgets the reads on their way (they answer for a card that may have gone); the keys a read
+/// after a write held are dropped, and said.
+fn forget_reads(app: &mut App) {
+    let read_back = app.in_flight.iter().any(|f| is_read_back(&f.request));
+    app.in_flight.retain(|f| !is_read(&f.request));
+    if read_back {
+        drop_type_ahead_written(app);
+    }
+}
+
 /// Whether the card's read waits for the database (parked for a lost connection): the card
 /// stays `Reading` until the database is back and the read, sent again, answers.
 pub(super) fn read_parked(app: &App) -> bool {
@@ -240,7 +266,7 @@ pub(super) fn on_reader(app: &mut App, state: ReaderState, out: &mut Vec<Outgoin
 /// Reads the card on the reader, if there is one and someone is signed in; forgets any read
 /// still on its way (it answers for a card that may have gone).
 pub fn read_card(app: &mut App, after: ReadFor, out: &mut Vec<Outgoing>) {
-    app.in_flight.retain(|f| !is_read(&f.request));
+    forget_reads(app);
     let present = matches!(app.reader, ReaderState::CardPresent { .. });
     match (&app.session, present) {
         (Some(session), true) => {

@@ -1150,8 +1150,7 @@ impl Hub<'_> {
     /// Drops the keys typed while a card was written, to be read before a key acts on its
     /// outcome (`screens::card`), and says how many after it.
     pub fn drop_type_ahead_written(&mut self) {
-        let count = std::mem::take(&mut self.app.type_ahead).len();
-        say_dropped(self.app, count, "keyboard.written_dropped");
+        drop_type_ahead_written(self.app);
     }
 
     /// Asks a question on the message line (`text`) that a key of the screen answers and that
@@ -1574,6 +1573,13 @@ fn say_dropped(app: &mut App, count: usize, text: &str) {
             keep_for_messages(app, line);
         }
     }
+}
+
+/// [`Hub::drop_type_ahead_written`]; also for the read of the card after the write
+/// (`card_status`), which the clerk waits on as a part of the write.
+pub(super) fn drop_type_ahead_written(app: &mut App) {
+    let count = std::mem::take(&mut app.type_ahead).len();
+    say_dropped(app, count, "keyboard.written_dropped");
 }
 
 /// How long an error stays on the message line against a key "not available here": less than

@@ -774,7 +774,10 @@ fn on_reply(
             } else if after_save {
                 text = app.tf("msg.keys_after_save_dropped", &[("failure", &text)]);
             }
-            say(app, MessageKind::Error, text)
+            say(app, MessageKind::Error, text);
+            if card_status::is_read_back(&request) {
+                drop_type_ahead_written(app);
+            }
         }
     }
 }

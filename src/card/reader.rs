@@ -24,7 +24,9 @@ use tokio::sync::oneshot;
 
 pub use super::apdu::{CardError, Exchange};
 use super::apdu::{CommandApdu, ResponseApdu};
-use super::water_card::{self, CardRead, IssuerPin, PinTries, Record, RecordsAndPinTries};
+use super::water_card::{
+    self, CardRead, IssuerPin, PinTries, Record, RecordsAndFciTries, RecordsAndPinTries,
+};
 use crate::domain::card_counter::CardWritePlan;
 
 /// What the counter can see of its card reader.
@@ -277,6 +279,12 @@ impl ReaderHandle {
     /// SELECT and the three records (see [`water_card::read_card`]).
     pub fn read_card(&self) -> Reply<CardRead> {
         self.operate("read card", water_card::read_card)
+    }
+
+    /// SELECT and the three records, with the PIN's tries SELECT's answer gave (see
+    /// [`water_card::read_card_and_fci_tries`]): what a read for the screens takes.
+    pub fn read_card_and_fci_tries(&self) -> Reply<RecordsAndFciTries> {
+        self.operate("read card", water_card::read_card_and_fci_tries)
     }
 
     /// SELECT, the PIN's tries, the three records (see

@@ -186,11 +186,26 @@ fn select(card: &mut dyn Exchange) -> Result<Option<Selected>, CardError> {
 /// SELECT, then one READ BINARY by SFI per EF: 4 APDUs, the fewest this card allows, since an
 /// EF is read whole by one command and no command reads two.
 pub fn read_card(card: &mut dyn Exchange) -> Result<CardRead, CardError> {
-    if select(card)?.is_none() {
-        return Ok(CardRead::NoApplication);
-    }
-    Ok(CardRead::Application(read_records(card)?))
+    Ok(match read_card_and_fci_tries(card)? {
+        Some((records, _)) => CardRead::Application(records),
+        None => CardRead::NoApplication,
+    })
 }
+
+/// The records of a card, and its issuer PIN's tries when SELECT's answer carries them (no
+/// APDU more than [`read_card`]; `None` from a card whose FCI does not): what the card pane
+/// shows, so a clerk sees a card one wrong PIN from locked before typing a recharge. `None`
+/// for a card without the application (foreign).
+pub fn read_card_and_fci_tries(card: &mut dyn Exchange) -> Result<RecordsAndFciTries, CardError> {
+    let Some(selected) = select(card)? else {
+        return Ok(None);
+    };
+    Ok(Some((read_records(card)?, selected.pin_tries)))
+}
+
+/// The records of a card and the PIN's tries its SELECT answer gave, if any; `None` for one
+/// without the application.
+pub type RecordsAndFciTries = Option<([Record; 3], Option<PinTries>)>;
 
 /// The records and the PIN's tries of a card; `None` for one without the application.
 pub type RecordsAndPinTries = Option<([Record; 3], PinTries)>;
@@ -493,6 +508,21 @@ mod tests {
         let refused = write_in_session(&mut card, &read, PinTries::Left(1), &recharge, &pin());
         assert!(matches!(refused, Err(CardError::LastPinTries { .. })));
         assert!(card.sent.is_empty());
+    }
+
+    /// The read for the screens gives the PIN's tries SELECT's answer carried, in the 4 APDUs
+    /// of a plain read: one wrong PIN spent shows as 2 left.
+    #[test]
+    fn a_read_for_the_screens_takes_the_pin_tries_from_select_with_no_apdu_more() {
+        let mut card = InHand::new(Some(WaterApplication::blank()));
+        write_plan(&mut card, &open_plan(), &pin()).unwrap();
+        let wrong = verify(&mut card, PinTries::Left(3), &"1357".parse().unwrap());
+        assert!(matches!(wrong, Err(CardError::WrongPin { tries_left: 2 })));
+        card.sent.clear();
+        let (records, tries) = read_card_and_fci_tries(&mut card).unwrap().unwrap();
+        assert_eq!((records, tries), (card.records(), Some(PinTries::Left(2))));
+        use ins::*;
+        assert_eq!(card.sent, [SELECT, READ_BINARY, READ_BINARY, READ_BINARY]);
     }
 
     /// A card session verifies before the database decides: a card that refuses the PIN has

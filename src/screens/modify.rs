@@ -9,8 +9,9 @@ use ratatui::layout::Rect;
 use super::basic_info::{
     BasicForm, LoadBasics, answer_save, change_commands, customer_crumb, customer_number_heading,
     customer_write, draw_basic_form, key_to_form, label_key, leaves_or_refused_while_saving,
-    nature_text, operator,
+    nature_text, operator, who,
 };
+use super::transfer::TransferView;
 use crate::app::form::Form;
 use crate::app::requests::Read;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
@@ -34,6 +35,11 @@ pub struct ModifyView {
     pub basic: Option<BasicForm>,
     /// The identity number the clerk was told is also on another customer: F2 again saves it.
     pub id_said: Option<String>,
+    /// What F2 was refused as a change of owner, and the words that said so: F2 again, the
+    /// form unchanged, opens the transfer with it carried (`TransferView::of`).
+    owner_change: Option<(BasicInfo, String)>,
+    /// The F2s dropped for coming before that refusal could be read.
+    unread: usize,
 }
 
 impl ModifyView {
@@ -45,6 +51,8 @@ impl ModifyView {
             read: None,
             basic: None,
             id_said: None,
+            owner_change: None,
+            unread: 0,
         }
     }
 }
@@ -165,25 +173,17 @@ fn owner_changes(
     nature: Nature,
     fill: impl FnOnce(&[(&str, &dyn std::fmt::Display)]) -> String,
 ) -> String {
-    let (name, number) = match nature {
-        Nature::Enterprise => (Field::CompanyName, Field::RegistrationNo),
-        _ => (Field::Name, Field::IdDocumentNo),
-    };
+    let (name, number) = owner_fields(nature);
     let (name, number) = (lang.t(label_key(name)), lang.t(label_key(number)));
     fill(&[("name", &name), ("number", &number)])
 }
 
-/// Says on the message line, the form kept, that the save would change the owner: the
-/// checked rule at F2 and the database's refusal (sql/V230) alike; `in_steps`, the other field
-/// changed by a modify earlier today (sql/V263).
-fn say_owner_changes(hub: &mut Hub, nature: Nature, in_steps: bool) {
-    let key = if in_steps {
-        "modify.owner_changes_in_steps"
-    } else {
-        "modify.owner_changes"
-    };
-    let text = owner_changes(hub.app.lang, nature, |args| hub.app.tf(key, args));
-    hub.say(MessageKind::Error, text);
+/// The fields that name the holder of a customer of `nature` (`BasicInfo::changes_owner`).
+fn owner_fields(nature: Nature) -> (Field, Field) {
+    match nature {
+        Nature::Enterprise => (Field::CompanyName, Field::RegistrationNo),
+        _ => (Field::Name, Field::IdDocumentNo),
+    }
 }
 
 /// Catalogue key of a modify refused for the customer's state.
@@ -206,6 +206,51 @@ fn field_names(lang: Lang, nature: Nature, fields: &[Field]) -> String {
 }
 
 impl ModifyView {
+    /// Says on the message line, the form kept, that saving `info` would change the owner: the
+    /// checked rule at F2 and the database's refusal (sql/V230) alike; `in_steps`, the other
+    /// field changed by a modify earlier today (sql/V263). F2 again opens the transfer with
+    /// what was typed, once the words could be read (a burst's second F2 is dropped).
+    fn say_owner_changes(&mut self, info: BasicInfo, in_steps: bool, hub: &mut Hub) {
+        let key = if in_steps {
+            "modify.owner_changes_in_steps"
+        } else {
+            "modify.owner_changes"
+        };
+        let text = owner_changes(hub.app.lang, info.nature(), |args| hub.app.tf(key, args));
+        hub.say(MessageKind::Error, text.clone());
+        hub.ask_on_screen_to_be_read();
+        self.owner_change = Some((info, text));
+        self.unread = 0;
+    }
+
+    /// F2 again on the form refused as a change of owner: the transfer of this customer in its
+    /// place, its new owner's form filled with the owner's name and number and every other
+    /// field the clerk changed here (review of session 45: they were typed twice).
+    fn open_transfer(&mut self, info: &BasicInfo, said: &str, hub: &mut Hub) {
+        if hub.asked_unread() {
+            self.unread += 1;
+            return hub.drop_unread_key(said, self.unread);
+        }
+        let Some(read) = &self.read else {
+            return;
+        };
+        if !hub.allowed("customer.transfer") {
+            return;
+        }
+        let (name, number) = owner_fields(info.nature());
+        let changed = read.info.changed_fields(info);
+        let carried = info
+            .values()
+            .into_iter()
+            .filter(|(field, _)| [name, number].contains(field) || changed.contains(field))
+            .map(|(field, value)| (field, value.unwrap_or_default()))
+            .collect();
+        let owner = who(&read.info);
+        let transfer = TransferView::of(self.customer_id, self.customer_no, &owner, carried);
+        hub.replace(Box::new(transfer));
+        hub.app.message = None;
+    }
+
     fn form_mut(&mut self) -> Option<&mut Form> {
         self.basic.as_mut().map(|basic| &mut basic.form)
     }
@@ -233,9 +278,14 @@ impl ModifyView {
             hub.say(MessageKind::Info, lang.t("modify.nothing_changed"));
             return;
         }
+        if let Some((refused, said)) = self.owner_change.clone()
+            && refused == info
+        {
+            return self.open_transfer(&info, &said, hub);
+        }
         // Another holder is a transfer's (sql/V230 refuses it too): said, the form kept.
         if read.info.changes_owner(&info) {
-            return say_owner_changes(hub, info.nature(), false);
+            return self.say_owner_changes(info, false, hub);
         }
         // A number changed to one another customer holds is said before it is saved.
         if let Some(id) = id_number(&info)
@@ -281,8 +331,16 @@ impl ModifyView {
                 let text = hub.app.tf("modify.conflict", &[("fields", &names)]);
                 hub.say(MessageKind::Error, text);
             }
-            ModifyOutcome::ChangeOfOwner { nature, in_steps } => {
-                say_owner_changes(hub, *nature, *in_steps)
+            ModifyOutcome::ChangeOfOwner { in_steps, .. } => {
+                // The form as sent (it took no edit while the save waited).
+                let (policy, today) = (hub.app.id_policy, hub.app.today());
+                let sent = self
+                    .basic
+                    .as_mut()
+                    .and_then(|basic| basic.validate(lang, policy, today));
+                if let Some(info) = sent {
+                    self.say_owner_changes(info, *in_steps, hub);
+                }
             }
             ModifyOutcome::Closed | ModifyOutcome::NotFound | ModifyOutcome::WrongNature { .. } => {
                 hub.say(MessageKind::Error, lang.t(refusal_key(outcome)))

@@ -29,7 +29,7 @@ use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::customer_changes::{self, CustomerBasics, TransferOutcome, TransferPreview};
 use crate::db::customers::CustomerRow;
-use crate::domain::customer_rules::BasicInfo;
+use crate::domain::customer_rules::{BasicInfo, Field};
 use crate::domain::money::Money;
 use crate::i18n::Lang;
 use crate::ui::chrome::popup;
@@ -60,6 +60,10 @@ pub struct TransferView {
     pub offered: bool,
     /// The water a meter loaded unpaid, paid from here: asked, F2 pays it.
     debt: DebtPayment,
+    /// What the clerk typed for the new owner on the Modify form that was refused as a change
+    /// of owner (`ModifyView`, F2 again): put on the new owner's form when it is made, so
+    /// nothing is typed twice.
+    carried: Vec<(Field, String)>,
 }
 
 customer_read!(
@@ -152,20 +156,37 @@ pub fn start(row: &CustomerRow, hub: &mut Hub) {
         hub.say(MessageKind::Error, text);
         return;
     }
-    hub.open(Box::new(TransferView {
-        customer_id: row.id,
-        customer_no: row.customer_no,
-        owner: row.name.clone(),
-        preview: None,
-        read: None,
-        basic: None,
-        confirming: None,
-        offered: false,
-        debt: DebtPayment::default(),
-    }));
+    hub.open(Box::new(TransferView::of(
+        row.id,
+        row.customer_no,
+        &row.name,
+        Vec::new(),
+    )));
 }
 
 impl TransferView {
+    /// The transfer of the customer `customer_id` (number `customer_no`, owned by `owner` as
+    /// the screen below shows them), the new owner's form to be filled with `carried`.
+    pub fn of(
+        customer_id: i64,
+        customer_no: i64,
+        owner: &str,
+        carried: Vec<(Field, String)>,
+    ) -> TransferView {
+        TransferView {
+            customer_id,
+            customer_no,
+            owner: owner.to_owned(),
+            preview: None,
+            read: None,
+            basic: None,
+            confirming: None,
+            offered: false,
+            debt: DebtPayment::default(),
+            carried,
+        }
+    }
+
     /// The unpaid bills that refuse the transfer, once the preview has counted any.
     pub fn unpaid_bills(&self) -> Option<i64> {
         self.preview
@@ -515,7 +536,15 @@ impl Screen for TransferView {
                     hub.say(MessageKind::Error, text);
                 }
                 Some(read) => {
-                    self.basic = Some(BasicForm::for_next_owner(&read.info));
+                    let mut basic = BasicForm::for_next_owner(&read.info);
+                    // The fields this nature's form has (another desk may have changed it).
+                    let fields = Field::of(read.info.nature());
+                    for (field, value) in &self.carried {
+                        if fields.contains(field) {
+                            basic.set(*field, value);
+                        }
+                    }
+                    self.basic = Some(basic);
                     self.owner = who(&read.info);
                     self.read = Some(read.clone());
                 }

@@ -7,6 +7,7 @@ use meterdesk::app::card_status::{CardRead, CardSeen, NewerWriteBack, ReadCard, 
 use meterdesk::app::state::{MessageKind, Problem};
 use meterdesk::card::apdu::{ApduError, CardCause};
 use meterdesk::card::reader::CardError;
+use meterdesk::card::water_card::PinTries;
 use meterdesk::cardflow::FlowError;
 use meterdesk::db::card_ops::{
     Discrepancy, LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity,
@@ -20,9 +21,9 @@ use meterdesk::domain::card_records::{
 use meterdesk::domain::money::{Money, Volume};
 use meterdesk::domain::pricing::{BillingMode, PriceVersion, Tier};
 use meterdesk::screens::card::{
-    CardPane, CardScreen, FinishedReceipt, KeepReceipt, LoadPending, LoadUsage, PriceRefund,
-    QuoteRecharge, Quoted, Receipt, ReceiptKind, ReceiptOfFinished, ReceiptOfFound, RefundPriced,
-    SettleWithoutCard, SettledWithoutCard, WriteCard, WriteOutcome, Written,
+    CardDid, CardPane, CardScreen, FinishedReceipt, KeepReceipt, LoadPending, LoadUsage,
+    PriceRefund, QuoteRecharge, Quoted, Receipt, ReceiptKind, ReceiptOfFinished, ReceiptOfFound,
+    RefundPriced, SettleWithoutCard, SettledWithoutCard, WriteCard, WriteOutcome, Written,
 };
 use meterdesk::screens::card::{ReportLost, ReportedLost};
 
@@ -122,6 +123,7 @@ fn seen_user(card: UserCard) -> CardSeen {
         owner: Some(owner("active")),
         active,
         newer: None,
+        pin_tries: None,
     }
 }
 
@@ -249,6 +251,7 @@ fn status_line_follows_the_card_as_it_comes_and_goes() {
             owner: Some(owner("void")),
             active: None,
             newer: None,
+            pin_tries: None,
         },
     );
     lines.push(top_line(&app));
@@ -308,6 +311,93 @@ fn ic_card_screen_with_a_user_card() {
     insert(&mut app, seen_user(user_card(4)));
     open_card_screen(&mut app);
     insta::assert_snapshot!(render(&app));
+}
+
+/// s45-e's walk: a card with 1 issuer PIN try left was read, the recharge typed, quoted and
+/// confirmed, and refused only at F2; the pane did not show the tries (card.md). The pane shows
+/// them as the read's SELECT gave them: how many are left, and a card no desk writes (fewer
+/// than a desk presents its PIN to, or blocked) in words that say what to do; none after a
+/// write (its read-back does not SELECT). Whole at 80×24, en and zh.
+#[test]
+fn the_card_pane_shows_the_pin_tries_left() {
+    for (lang, tries, said, name) in [
+        (Lang::En, PinTries::Left(3), "PIN tries   3 left", None),
+        (
+            Lang::En,
+            PinTries::Left(1),
+            "PIN tries   only 1 left: no desk writes this card",
+            Some("card_pane_one_pin_try_en"),
+        ),
+        (
+            Lang::Zh,
+            PinTries::Left(1),
+            "PIN 次数  仅剩 1 次：柜台不再写此卡",
+            Some("card_pane_one_pin_try_zh"),
+        ),
+        (
+            Lang::En,
+            PinTries::Blocked,
+            "PIN tries   blocked: no desk writes",
+            None,
+        ),
+        (
+            Lang::Zh,
+            PinTries::Blocked,
+            "PIN 次数  已锁定：柜台不能写此卡",
+            None,
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        let CardSeen::User {
+            card,
+            owner,
+            active,
+            newer,
+            ..
+        } = seen_user(user_card(4))
+        else {
+            unreachable!()
+        };
+        let seen = CardSeen::User {
+            card,
+            owner,
+            active,
+            newer,
+            pin_tries: Some(tries),
+        };
+        insert(&mut app, seen);
+        open_card_screen(&mut app);
+        let screen = render(&app);
+        assert!(screen.contains(said), "{lang:?} {tries:?}\n{screen}");
+        if let Some(name) = name {
+            insta::assert_snapshot!(name, screen);
+        }
+        // A card no desk writes: recharge, refund and recycle are refused when asked, in the
+        // words F2 would have said, nothing typed for nothing and nothing sent.
+        supervisor(&mut app);
+        for key in [KeyCode::F(8), KeyCode::F(9), KeyCode::Char('y')] {
+            let sent = press(&mut app, key);
+            let message = app.message.clone().map(|m| m.text).unwrap_or_default();
+            let refused = ["Nothing written, charged or paid out", "未写卡"]
+                .iter()
+                .any(|words| message.starts_with(words));
+            if tries == PinTries::Left(3) {
+                assert!(!refused, "{lang:?} {key:?}: {message}");
+                break;
+            }
+            assert!(sent.is_empty(), "{lang:?} {key:?}: {sent:?}");
+            assert!(refused, "{lang:?} {tries:?} {key:?}: {message}");
+            assert!(
+                render(&app).contains(said),
+                "{lang:?} {key:?}: the card pane stays"
+            );
+        }
+    }
+    // Not known (after a write): no line.
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(4)));
+    open_card_screen(&mut app);
+    assert!(!render(&app).contains("PIN tries"));
 }
 
 /// s36-d on the rig, found: at 80×24 in English a supervisor's card pane dropped "p Pending"
@@ -1379,8 +1469,11 @@ fn report_lost_from_the_replace_confirmation_voids_the_card_at_once() {
     }
 }
 
+/// The card pulled while it is read back after a write: the read is forgotten, the keys it
+/// held do not wait on; they were typed for the card as written, which no longer shows, so
+/// they are dropped and said (review of session 45), and the next key acts at once.
 #[test]
-fn keys_waiting_for_the_read_after_a_write_go_on_when_the_card_is_pulled() {
+fn keys_waiting_for_the_read_after_a_write_are_dropped_when_the_card_is_pulled() {
     let mut app = signed_in(Lang::En);
     insert(&mut app, CardSeen::Blank);
     card_customer_row(&mut app, Some("active"), "active");
@@ -1411,18 +1504,79 @@ fn keys_waiting_for_the_read_after_a_write_go_on_when_the_card_is_pulled() {
     press(&mut app, KeyCode::F(1));
     assert_eq!(app.type_ahead.len(), 1);
     update(&mut app, no_card());
-    assert!(app.type_ahead.is_empty(), "the waiting key went on");
+    assert!(app.type_ahead.is_empty(), "the waiting key no longer waits");
+    assert!(!render(&app).contains("Help — keys on this screen"));
+    let message = app.message.clone().unwrap().text;
     assert!(
-        render(&app).contains("Help — keys on this screen"),
-        "{}",
-        render(&app)
+        message.ends_with("1 key typed during the write was dropped."),
+        "{message}"
     );
     // Later keys act at once again.
-    press(&mut app, KeyCode::Esc);
-    assert!(!render(&app).contains("Help — keys on this screen"));
     press(&mut app, KeyCode::F(1));
     assert!(app.type_ahead.is_empty());
     assert!(render(&app).contains("Help — keys on this screen"));
+}
+
+/// The integrator's review of session 45: the keys a tired clerk types while the card is read
+/// back after a write (`ReadFor::AfterWrite`, which holds the keyboard) were replayed on what
+/// the read brought: F3s left the card screen, Enter and F2 acted on the next pane. They are
+/// dropped when the read answers, and said, as those typed during the write are.
+#[test]
+fn keys_typed_while_the_card_is_read_back_after_a_write_are_dropped_and_said() {
+    for (lang, said) in [
+        (Lang::En, "4 keys typed during the write were dropped."),
+        (Lang::Zh, "写卡时键入的 4 个键已丢弃。"),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, CardSeen::Blank);
+        card_customer_row(&mut app, Some("active"), "active");
+        supervisor(&mut app);
+        press(&mut app, KeyCode::F(7));
+        let sent = press(&mut app, KeyCode::F(2));
+        // The outcome without the card as written (pending): the card is read again.
+        let next = answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Pending {
+                operation_id: 91,
+                card: CardDid::NotKnown,
+                cause: Problem::new("failure.card_none", "no card"),
+            })),
+        );
+        let read: Vec<_> = next
+            .into_iter()
+            .filter(|(_, r)| {
+                r.of::<ReadCard>()
+                    .is_some_and(|read| read.after == ReadFor::AfterWrite)
+            })
+            .collect();
+        assert_eq!(read.len(), 1, "{lang:?}: the card is read after the write");
+        for key in [KeyCode::F(3), KeyCode::F(3), KeyCode::Enter, KeyCode::F(2)] {
+            assert!(
+                press(&mut app, key).is_empty(),
+                "{lang:?}: held by the read"
+            );
+        }
+        answer(
+            &mut app,
+            &read,
+            Reply::screen(CardRead {
+                seen: seen_user(user_card(5)),
+                settled: Vec::new(),
+                discrepancies: Vec::new(),
+            }),
+        );
+        assert!(app.type_ahead.is_empty(), "{lang:?}: nothing replayed");
+        assert!(
+            app.screen.is::<CardScreen>(),
+            "{lang:?}: the card screen stays"
+        );
+        let message = app.message.clone().unwrap().text;
+        assert!(message.ends_with(said), "{lang:?}: {message}");
+        // The next key acts at once.
+        press(&mut app, KeyCode::F(1));
+        assert!(app.type_ahead.is_empty(), "{lang:?}");
+    }
 }
 
 /// Session 32 by hand (zh): the refund's confirmation named its payout "（Cash）", the name
@@ -1564,7 +1718,7 @@ fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
         &sent,
         Reply::screen(WriteOutcome::from(Written::Pending {
             operation_id: 91,
-            card_took_it: false,
+            card: CardDid::NotKnown,
             cause: Problem::new("failure.card_none", "no card"),
         })),
     );
@@ -1642,6 +1796,7 @@ fn a_refund_from_a_card_image_the_read_called_older_is_refused_at_f9() {
                     owner: Some(owner("active")),
                     active,
                     newer: Some(NewerWriteBack { loaded: 5, seen_at }),
+                    pin_tries: None,
                 },
                 settled: Vec::new(),
                 discrepancies: vec![Discrepancy::OlderImage { seen_at, loaded: 5 }],
@@ -1692,6 +1847,7 @@ fn a_void_card_is_told_when_read_and_offered_no_refund() {
                     owner: Some(owner("void")),
                     active: Some(newer),
                     newer: None,
+                    pin_tries: None,
                 },
                 settled: Vec::new(),
                 discrepancies: vec![Discrepancy::VoidCard {
@@ -2008,7 +2164,7 @@ fn a_card_pulled_mid_write_says_first_to_put_it_back_in_the_desks_language() {
             &sent,
             Reply::screen(WriteOutcome::from(Written::Pending {
                 operation_id: 2099,
-                card_took_it: false,
+                card: CardDid::NotKnown,
                 cause,
             })),
         );
@@ -3138,6 +3294,7 @@ fn own_card_read(customer: i64) -> Reply {
             owner: Some(owner),
             active,
             newer: None,
+            pin_tries: None,
         },
         settled: Vec::new(),
         discrepancies: Vec::new(),
@@ -3154,6 +3311,85 @@ fn refund_confirmed(lang: Lang) -> (App, Vec<(u64, Request)>) {
     ask_refund(&mut app);
     let sent = press(&mut app, KeyCode::F(2));
     (app, sent)
+}
+
+/// The review of session 45: a write the card refused, whose refusal the database did not
+/// record, was told "the card took it, the database did not". Each pending outcome's words
+/// say what the card did: not known (put the same card back), took it, refused it, or got
+/// nothing (this desk's writes stopped) — whole on the message line at 80×24, en and zh.
+#[test]
+fn a_pending_writes_words_say_what_the_card_did() {
+    let lost = Problem::new("failure.database_lost", "");
+    let stopped = Problem::new("failure.card_pin_refused_before", "");
+    for (lang, card, cause, said) in [
+        (
+            Lang::En,
+            CardDid::Refused,
+            &lost,
+            "Operation #91 is pending: the card refused it; the database was not told. Leave \
+             the card on the reader till the database is back.",
+        ),
+        (
+            Lang::Zh,
+            CardDid::Refused,
+            &lost,
+            "操作 #91 未完成：卡拒绝写入，卡上未写任何内容；数据库未记录。请勿取卡：数据库恢复后即结清。",
+        ),
+        (
+            Lang::En,
+            CardDid::Took,
+            &lost,
+            "Operation #91 is pending: the card took it, the database did not.",
+        ),
+        (
+            Lang::En,
+            CardDid::NothingSent,
+            &stopped,
+            "Operation #91 is pending: nothing was written to the card. Card writes stopped",
+        ),
+        (
+            Lang::Zh,
+            CardDid::NothingSent,
+            &stopped,
+            "操作 #91 未完成：未向卡写入任何内容。",
+        ),
+        (
+            Lang::En,
+            CardDid::NotKnown,
+            &lost,
+            "Operation #91 is pending: put the same card back to finish it.",
+        ),
+    ] {
+        let (mut app, sent) = refund_confirmed(lang);
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Pending {
+                operation_id: 91,
+                card,
+                cause: cause.clone(),
+            })),
+        );
+        let message = app.message.clone().unwrap().text;
+        assert!(message.starts_with(said), "{lang:?} {card:?}: {message}");
+        let took = ["the card took it", "卡已写入"];
+        assert_eq!(
+            took.iter().any(|took| message.contains(took)),
+            card == CardDid::Took,
+            "{lang:?} {card:?}: {message}"
+        );
+        // Whole at 80×24: its last words are on screen.
+        let screen = render(&app);
+        let end: String = message
+            .chars()
+            .rev()
+            .take(10)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        assert!(screen.contains(&end), "{lang:?} {card:?}: cut\n{screen}");
+    }
 }
 
 /// Walked on the rig with pcscd stopped (s34-e): the card screen said the card service was not
@@ -3998,6 +4234,7 @@ fn a_void_cards_state_is_read_whole_at_80_columns() {
                     owner: Some(owner),
                     active: None,
                     newer: None,
+                    pin_tries: None,
                 },
             );
             open_card_screen(&mut app);
@@ -4051,6 +4288,7 @@ fn read_own_card_as_sent(
                 owner: Some(owner("active")),
                 active: Some(active),
                 newer: None,
+                pin_tries: None,
             },
             settled,
             discrepancies,
@@ -4647,7 +4885,7 @@ fn a_card_pulled_mid_write_is_told_whole_at_80x24_whatever_the_reader_said() {
                 &sent,
                 Reply::screen(WriteOutcome::from(Written::Pending {
                     operation_id: 1_234_567_890,
-                    card_took_it: false,
+                    card: CardDid::NotKnown,
                     cause,
                 })),
             );
@@ -5162,6 +5400,7 @@ fn card_opened_as_written() -> WriteOutcome {
                 owner: Some(owner("active")),
                 active,
                 newer: None,
+                pin_tries: None,
             },
             settled: Vec::new(),
             discrepancies: Vec::new(),

@@ -67,9 +67,9 @@ pub enum Written {
     Pending {
         operation_id: i64,
         cause: Problem,
-        /// The card took the write and was read back; the database did not take the outcome:
-        /// the card is still on the reader, and the read after the write finishes it.
-        card_took_it: bool,
+        /// What the card did with the write: the words tell it (the review of session 45:
+        /// a refusal the database did not record was told "the card took it").
+        card: CardDid,
     },
     Refused(Refusal),
     /// A retry found the operation finished before.
@@ -78,6 +78,23 @@ pub enum Written {
     /// the begin, the card failed before anything was journaled): said after the debts paid
     /// before it (`WriteOutcome::owed`), whose receipts are the customer's all the same.
     NotBegun(Problem),
+}
+
+/// What the card did with a write left pending ([`Written::Pending`]), which its words tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardDid {
+    /// Not known: the card left the reader, the reader failed, or another card was read back.
+    /// The same card put back finishes it.
+    NotKnown,
+    /// Took it and was read back; the database did not take the outcome. The card is still on
+    /// the reader, and its read with the database back finishes it.
+    Took,
+    /// Refused it (its issuer PIN, a command): nothing is written on it; the database did not
+    /// take the refusal. The read with the database back settles it failed.
+    Refused,
+    /// Nothing was sent to it: this desk's card writes stopped between the journal and the
+    /// write. The card's next read settles it.
+    NothingSent,
 }
 
 /// The answer to a [`WriteCard`]: how the write ended, and the customer's earlier pending
@@ -238,6 +255,25 @@ impl From<FlowError> for Failure {
     }
 }
 
+/// Why no write of the card on the reader can begin, when its read says no desk presents its
+/// issuer PIN to it (fewer tries than `TRIES_TO_PRESENT_THE_PIN`, or blocked): said when
+/// the recharge, the refund or the recycle is asked, before anything is typed, in the words
+/// its F2 would be refused in (s45-e's walk: a card with 1 try left was refused only at F2).
+pub(super) fn pin_stops_writes(app: &App) -> Option<String> {
+    let Some(CardSeen::User {
+        pin_tries: Some(tries),
+        ..
+    }) = &app.card
+    else {
+        return None;
+    };
+    let error = tries.may_present().err()?;
+    match Failure::from(FlowError::Card(error)) {
+        Failure::Error(problem) => Some(problem.text(app.lang)),
+        _ => None,
+    }
+}
+
 /// Why a recharge was not begun after the debts it paid first (`Written::NotBegun`): the
 /// database's or the card's words, none of which says that nothing was paid.
 fn not_begun(error: FlowError) -> Problem {
@@ -291,10 +327,17 @@ async fn written(services: &Services, flow: Flow) -> Result<Written, Failure> {
         },
         Flow::Pending { begun, cause, .. } => Written::Pending {
             operation_id: begun.operation_id,
-            card_took_it: matches!(cause, PendingCause::Database(_)),
+            card: match &cause {
+                PendingCause::Card(_) | PendingCause::NotTheCard => CardDid::NotKnown,
+                PendingCause::Database(_) => CardDid::Took,
+                PendingCause::RefusalUnrecorded(_) => CardDid::Refused,
+                PendingCause::Stopped(_) => CardDid::NothingSent,
+            },
             cause: match cause {
                 PendingCause::Card(error) => card_problem(&error),
-                PendingCause::Database(error) => crate::app::requests::problem_of(error),
+                PendingCause::Database(error) | PendingCause::RefusalUnrecorded(error) => {
+                    crate::app::requests::problem_of(error)
+                }
                 PendingCause::NotTheCard => Problem::new("failure.card_not_the_card", ""),
                 PendingCause::Stopped(stopped) => writes_stopped(stopped),
             },
@@ -545,17 +588,20 @@ fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPan
             (MessageKind::Error, told, Some(CardPane::Card))
         }
         // s45-e on the rig: the database lost at the settle was told "put the same card back"
-        // of a card that never left the reader.
+        // of a card that never left the reader; the review of session 45: a refusal the
+        // database did not record was told "the card took it".
         Written::Pending {
             operation_id,
             cause,
-            card_took_it,
+            card,
         } => (
             MessageKind::Error,
             lang.tf(
-                match card_took_it {
-                    true => "ic.write_pending_database",
-                    false => "ic.write_pending",
+                match card {
+                    CardDid::NotKnown => "ic.write_pending",
+                    CardDid::Took => "ic.write_pending_database",
+                    CardDid::Refused => "ic.write_pending_refused",
+                    CardDid::NothingSent => "ic.write_pending_nothing_sent",
                 },
                 &[("id", operation_id), ("cause", &cause.text(lang))],
             ),

@@ -39,7 +39,7 @@ use common::{card_no, key_of, known_card, leave_changed, no_card_text};
 pub use common::{
     CardPane, CardScreen, Confirm, Customer, RechargeForm, refusal_text, say_refusal,
 };
-pub use confirm::{WriteCard, WriteOutcome, Written};
+pub use confirm::{CardDid, WriteCard, WriteOutcome, Written};
 pub use debt::{DebtPayment, Heard, LoadOwed, OwedPaidHere, OwedToPay, PayOwed};
 pub use lost::{ReportLost, ReportedLost};
 pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};

@@ -10,6 +10,7 @@ use super::common::{
     known_card, need_user_card, newer_write_back, no_card_text, older_image_refusal,
     recycle_refusal, say_refusal, seen_on, shown_purchase, text,
 };
+use super::confirm::pin_stops_writes;
 use super::receipt::{keep_receipt_of_credit, keep_receipts_of, keep_receipts_of_found};
 use crate::app::card_status::{CardRead, CardSeen, NewerWriteBack};
 use crate::app::permissions;
@@ -19,6 +20,7 @@ use crate::app::state::{MessageKind, card_cause_words};
 use crate::app::{App, Hub};
 use crate::card::apdu::CardCause;
 use crate::card::reader::ReaderState;
+use crate::card::water_card::{PinTries, TRIES_TO_PRESENT_THE_PIN};
 use crate::db::DbError;
 use crate::db::card_ops::{self, ClearedCredit, Discrepancy, MeterSaw, Payment, Refusal};
 use crate::db::cards::CardOwner;
@@ -225,6 +227,10 @@ impl CardScreen {
             hub.say(MessageKind::Error, need_user_card(hub.app));
             return;
         };
+        if let Some(refused) = pin_stops_writes(hub.app) {
+            hub.say(MessageKind::Error, refused);
+            return;
+        }
         let newer = newer_write_back(hub.app);
         match refund_of(lang, card, owner, active, newer.as_ref()) {
             Ok(asked) => hub.send(asked),
@@ -259,6 +265,11 @@ impl CardScreen {
             hub.say(MessageKind::Error, need_user_card(hub.app));
             return;
         };
+        // First: no other change of the card lets a desk write it.
+        if let Some(refused) = pin_stops_writes(hub.app) {
+            hub.say(MessageKind::Error, refused);
+            return;
+        }
         if let Err(refusal) = check_recycle(card, active) {
             hub.say(MessageKind::Error, recycle_refusal(hub.app.lang, &refusal));
             return;
@@ -417,9 +428,18 @@ pub(super) fn lines(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>> 
             lines.push(text(lang.tf(key, &[("why", &inert(&why))])))
         }
         CardSeen::User {
-            card, owner, newer, ..
+            card,
+            owner,
+            newer,
+            pin_tries,
+            ..
         } => {
-            user_card_lines(lang, app.zone, theme, card, owner, width, &mut lines);
+            let seen = UserCardSeen {
+                card,
+                owner,
+                pin_tries: *pin_tries,
+            };
+            user_card_lines(lang, app.zone, theme, seen, width, &mut lines);
             // The purchase line above says what this image shows; the meter did more.
             if let Some(newer) = newer {
                 let at = seen_on(app, newer.seen_at.as_ref());
@@ -434,15 +454,26 @@ pub(super) fn lines(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>> 
     lines
 }
 
+/// What the pane shows of a user card read.
+struct UserCardSeen<'a> {
+    card: &'a UserCard,
+    owner: &'a Option<CardOwner>,
+    pin_tries: Option<PinTries>,
+}
+
 fn user_card_lines(
     lang: Lang,
     zone: FixedOffset,
     theme: &Theme,
-    card: &UserCard,
-    owner: &Option<CardOwner>,
+    seen: UserCardSeen<'_>,
     width: u16,
     lines: &mut Vec<Line<'static>>,
 ) {
+    let UserCardSeen {
+        card,
+        owner,
+        pin_tries,
+    } = seen;
     let issue = &card.issue;
     let kind = if issue.replacement {
         lang.t("ic.replacement")
@@ -485,18 +516,19 @@ fn user_card_lines(
             ],
         ),
     };
-    // Wrapped under its value, not cut: what the meter still does with a void card is its end
-    // (s36-d: "…the meter refuses it once a…" at 80 columns in English).
-    let label = format!("{}  ", lang.t("ic.in_system"));
-    let room = usize::from(width)
-        .saturating_sub(3 + text_width(&label))
-        .max(10);
-    for (index, piece) in text_lines(&in_system, room).into_iter().enumerate() {
-        let lead = match index {
-            0 => label.clone(),
-            _ => " ".repeat(text_width(&label)),
-        };
-        lines.push(text(format!("{lead}{piece}")));
+    labelled(lang.t("ic.in_system"), &in_system, width, lines);
+    // card.md: the card's PIN tries. A card with fewer than this desk presents its PIN to is
+    // written by no desk: seen here before a recharge is typed, not at its F2 (s45-e's walk).
+    let tries = match pin_tries {
+        Some(PinTries::Left(tries)) if tries >= TRIES_TO_PRESENT_THE_PIN => {
+            Some(lang.tf("ic.pin_tries_left", &[("tries", &tries)]))
+        }
+        Some(PinTries::Left(tries)) => Some(lang.tf("ic.pin_tries_last", &[("tries", &tries)])),
+        Some(PinTries::Blocked) => Some(lang.t("ic.pin_tries_blocked").to_owned()),
+        Some(PinTries::Verified) | None => None,
+    };
+    if let Some(tries) = tries {
+        labelled(lang.t("ic.pin_tries"), &tries, width, lines);
     }
     lines.push(heading(lang, theme, "ic.last_purchase"));
     lines.push(text(purchase_line(lang, zone, card)));
@@ -508,6 +540,23 @@ fn user_card_lines(
                 .into_iter()
                 .map(text),
         ),
+    }
+}
+
+/// `value` after `label` in the pane's label column, wrapped under itself, not cut: what the
+/// meter still does with a void card is its end (s36-d: "…the meter refuses it once a…" at 80
+/// columns in English).
+fn labelled(label: &str, value: &str, width: u16, lines: &mut Vec<Line<'static>>) {
+    let label = format!("{label}  ");
+    let room = usize::from(width)
+        .saturating_sub(3 + text_width(&label))
+        .max(10);
+    for (index, piece) in text_lines(value, room).into_iter().enumerate() {
+        let lead = match index {
+            0 => label.clone(),
+            _ => " ".repeat(text_width(&label)),
+        };
+        lines.push(text(format!("{lead}{piece}")));
     }
 }
 

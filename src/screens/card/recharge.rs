@@ -13,6 +13,7 @@ use super::common::{
     CardPane, CardScreen, Confirm, RechargeForm, card_no, customer_line, customer_of, key_of,
     known_card, need_user_card, recharge_refusal, refusal_text, text,
 };
+use super::confirm::pin_stops_writes;
 use crate::app::form::{Choice, Field, FieldKind, Form, FormKey, field_error_text};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenRequest};
@@ -257,6 +258,11 @@ impl CardScreen {
             hub.say(MessageKind::Error, need_user_card(hub.app));
             return;
         };
+        // First: no other change of the card lets a desk write it.
+        if let Some(refused) = pin_stops_writes(hub.app) {
+            hub.say(MessageKind::Error, refused);
+            return;
+        }
         if let Err(refusal) = check_recharge(card, active) {
             hub.say(MessageKind::Error, recharge_refusal(lang, &refusal));
             return;
