@@ -17,8 +17,8 @@
 --     and every date of a timestamp are the utility's whatever the caller's session says, and
 --     their bodies stay their owners' (no replacement here). A later CREATE OR REPLACE drops
 --     the clause: `meterdesk migrate` (db::migrate) pins again after every run, and
---     tests/utility_day.rs fails on a day-dependent function neither pinned nor listed as a
---     read.
+--     tests/boundary.rs (`the_utilitys_zone_is_the_administrators_and_every_day_rule_keeps_it`)
+--     fails on a day-dependent function neither pinned nor listed as a read.
 -- Re-runnable: ADD COLUMN IF NOT EXISTS keeps a zone already chosen; CREATE OR REPLACE; the
 -- pins are written only where they differ.
 
