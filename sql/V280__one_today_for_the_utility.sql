@@ -26,10 +26,13 @@ ALTER TABLE installation
     ADD COLUMN IF NOT EXISTS utility_zone text NOT NULL DEFAULT current_setting('TimeZone');
 ALTER TABLE installation ALTER COLUMN utility_zone DROP DEFAULT;
 
--- The utility's date now. Read by every operator (the installation is reference data).
+-- The utility's date now, for the desk's SQL. Its session's day read under the pin every day
+-- rule carries (it is one of md_day_rules()), so that it and the rules read the zone alike:
+-- `AT TIME ZONE` would read a name that is also an abbreviation ('CET') as a fixed offset where
+-- the `TimeZone` setting reads its summer time (review of session 46).
 CREATE OR REPLACE FUNCTION md_today() RETURNS date
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT (pg_catalog.now() AT TIME ZONE i.utility_zone)::date FROM public.installation i
+    SELECT current_date
 $$;
 
 -- The functions whose rule decides a write by a day: V250's price versions (a version
@@ -42,7 +45,7 @@ LANGUAGE sql STABLE AS $$
     SELECT p.oid::regprocedure
     FROM pg_catalog.pg_proc p
     WHERE p.pronamespace = 'public'::regnamespace
-      AND p.proname IN ('price_version_is_history', 'price_version_is_ahead',
+      AND p.proname IN ('md_today', 'price_version_is_history', 'price_version_is_ahead',
                         'reading_enter_book', 'reading_enter_unchecked', 'reading_enter_after',
                         'card_operation_rules', 'customer_owner_changed_in_two_steps')
 $$;
@@ -67,10 +70,15 @@ BEGIN
 END $$;
 REVOKE EXECUTE ON FUNCTION md_pin_today() FROM PUBLIC;
 
--- The utility's zone changed: a name PostgreSQL knows ('Asia/Shanghai') or a fixed offset
--- ('<+08:00>-08:00'), of a real place (within 14 hours of Greenwich), by the owner or an
--- operator with settings.maintain; told in the audit log with the zone it replaces; the day
--- rules pinned to it in the same transaction.
+-- The utility's zone changed: a place's name in the tz database ('Asia/Shanghai'; not one
+-- that is also an abbreviation, 'CET', which `AT TIME ZONE` reads as a fixed offset) or a
+-- fixed offset as the desk writes it ('<+08:00>-08:00'), within 14 hours of Greenwich — no
+-- POSIX rule of its own, whose summer could be days away ('AAA-10BBB-150,J350/0,J360/0'
+-- passes a check of today's offset and is six days east in its "summer"); only at an hour
+-- when the new zone's date is the utility's today, so that a change never reopens a day
+-- (today's prices "not yet in force" again, V250) nor skips one. By the owner or an operator
+-- with settings.maintain; told in the audit log with the zone it replaces; the day rules
+-- pinned to it in the same transaction.
 CREATE OR REPLACE FUNCTION md_utility_zone_set(p_zone text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -80,18 +88,28 @@ BEGIN
     IF NOT pg_has_role(session_user, md_role_name('owner'), 'MEMBER') THEN
         PERFORM md_require('settings.maintain');
     END IF;
-    BEGIN
-        east := (now() AT TIME ZONE p_zone) - (now() AT TIME ZONE 'UTC');
-    EXCEPTION WHEN invalid_parameter_value OR null_value_not_allowed THEN
+    IF p_zone IS NULL
+       OR NOT (p_zone ~ '^<[+-][0-9]{2}(:[0-9]{2}){0,2}>[+-][0-9]{1,2}(:[0-9]{2}){0,2}$'
+               OR (EXISTS (SELECT FROM pg_catalog.pg_timezone_names n WHERE n.name = p_zone)
+                   AND NOT EXISTS (SELECT FROM pg_catalog.pg_timezone_abbrevs a
+                                   WHERE lower(a.abbrev) = lower(p_zone)))) THEN
         east := NULL;
-    END;
-    IF east IS NULL OR p_zone IS NULL OR abs(extract(epoch FROM east)) > 14 * 3600 THEN
-        RAISE EXCEPTION 'not a time zone of a place: %', p_zone
+    ELSE
+        east := (now() AT TIME ZONE p_zone) - (now() AT TIME ZONE 'UTC');
+    END IF;
+    IF east IS NULL OR abs(extract(epoch FROM east)) > 14 * 3600 THEN
+        RAISE EXCEPTION 'not a time zone of a place: % (a name of the tz database, e.g. Asia/Shanghai, or a fixed offset, e.g. <+08:00>-08:00)', p_zone
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT utility_zone INTO was FROM installation FOR UPDATE;
     IF was = p_zone THEN
+        PERFORM md_pin_today();
         RETURN;
+    END IF;
+    IF (now() AT TIME ZONE p_zone)::date <> md_today() THEN
+        RAISE EXCEPTION 'not now: it is % in %, and the utility''s today is %; change the zone at an hour when both say the same day',
+            (now() AT TIME ZONE p_zone)::date, p_zone, md_today()
+            USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     UPDATE installation SET utility_zone = p_zone;
     INSERT INTO audit_log (operator_id, action, entity, detail)
