@@ -758,3 +758,57 @@ fn a_price_correction_is_named_so_and_masked_values_are_said_in_the_readers_lang
         assert!(stored.contains("*** → *** (changed)"), "{stored}");
     }
 }
+
+/// s46-f, from the review: the database masks the personal values only in the entries that
+/// can name a customer (sql/V255's `audit_detail`); in an operator's, a role's, a
+/// department's, a type's or a scheme's entry a "***" is the value stored, and is shown as
+/// stored even to a reader the database masks for, not "(hidden)".
+#[test]
+fn a_value_stored_as_stars_where_the_database_never_masks_is_shown_as_stored() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = supervisor(lang);
+        if let Some(session) = app.session.as_mut() {
+            session.serves_customers = false;
+        }
+        let sent = open_audit(&mut app);
+        let mut rows = Vec::new();
+        for (id, entity) in [
+            "operator",
+            "role",
+            "department",
+            "meter_type",
+            "customer_type",
+            "price_scheme",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            rows.push(AuditRow {
+                entity: Some(entity.into()),
+                detail: json!({"before": {"name": "***"}, "after": {"name": "*** (changed)"}}),
+                ..row(id as i64 + 1, 9, Some("admin"), "operator.modify")
+            });
+        }
+        let page = Page {
+            rows,
+            more_before: false,
+            more_after: false,
+        };
+        answer(&mut app, &sent, Reply::screen(AuditReply::Page(page)));
+        for at in 0..6 {
+            for _ in 0..at {
+                press(&mut app, KeyCode::Down);
+            }
+            press(&mut app, KeyCode::Enter);
+            let screen = render(&app);
+            assert!(
+                screen.contains("*** → *** (changed)"),
+                "{lang:?} entry {at}:\n{screen}"
+            );
+            press(&mut app, KeyCode::Esc);
+            for _ in 0..at {
+                press(&mut app, KeyCode::Up);
+            }
+        }
+    }
+}

@@ -2197,7 +2197,7 @@ fn a_meter_type_a_meter_or_a_scheme_changed_meanwhile_is_said_and_the_form_kept(
                 screen.contains(typed),
                 "{lang:?}: the form as typed\n{screen}"
             );
-            let end = ["what it holds now.", "查看其当前内容。"];
+            let end = ["what is shown now.", "重新打开。"];
             assert!(
                 end.iter().any(|end| screen.contains(end)),
                 "whole:\n{screen}"
@@ -2248,6 +2248,13 @@ fn a_meter_type_a_meter_or_a_scheme_changed_meanwhile_is_said_and_the_form_kept(
         assert_eq!(read.as_ref(), Some(&as_listed));
         reply(&mut app, *id, MeterReply::Saved(MeterOutcome::Changed));
         let screen = said(&app, meter, "42.5");
+        // s46-f: the form still holds the meter as first read; F2 again is refused here, in
+        // the same words, with nothing sent.
+        let told = app.message.take().unwrap();
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(ref_requests::<MeterRequest>(&sent).is_empty(), "{sent:?}");
+        assert_eq!(app.message.clone().unwrap().text, told.text);
+        assert_eq!(render(&app), screen, "{lang:?}: the form as it was");
         insta::assert_snapshot!(format!("meter_changed_meanwhile_{lang:?}"), screen);
 
         let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
@@ -2396,7 +2403,7 @@ fn new_prices_over_a_scheme_changed_meanwhile_are_said_and_the_form_kept() {
         let screen = render(&app);
         assert!(app.screen.is::<RefForm>(), "the form kept");
         assert!(screen.contains("2027-06-01"), "as typed:\n{screen}");
-        let end = ["what it holds now.", "查看其当前内容。"];
+        let end = ["what is shown now.", "重新打开。"];
         assert!(
             end.iter().any(|end| screen.contains(end)),
             "whole:\n{screen}"
