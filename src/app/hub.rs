@@ -1313,9 +1313,9 @@ impl Hub<'_> {
         notify(self.app, notice, self.out);
     }
 
-    /// Tells the screen the one being called covers (the list a form was opened from) that
-    /// what it shows changed, the form staying on top: a save refused as another desk's came
-    /// first.
+    /// Tells the screen the one being called covers (the list a form or details were opened
+    /// from) that what it shows changed, whatever is on top: a save refused as another desk's
+    /// came first, a scheme's details read as gone (under its prices form too).
     pub fn notify_beneath(&mut self, notice: Notice) {
         let Some(id) = self.app.calling else {
             return;
