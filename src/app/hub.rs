@@ -1127,15 +1127,20 @@ impl Hub<'_> {
 
     /// Says `text`, which tells all that `earlier` (said before, if it was) told and more: kept
     /// once for `:messages`, `earlier`'s entry gone (s45-e: a finished recharge was listed as
-    /// "…written." and then "…written; receipt #35.").
+    /// "…written." and then "…written; receipt #35."). A note said after `earlier` in its entry
+    /// (the keys dropped after a read following a write, `say_dropped`) is said after `text`.
     pub fn say_in_place_of(&mut self, earlier: &str, kind: MessageKind, text: impl Into<String>) {
-        if let Some(at) = self
-            .app
-            .said
-            .iter()
-            .rposition(|said| said.message.text == earlier)
+        let mut text = text.into();
+        let noted = |said: &str| {
+            said.strip_prefix(earlier)
+                .filter(|note| note.is_empty() || note.starts_with(' '))
+                .map(str::to_owned)
+        };
+        if let Some((at, note)) = (self.app.said.iter().enumerate().rev())
+            .find_map(|(at, said)| noted(&said.message.text).map(|note| (at, note)))
         {
             self.app.said.remove(at);
+            text.push_str(&note);
         }
         say(self.app, kind, text);
     }
