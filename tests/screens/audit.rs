@@ -812,3 +812,58 @@ fn a_value_stored_as_stars_where_the_database_never_masks_is_shown_as_stored() {
         }
     }
 }
+
+/// s46-f, from the review: the utility's time zone changed (sql/V280: `installation.zone`,
+/// entity `installation`, keys `utility_zone` and `was`) showed its codes on `:audit`; it is
+/// named in the desk's language, its keys too (en, zh).
+#[test]
+fn the_utilitys_time_zone_changed_is_named_in_the_desks_language() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            [
+                "The utility's time zone changed",
+                "installation",
+                "Utility's time zone: Asia/Shanghai",
+                "Was: UTC",
+            ],
+        ),
+        (
+            Lang::Zh,
+            [
+                "更改水司时区",
+                "系统安装",
+                "水司时区：Asia/Shanghai",
+                "原为：UTC",
+            ],
+        ),
+    ] {
+        let mut app = supervisor(lang);
+        let sent = open_audit(&mut app);
+        let entry = AuditRow {
+            action: "installation.zone".into(),
+            entity: Some("installation".into()),
+            entity_id: None,
+            entity_key: None,
+            detail: json!({"utility_zone": "Asia/Shanghai", "was": "UTC"}),
+            ..row(1, 9, Some("admin"), "login.failed")
+        };
+        let page = Page {
+            rows: vec![entry],
+            more_before: false,
+            more_after: false,
+        };
+        answer(&mut app, &sent, Reply::screen(AuditReply::Page(page)));
+        press(&mut app, KeyCode::Enter);
+        let screen = render(&app);
+        for words in said {
+            assert!(
+                flat(&screen).contains(&flat(words)),
+                "{lang:?} {words}:\n{screen}"
+            );
+        }
+        for raw in ["installation.zone", "utility_zone", "was:"] {
+            assert!(!screen.contains(raw), "{lang:?} {raw}:\n{screen}");
+        }
+    }
+}
