@@ -1127,15 +1127,20 @@ impl Hub<'_> {
 
     /// Says `text`, which tells all that `earlier` (said before, if it was) told and more: kept
     /// once for `:messages`, `earlier`'s entry gone (s45-e: a finished recharge was listed as
-    /// "…written." and then "…written; receipt #35.").
+    /// "…written." and then "…written; receipt #35."). A note said after `earlier` in its entry
+    /// (the keys dropped after a read following a write, `say_dropped`) is said after `text`.
     pub fn say_in_place_of(&mut self, earlier: &str, kind: MessageKind, text: impl Into<String>) {
-        if let Some(at) = self
-            .app
-            .said
-            .iter()
-            .rposition(|said| said.message.text == earlier)
+        let mut text = text.into();
+        let noted = |said: &str| {
+            said.strip_prefix(earlier)
+                .filter(|note| note.is_empty() || note.starts_with(' '))
+                .map(str::to_owned)
+        };
+        if let Some((at, note)) = (self.app.said.iter().enumerate().rev())
+            .find_map(|(at, said)| noted(&said.message.text).map(|note| (at, note)))
         {
             self.app.said.remove(at);
+            text.push_str(&note);
         }
         say(self.app, kind, text);
     }
@@ -1313,9 +1318,9 @@ impl Hub<'_> {
         notify(self.app, notice, self.out);
     }
 
-    /// Tells the screen the one being called covers (the list a form was opened from) that
-    /// what it shows changed, the form staying on top: a save refused as another desk's came
-    /// first.
+    /// Tells the screen the one being called covers (the list a form or details were opened
+    /// from) that what it shows changed, whatever is on top: a save refused as another desk's
+    /// came first, a scheme's details read as gone (under its prices form too).
     pub fn notify_beneath(&mut self, notice: Notice) {
         let Some(id) = self.app.calling else {
             return;

@@ -758,3 +758,112 @@ fn a_price_correction_is_named_so_and_masked_values_are_said_in_the_readers_lang
         assert!(stored.contains("*** → *** (changed)"), "{stored}");
     }
 }
+
+/// s46-f, from the review: the database masks the personal values only in the entries that
+/// can name a customer (sql/V255's `audit_detail`); in an operator's, a role's, a
+/// department's, a type's or a scheme's entry a "***" is the value stored, and is shown as
+/// stored even to a reader the database masks for, not "(hidden)".
+#[test]
+fn a_value_stored_as_stars_where_the_database_never_masks_is_shown_as_stored() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = supervisor(lang);
+        if let Some(session) = app.session.as_mut() {
+            session.serves_customers = false;
+        }
+        let sent = open_audit(&mut app);
+        let mut rows = Vec::new();
+        for (id, entity) in [
+            "operator",
+            "role",
+            "department",
+            "meter_type",
+            "customer_type",
+            "price_scheme",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            rows.push(AuditRow {
+                entity: Some(entity.into()),
+                detail: json!({"before": {"name": "***"}, "after": {"name": "*** (changed)"}}),
+                ..row(id as i64 + 1, 9, Some("admin"), "operator.modify")
+            });
+        }
+        let page = Page {
+            rows,
+            more_before: false,
+            more_after: false,
+        };
+        answer(&mut app, &sent, Reply::screen(AuditReply::Page(page)));
+        for at in 0..6 {
+            for _ in 0..at {
+                press(&mut app, KeyCode::Down);
+            }
+            press(&mut app, KeyCode::Enter);
+            let screen = render(&app);
+            assert!(
+                screen.contains("*** → *** (changed)"),
+                "{lang:?} entry {at}:\n{screen}"
+            );
+            press(&mut app, KeyCode::Esc);
+            for _ in 0..at {
+                press(&mut app, KeyCode::Up);
+            }
+        }
+    }
+}
+
+/// s46-f, from the review: the utility's time zone changed (sql/V280: `installation.zone`,
+/// entity `installation`, keys `utility_zone` and `was`) showed its codes on `:audit`; it is
+/// named in the desk's language, its keys too (en, zh).
+#[test]
+fn the_utilitys_time_zone_changed_is_named_in_the_desks_language() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            [
+                "The utility's time zone changed",
+                "installation",
+                "Utility's time zone: Asia/Shanghai",
+                "Was: UTC",
+            ],
+        ),
+        (
+            Lang::Zh,
+            [
+                "更改水司时区",
+                "系统安装",
+                "水司时区：Asia/Shanghai",
+                "原为：UTC",
+            ],
+        ),
+    ] {
+        let mut app = supervisor(lang);
+        let sent = open_audit(&mut app);
+        let entry = AuditRow {
+            action: "installation.zone".into(),
+            entity: Some("installation".into()),
+            entity_id: None,
+            entity_key: None,
+            detail: json!({"utility_zone": "Asia/Shanghai", "was": "UTC"}),
+            ..row(1, 9, Some("admin"), "login.failed")
+        };
+        let page = Page {
+            rows: vec![entry],
+            more_before: false,
+            more_after: false,
+        };
+        answer(&mut app, &sent, Reply::screen(AuditReply::Page(page)));
+        press(&mut app, KeyCode::Enter);
+        let screen = render(&app);
+        for words in said {
+            assert!(
+                flat(&screen).contains(&flat(words)),
+                "{lang:?} {words}:\n{screen}"
+            );
+        }
+        for raw in ["installation.zone", "utility_zone", "was:"] {
+            assert!(!screen.contains(raw), "{lang:?} {raw}:\n{screen}");
+        }
+    }
+}

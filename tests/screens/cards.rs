@@ -5463,3 +5463,68 @@ fn f5_on_the_card_pane_takes_the_last_refusal_off_the_message_line() {
         assert_eq!(app.message, None, "{lang:?}");
     }
 }
+
+/// s46-f, from the review: the read after a write that finishes a pending recharge says so,
+/// and the keys typed during it dropped after it (s46-d); the receipt read back then said its
+/// words in place of the read's, matched whole, so the read's entry, with the note after it,
+/// stayed: `:messages` told the recharge twice. Told once, the note on the keys kept.
+#[test]
+fn a_recharge_finished_by_the_read_after_a_write_is_told_once_with_the_keys_dropped() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, CardSeen::Blank);
+    card_customer_row(&mut app, Some("active"), "active");
+    supervisor(&mut app);
+    press(&mut app, KeyCode::F(7));
+    let sent = press(&mut app, KeyCode::F(2));
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(WriteOutcome::from(Written::Pending {
+            operation_id: 91,
+            card: CardDid::NotKnown,
+            cause: Problem::new("failure.card_none", "no card"),
+        })),
+    );
+    let read: Vec<_> = next
+        .into_iter()
+        .filter(|(_, r)| {
+            r.of::<ReadCard>()
+                .is_some_and(|read| read.after == ReadFor::AfterWrite)
+        })
+        .collect();
+    for key in [KeyCode::F(3), KeyCode::F(2)] {
+        press(&mut app, key);
+    }
+    let next = answer(
+        &mut app,
+        &read,
+        Reply::screen(CardRead {
+            seen: seen_user(user_card(5)),
+            settled: vec![finished_recharge(77)],
+            discrepancies: Vec::new(),
+        }),
+    );
+    let dropped = "2 keys typed during the write were dropped.";
+    let message = app.message.clone().unwrap().text;
+    assert!(message.ends_with(dropped), "{message}");
+    let asked: Vec<_> = next
+        .into_iter()
+        .filter(|(_, request)| request.of::<ReceiptOfFinished>().is_some())
+        .collect();
+    assert_eq!(only::<ReceiptOfFinished>(&asked).operation_id, 77);
+    answer(
+        &mut app,
+        &asked,
+        Reply::screen(FinishedReceipt(Some(Box::new(later_receipt(
+            ReceiptKind::Recharge,
+        ))))),
+    );
+    told_once_in_messages(&app, "#77 finished");
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        format!(
+            "Pending recharge #77 finished: the card shows it was written; receipt #1017. \
+             {dropped}"
+        )
+    );
+}

@@ -1048,7 +1048,7 @@ fn a_department_or_a_roles_permissions_changed_meanwhile_is_said_and_the_form_ke
             let text = app.message.clone().unwrap().text;
             assert!(text.starts_with(words), "{lang:?}: {text}");
             let screen = render(app);
-            let end = ["what it holds now.", "查看其当前内容。"];
+            let end = ["what is shown now.", "重新打开。"];
             assert!(
                 end.iter().any(|end| screen.contains(end)),
                 "whole:\n{screen}"
@@ -1153,9 +1153,12 @@ fn an_operators_roles_changed_meanwhile_are_said_the_form_kept_and_the_list_read
     for (lang, words) in [
         (
             Lang::En,
-            "Not saved: another desk saved this operator meanwhile. The list is read again",
+            "Not saved: another desk saved this operator meanwhile. This form saves no more",
         ),
-        (Lang::Zh, "未保存：另一台终端已修改此操作员。列表已重新读取"),
+        (
+            Lang::Zh,
+            "未保存：另一台终端已修改此操作员。此表单不能再保存",
+        ),
     ] {
         let mut app = operators_screen(lang);
         press(&mut app, KeyCode::Down);
@@ -1182,12 +1185,19 @@ fn an_operators_roles_changed_meanwhile_are_said_the_form_kept_and_the_list_read
         );
         let screen = render(&app);
         assert!(
-            screen.contains("what it holds now.") || screen.contains("查看其当前内容。"),
+            screen.contains("what is shown now.") || screen.contains("重新打开。"),
             "whole:\n{screen}"
         );
         insta::assert_snapshot!(
             format!("operators_roles_changed_meanwhile_{lang:?}").to_lowercase(),
             screen
         );
+        // s46-f: the form still holds the roles as first read; F2 again is refused here, in
+        // the same words, with nothing sent, what was typed still shown.
+        app.message = None;
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(sent.is_empty(), "{lang:?}: sent again {sent:?}");
+        assert_eq!(app.message.clone().unwrap().text, message.text);
+        assert_eq!(render(&app), screen, "{lang:?}: the form as it was");
     }
 }

@@ -2197,7 +2197,7 @@ fn a_meter_type_a_meter_or_a_scheme_changed_meanwhile_is_said_and_the_form_kept(
                 screen.contains(typed),
                 "{lang:?}: the form as typed\n{screen}"
             );
-            let end = ["what it holds now.", "查看其当前内容。"];
+            let end = ["what is shown now.", "重新打开。"];
             assert!(
                 end.iter().any(|end| screen.contains(end)),
                 "whole:\n{screen}"
@@ -2248,6 +2248,13 @@ fn a_meter_type_a_meter_or_a_scheme_changed_meanwhile_is_said_and_the_form_kept(
         assert_eq!(read.as_ref(), Some(&as_listed));
         reply(&mut app, *id, MeterReply::Saved(MeterOutcome::Changed));
         let screen = said(&app, meter, "42.5");
+        // s46-f: the form still holds the meter as first read; F2 again is refused here, in
+        // the same words, with nothing sent.
+        let told = app.message.take().unwrap();
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(ref_requests::<MeterRequest>(&sent).is_empty(), "{sent:?}");
+        assert_eq!(app.message.clone().unwrap().text, told.text);
+        assert_eq!(render(&app), screen, "{lang:?}: the form as it was");
         insta::assert_snapshot!(format!("meter_changed_meanwhile_{lang:?}"), screen);
 
         let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
@@ -2396,7 +2403,7 @@ fn new_prices_over_a_scheme_changed_meanwhile_are_said_and_the_form_kept() {
         let screen = render(&app);
         assert!(app.screen.is::<RefForm>(), "the form kept");
         assert!(screen.contains("2027-06-01"), "as typed:\n{screen}");
-        let end = ["what it holds now.", "查看其当前内容。"];
+        let end = ["what is shown now.", "重新打开。"];
         assert!(
             end.iter().any(|end| screen.contains(end)),
             "whole:\n{screen}"
@@ -2464,4 +2471,69 @@ fn a_schemes_details_whose_read_failed_say_so_and_f5_reads_them_again() {
         press(&mut app, KeyCode::Char('n'));
         assert!(app.screen.is::<RefForm>(), "{}", render(&app));
     }
+}
+
+/// s46-f, from the review: a scheme's details read as gone (`Detail(None)`) leave for the list,
+/// read again, and say so: on top, and also when the read is the one a prices form refused as
+/// saved meanwhile asked for beneath itself — then the details were taken from under the form
+/// and the reload reached the form, not the list. The form stays on top as typed; leaving it
+/// shows the list read again, not the details of a scheme gone.
+#[test]
+fn a_scheme_gone_leaves_its_details_for_the_list_read_again_under_a_prices_form_too() {
+    use meterdesk::db::price_schemes::SchemeOutcome;
+    use meterdesk::screens::reference::scheme_detail::SchemeView;
+    let detail = || SchemeDetail {
+        row: scheme_row(),
+        versions: vec![SchemeVersion {
+            effective_from: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+            tiers: vec![tier(Some(50), 100), tier(None, 300)],
+        }],
+    };
+    let gone = "It no longer exists (someone else deleted it): the list is shown again.";
+    let list_asked = |sent: &[(u64, Request)]| {
+        ref_requests::<SchemeRequest>(sent)
+            .iter()
+            .any(|(_, request)| *request == SchemeRequest::List)
+    };
+
+    // On top.
+    let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+    reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
+    let sent = press(&mut app, KeyCode::Enter);
+    let [(id, SchemeRequest::Detail { id: 7 })] = ref_requests::<SchemeRequest>(&sent)[..] else {
+        panic!("{sent:?}")
+    };
+    let sent = reply(&mut app, id, SchemeReply::Detail(None));
+    assert!(list_asked(&sent), "the list read again: {sent:?}");
+    assert!(!app.screen.is::<SchemeView>(), "{}", render(&app));
+    assert_eq!(app.message.clone().unwrap().text, gone);
+
+    // Under a prices form refused as saved meanwhile.
+    let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+    reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
+    let sent = press(&mut app, KeyCode::Enter);
+    let [(id, SchemeRequest::Detail { id: 7 })] = ref_requests::<SchemeRequest>(&sent)[..] else {
+        panic!("{sent:?}")
+    };
+    reply(&mut app, id, SchemeReply::Detail(Some(Box::new(detail()))));
+    press(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "2027-06-01");
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(id, SchemeRequest::ChangePrices { .. })] = &ref_requests::<SchemeRequest>(&sent)[..]
+    else {
+        panic!("{sent:?}\n{}", render(&app))
+    };
+    let sent = reply(&mut app, *id, SchemeReply::Saved(SchemeOutcome::Changed));
+    let [(id, SchemeRequest::Detail { id: 7 })] = ref_requests::<SchemeRequest>(&sent)[..] else {
+        panic!("the details read again: {sent:?}")
+    };
+    let sent = reply(&mut app, id, SchemeReply::Detail(None));
+    assert!(list_asked(&sent), "the list read again: {sent:?}");
+    assert!(app.screen.is::<RefForm>(), "the form kept on top");
+    assert!(render(&app).contains("2027-06-01"), "as typed");
+    assert_eq!(app.message.clone().unwrap().text, gone);
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.screen.is::<SchemeView>(), "{}", render(&app));
+    assert!(render(&app).contains("居民阶梯水价"), "{}", render(&app));
 }

@@ -30,10 +30,7 @@ pub fn lines(
     theme: &Theme,
     masks: bool,
 ) -> Vec<Line<'static>> {
-    let named = Named {
-        masks,
-        ..Named::from(row)
-    };
+    let named = Named::of(row, masks);
     let facts = [
         (
             "audit_log.at",
@@ -315,12 +312,30 @@ struct Named<'a> {
     masks: bool,
 }
 
-impl<'a> From<&'a AuditRow> for Named<'a> {
-    fn from(row: &'a AuditRow) -> Self {
+/// The entities whose entries the database never masks, to any reader (sql/V255's
+/// `audit_detail`): they name no customer, so a "***" in them is the value stored.
+const NEVER_MASKED: [&str; 6] = [
+    "operator",
+    "role",
+    "department",
+    "meter_type",
+    "customer_type",
+    "price_scheme",
+];
+
+impl<'a> Named<'a> {
+    /// What `row` names, read with it; `masks`: the database masks the customers' personal
+    /// values for this reader, which it does in the entries of any entity but those it never
+    /// masks.
+    fn of(row: &'a AuditRow, masks: bool) -> Self {
+        let never = row
+            .entity
+            .as_deref()
+            .is_some_and(|entity| NEVER_MASKED.contains(&entity));
         Named {
             departments: Some(&row.department_names),
             bills: Some(&row.bill_cycles),
-            masks: false,
+            masks: masks && !never,
         }
     }
 }
@@ -330,8 +345,7 @@ impl<'a> From<&'a AuditRow> for Named<'a> {
 /// name, a department by its name and bills by their cycles (`named`, read with the entry),
 /// roles by their names; anything else (a code no catalogue knows, a department gone) as
 /// stored.
-fn value_shown<'a>(path: &str, value: &str, lang: Lang, named: impl Into<Named<'a>>) -> String {
-    let named = named.into();
+fn value_shown(path: &str, value: &str, lang: Lang, named: Named) -> String {
     let key = path.rsplit('.').next().unwrap_or(path);
     // A customer's personal value the database masked for this reader (sql/V255); to a
     // reader it masks nothing, a value "***" is the value stored.

@@ -155,10 +155,9 @@ impl RefWork for OperatorRequest {
                 AdminOutcome::Done => OperatorReply::Done,
                 AdminOutcome::Taken => OperatorReply::LoginTaken,
                 AdminOutcome::Changed => OperatorReply::Changed,
+                AdminOutcome::NotToYourself => OperatorReply::NotToYourself,
                 // A role's refusal: never an operator's change.
-                AdminOutcome::NotToYourself | AdminOutcome::KeepsAdministration => {
-                    OperatorReply::NotToYourself
-                }
+                AdminOutcome::KeepsAdministration => OperatorReply::NotToYourself,
             },
         )
     }

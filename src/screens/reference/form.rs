@@ -91,6 +91,11 @@ pub struct RefForm {
     pub target: FormTarget,
     /// The list kind's rules and request: the form names no kind.
     saves: &'static dyn SavesAny,
+    /// Refused as saved by another desk since the form was filled (`CHANGED_MEANWHILE`): the
+    /// words said then. The form still carries the row it was read from, so every later F2
+    /// would be refused again by a round trip; it is refused here with these words, and what
+    /// was typed stays readable.
+    stale: Option<String>,
 }
 
 /// How a list kind's forms are saved: the kind's rules on the filled-in form for its target,
@@ -174,6 +179,7 @@ impl RefForm {
             form,
             target,
             saves,
+            stale: None,
         }
     }
 
@@ -323,7 +329,10 @@ impl Screen for RefForm {
         let mut submitted = false;
         let handled = hub.form_key(&mut self.form, key, command).handled(|| {
             submitted = true;
-            self.submit(hub)
+            match &self.stale {
+                Some(stale) => hub.say(MessageKind::Error, stale.clone()),
+                None => self.submit(hub),
+            }
         });
         if confirming && !submitted && self.form.first_error().is_some() {
             self.mark_rules_too(hub);
@@ -345,12 +354,13 @@ impl Screen for RefForm {
                 }
             }
             Some(Err(problems)) => {
-                // Saved by another desk since: the list under the form shows what it holds
-                // now, the form stays as typed.
-                if problems
+                // Saved by another desk since: the screen under the form shows what it holds
+                // now, the form stays as typed and saves no more.
+                if let Some((_, text)) = problems
                     .iter()
-                    .any(|(label, _)| *label == Some(CHANGED_MEANWHILE))
+                    .find(|(label, _)| *label == Some(CHANGED_MEANWHILE))
                 {
+                    self.stale = Some(text.clone());
                     hub.notify_beneath(Notice::Reload);
                 }
                 // The screen being called sits in the vacant slot: on top, it is this form.

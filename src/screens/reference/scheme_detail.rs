@@ -305,10 +305,12 @@ impl Screen for SchemeView {
         else {
             return;
         };
-        // Gone (by the owner: schemes have no delete): the list is shown again, as said.
+        // Gone (by the owner: schemes have no delete): the list is read again and shown, as
+        // said. The list is the screen beneath the details, which may be covered by the prices
+        // form whose refusal asked for this read: the form stays on top, over the list.
         if detail.is_none() {
+            hub.notify_beneath(Notice::Reload);
             hub.leave();
-            hub.notify(Notice::Reload);
             hub.say(MessageKind::Error, hub.app.lang.t("ref.gone"));
             return;
         }
