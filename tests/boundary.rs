@@ -2638,12 +2638,9 @@ async fn a_recharge_pays_exactly_the_price_in_force() {
     );
 }
 
-/// sql/V61: the recharge's price check works out its one slice without md_price; a scheme with
-/// no price in force today still refuses the recharge, in md_price's words, nothing written.
-#[tokio::test]
-async fn a_recharge_without_a_price_in_force_is_refused_in_md_prices_words() {
-    let (db, account) = desk().await;
-    let customer = with_a_card(&db, account).await;
+/// Moves `customer`'s type to a new prepaid scheme of one tier (1.00 a m³) whose one price
+/// starts on `from` (an SQL date expression): before it, no price is in force.
+async fn priced_only_from(db: &TestDb, customer: i64, from: &str) {
     db.pool
         .get()
         .await
@@ -2651,18 +2648,27 @@ async fn a_recharge_without_a_price_in_force_is_refused_in_md_prices_words() {
         .batch_execute(&format!(
             "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, accumulation_cycle_months,
                                        start_date)
-                 VALUES ('From 2099', 'prepaid', 'stepped', 0, 12, '2099-01-01');
+                 VALUES ('Later', 'prepaid', 'stepped', 0, 12, {from});
              INSERT INTO price_version (price_scheme_id, effective_from)
-                 SELECT id, '2099-01-01' FROM price_scheme WHERE name = 'From 2099';
+                 SELECT id, start_date FROM price_scheme WHERE name = 'Later';
              INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
                  SELECT v.id, 1, NULL, 1.00 FROM price_version v
-                 JOIN price_scheme s ON s.id = v.price_scheme_id WHERE s.name = 'From 2099';
+                 JOIN price_scheme s ON s.id = v.price_scheme_id WHERE s.name = 'Later';
              UPDATE customer_type
-                 SET price_scheme_id = (SELECT id FROM price_scheme WHERE name = 'From 2099')
+                 SET price_scheme_id = (SELECT id FROM price_scheme WHERE name = 'Later')
                  WHERE id = (SELECT customer_type_id FROM customer WHERE id = {customer});"
         ))
         .await
         .unwrap();
+}
+
+/// sql/V61: the recharge's price check works out its one slice without md_price; a scheme with
+/// no price in force today still refuses the recharge, in md_price's words, nothing written.
+#[tokio::test]
+async fn a_recharge_without_a_price_in_force_is_refused_in_md_prices_words() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    priced_only_from(&db, customer, "'2099-01-01'").await;
     let before = written(&db);
     let recharge = recharge_in_one_call(customer, account, "recharge-9", 9, "2.00", 2000, "1.00");
     let outcome = psql(&db, "clerk", &recharge);
@@ -2684,25 +2690,7 @@ async fn a_recharge_without_a_price_in_force_is_refused_in_md_prices_words() {
 async fn a_session_a_week_east_buys_no_water_at_tomorrows_first_price() {
     let (db, account) = desk().await;
     let customer = with_a_card(&db, account).await;
-    db.pool
-        .get()
-        .await
-        .unwrap()
-        .batch_execute(&format!(
-            "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, accumulation_cycle_months,
-                                       start_date)
-                 VALUES ('From tomorrow', 'prepaid', 'stepped', 0, 12, md_today() + 1);
-             INSERT INTO price_version (price_scheme_id, effective_from)
-                 SELECT id, start_date FROM price_scheme WHERE name = 'From tomorrow';
-             INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
-                 SELECT v.id, 1, NULL, 1.00 FROM price_version v
-                 JOIN price_scheme s ON s.id = v.price_scheme_id WHERE s.name = 'From tomorrow';
-             UPDATE customer_type
-                 SET price_scheme_id = (SELECT id FROM price_scheme WHERE name = 'From tomorrow')
-                 WHERE id = (SELECT customer_type_id FROM customer WHERE id = {customer});"
-        ))
-        .await
-        .unwrap();
+    priced_only_from(&db, customer, "md_today() + 1").await;
     let before = written(&db);
     let recharge = recharge_in_one_call(customer, account, "recharge-9", 9, "2.00", 2000, "1.00");
     let outcome = psql(&db, "clerk", &format!("{A_WEEK_EAST}; {recharge}"));

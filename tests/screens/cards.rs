@@ -1517,6 +1517,31 @@ fn keys_waiting_for_the_read_after_a_write_are_dropped_when_the_card_is_pulled()
     assert!(render(&app).contains("Help — keys on this screen"));
 }
 
+/// A supervisor's recharge (F7, F2) on an active card whose outcome comes back pending, the
+/// card not as written: the requests of the card's read after the write that follow.
+fn written_pending_and_read_back(app: &mut App) -> Vec<(u64, Request)> {
+    insert(app, CardSeen::Blank);
+    card_customer_row(app, Some("active"), "active");
+    supervisor(app);
+    press(app, KeyCode::F(7));
+    let sent = press(app, KeyCode::F(2));
+    let next = answer(
+        app,
+        &sent,
+        Reply::screen(WriteOutcome::from(Written::Pending {
+            operation_id: 91,
+            card: CardDid::NotKnown,
+            cause: Problem::new("failure.card_none", "no card"),
+        })),
+    );
+    next.into_iter()
+        .filter(|(_, r)| {
+            r.of::<ReadCard>()
+                .is_some_and(|read| read.after == ReadFor::AfterWrite)
+        })
+        .collect()
+}
+
 /// The integrator's review of session 45: the keys a tired clerk types while the card is read
 /// back after a write (`ReadFor::AfterWrite`, which holds the keyboard) were replayed on what
 /// the read brought: F3s left the card screen, Enter and F2 acted on the next pane. They are
@@ -1528,28 +1553,7 @@ fn keys_typed_while_the_card_is_read_back_after_a_write_are_dropped_and_said() {
         (Lang::Zh, "写卡时键入的 4 个键已丢弃。"),
     ] {
         let mut app = signed_in(lang);
-        insert(&mut app, CardSeen::Blank);
-        card_customer_row(&mut app, Some("active"), "active");
-        supervisor(&mut app);
-        press(&mut app, KeyCode::F(7));
-        let sent = press(&mut app, KeyCode::F(2));
-        // The outcome without the card as written (pending): the card is read again.
-        let next = answer(
-            &mut app,
-            &sent,
-            Reply::screen(WriteOutcome::from(Written::Pending {
-                operation_id: 91,
-                card: CardDid::NotKnown,
-                cause: Problem::new("failure.card_none", "no card"),
-            })),
-        );
-        let read: Vec<_> = next
-            .into_iter()
-            .filter(|(_, r)| {
-                r.of::<ReadCard>()
-                    .is_some_and(|read| read.after == ReadFor::AfterWrite)
-            })
-            .collect();
+        let read = written_pending_and_read_back(&mut app);
         assert_eq!(read.len(), 1, "{lang:?}: the card is read after the write");
         for key in [KeyCode::F(3), KeyCode::F(3), KeyCode::Enter, KeyCode::F(2)] {
             assert!(
@@ -5471,27 +5475,7 @@ fn f5_on_the_card_pane_takes_the_last_refusal_off_the_message_line() {
 #[test]
 fn a_recharge_finished_by_the_read_after_a_write_is_told_once_with_the_keys_dropped() {
     let mut app = signed_in(Lang::En);
-    insert(&mut app, CardSeen::Blank);
-    card_customer_row(&mut app, Some("active"), "active");
-    supervisor(&mut app);
-    press(&mut app, KeyCode::F(7));
-    let sent = press(&mut app, KeyCode::F(2));
-    let next = answer(
-        &mut app,
-        &sent,
-        Reply::screen(WriteOutcome::from(Written::Pending {
-            operation_id: 91,
-            card: CardDid::NotKnown,
-            cause: Problem::new("failure.card_none", "no card"),
-        })),
-    );
-    let read: Vec<_> = next
-        .into_iter()
-        .filter(|(_, r)| {
-            r.of::<ReadCard>()
-                .is_some_and(|read| read.after == ReadFor::AfterWrite)
-        })
-        .collect();
+    let read = written_pending_and_read_back(&mut app);
     for key in [KeyCode::F(3), KeyCode::F(2)] {
         press(&mut app, key);
     }

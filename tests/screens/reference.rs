@@ -50,6 +50,19 @@ fn at_command(permissions: &[&str], name: &str) -> (App, Vec<(u64, Request)>) {
     (app, sent)
 }
 
+/// A supervisor's `:schemes` in `lang`, its one scheme (id 7) listed and Enter on it: the desk
+/// and the id of the request for its details.
+fn details_of_the_scheme_asked(lang: Lang) -> (App, u64) {
+    let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+    app.lang = lang;
+    reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
+    let sent = press(&mut app, KeyCode::Enter);
+    let [(id, SchemeRequest::Detail { id: 7 })] = ref_requests::<SchemeRequest>(&sent)[..] else {
+        panic!("{sent:?}")
+    };
+    (app, id)
+}
+
 /// The requests of type `W` among `sent`.
 fn ref_requests<W: RefWork>(sent: &[(u64, Request)]) -> Vec<(u64, W)> {
     sent.iter()
@@ -2370,14 +2383,7 @@ fn new_prices_over_a_scheme_changed_meanwhile_are_said_and_the_form_kept() {
         ),
         (Lang::Zh, "未保存：另一台终端已修改此价格方案。"),
     ] {
-        let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
-        app.lang = lang;
-        reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
-        let sent = press(&mut app, KeyCode::Enter);
-        let [(id, SchemeRequest::Detail { id: 7 })] = ref_requests::<SchemeRequest>(&sent)[..]
-        else {
-            panic!("{sent:?}")
-        };
+        let (mut app, id) = details_of_the_scheme_asked(lang);
         press(&mut app, KeyCode::Char('n'));
         assert!(!app.screen.is::<RefForm>(), "no form before the read");
         let detail = SchemeDetail {
@@ -2424,14 +2430,7 @@ fn a_schemes_details_whose_read_failed_say_so_and_f5_reads_them_again() {
         (Lang::En, "The price scheme could not be read"),
         (Lang::Zh, "价格方案未能读取"),
     ] {
-        let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
-        app.lang = lang;
-        reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
-        let sent = press(&mut app, KeyCode::Enter);
-        let [(id, SchemeRequest::Detail { id: 7 })] = ref_requests::<SchemeRequest>(&sent)[..]
-        else {
-            panic!("{sent:?}")
-        };
+        let (mut app, id) = details_of_the_scheme_asked(lang);
         update(
             &mut app,
             Msg::Reply {
@@ -2497,24 +2496,14 @@ fn a_scheme_gone_leaves_its_details_for_the_list_read_again_under_a_prices_form_
     };
 
     // On top.
-    let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
-    reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
-    let sent = press(&mut app, KeyCode::Enter);
-    let [(id, SchemeRequest::Detail { id: 7 })] = ref_requests::<SchemeRequest>(&sent)[..] else {
-        panic!("{sent:?}")
-    };
+    let (mut app, id) = details_of_the_scheme_asked(Lang::En);
     let sent = reply(&mut app, id, SchemeReply::Detail(None));
     assert!(list_asked(&sent), "the list read again: {sent:?}");
     assert!(!app.screen.is::<SchemeView>(), "{}", render(&app));
     assert_eq!(app.message.clone().unwrap().text, gone);
 
     // Under a prices form refused as saved meanwhile.
-    let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
-    reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
-    let sent = press(&mut app, KeyCode::Enter);
-    let [(id, SchemeRequest::Detail { id: 7 })] = ref_requests::<SchemeRequest>(&sent)[..] else {
-        panic!("{sent:?}")
-    };
+    let (mut app, id) = details_of_the_scheme_asked(Lang::En);
     reply(&mut app, id, SchemeReply::Detail(Some(Box::new(detail()))));
     press(&mut app, KeyCode::Char('n'));
     type_text(&mut app, "2027-06-01");
